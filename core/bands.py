@@ -1,0 +1,69 @@
+"""Band selection as remote-sensing users write it, and the per-pixel validity mask.
+
+Sensors ship bands that must go (water absorption, dead detectors): users name them in 1-based
+ranges such as ``108-112,154-167,224``. Pixels with a nodata value or a non-finite value in any
+kept band are invalid: they never enter the PCA fit, training or accuracy, and are mapped to 0.
+"""
+import re
+
+import numpy as np
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+class BandRangeError(ValueError):
+    """A band range text that cannot be read or does not fit the raster."""
+
+
+def parse_band_ranges(text, band_count):
+    """The sorted 0-based band indices named by 1-based ``text`` (``"1-3, 7"``); empty text names none."""
+    if text is None or not str(text).strip():
+        return np.zeros(0, dtype=np.int64)
+    picked = set()
+    for part in str(text).split(","):
+        match = _RANGE.match(part)
+        if not match:
+            raise BandRangeError(
+                f"cannot read '{part.strip()}' in band list '{text}': write 1-based bands and ranges "
+                f"separated by commas, for example 108-112,154-167,224")
+        first = int(match.group(1))
+        last = int(match.group(2) or first)
+        if first > last:
+            raise BandRangeError(f"range '{part.strip()}' in band list '{text}' runs backwards: write {last}-{first}")
+        if first < 1 or last > band_count:
+            raise BandRangeError(
+                f"range '{part.strip()}' in band list '{text}' is outside the raster's bands 1-{band_count}")
+        picked.update(range(first - 1, last))
+    return np.array(sorted(picked), dtype=np.int64)
+
+
+def format_band_ranges(indices):
+    """0-based indices written back as compact 1-based ranges, for reports."""
+    indices = sorted(int(i) + 1 for i in indices)
+    parts, start = [], None
+    for i, band in enumerate(indices):
+        if start is None:
+            start = band
+        if i + 1 == len(indices) or indices[i + 1] != band + 1:
+            parts.append(str(start) if start == band else f"{start}-{band}")
+            start = None
+    return ",".join(parts)
+
+
+def kept_bands(band_count, exclude_text=""):
+    """The 0-based indices of the bands left after excluding ``exclude_text``; never empty."""
+    excluded = parse_band_ranges(exclude_text, band_count)
+    kept = np.setdiff1d(np.arange(band_count), excluded)
+    if kept.size == 0:
+        raise BandRangeError(f"band list '{exclude_text}' excludes all {band_count} bands: keep at least one")
+    return kept
+
+
+def valid_mask(block, nodata=None):
+    """True where every band of ``block`` (rows, cols, bands) is finite and differs from ``nodata``."""
+    valid = np.ones(block.shape[:2], dtype=bool)
+    if np.issubdtype(block.dtype, np.floating):
+        valid &= np.isfinite(block).all(axis=-1)
+    if nodata is not None and np.isfinite(nodata):
+        valid &= ~(block == np.asarray(nodata, dtype=block.dtype)).any(axis=-1)
+    return valid

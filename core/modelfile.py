@@ -1,0 +1,113 @@
+"""The model file: one ``.f3dcnn`` file (a numpy ``.npz`` archive) holding a whole classifier.
+
+It stores the network weights as plain arrays and everything else as arrays or JSON text, never
+pickled objects or Keras configurations. Loading reads it with ``allow_pickle=False`` and rebuilds
+the network from this package's own builder, so a model file from anyone can never run code: a
+crafted pickle or Keras Lambda layer has nowhere to go.
+"""
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from .classifier import Fast3DCNNClassifier
+from .network import build_fast3dcnn
+from .reduction import SpectralReducer
+
+FORMAT = "fast3dcnn-model"
+FORMAT_VERSION = 1
+EXTENSION = ".f3dcnn"
+
+
+class ModelFileError(ValueError):
+    """A file that is not a readable model file of this plugin."""
+
+
+def save_classifier(classifier, path):
+    """Writes ``classifier`` to ``path`` through a temporary file renamed when complete."""
+    weights = classifier.network.get_weights()
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "window": int(classifier.window),
+        "padding": classifier.padding,
+        "dropout": float(classifier.metadata.get("training", {}).get("dropout", 0.4)),
+        "class_ids": [int(c) for c in classifier.class_ids],
+        "class_names": {str(k): v for k, v in classifier.class_names.items()},
+        "class_colors": {str(k): v for k, v in classifier.class_colors.items()},
+        "input_band_count": int(classifier.input_band_count),
+        "n_weights": len(weights),
+        "metadata": classifier.metadata,
+    }
+    arrays = {f"reducer_{k}": v for k, v in classifier.reducer.to_arrays().items()}
+    arrays.update({f"weight_{i:03d}": w for i, w in enumerate(weights)})
+    arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".f3dcnn-", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez_compressed(stream, **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def read_header(path):
+    """The JSON header of a model file, checked for format and version, without building the network."""
+    return _open(path)[1]
+
+
+def _open(path):
+    not_model = (f"'{path}' is not a Fast 3D CNN model file: choose a {EXTENSION} file written by "
+                 f"'Train 3D CNN classifier'")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ModelFileError(f"model file '{path}' does not exist: check the path") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise ModelFileError(f"{not_model} ({error})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile) or "header" not in archive.files:
+        raise ModelFileError(not_model)
+    try:
+        header = json.loads(archive["header"].tobytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, EOFError, OSError) as error:
+        raise ModelFileError(f"{not_model}: its header is damaged ({error})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(not_model)
+    version = header.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"model file '{path}' has format version {version}, newer than the {FORMAT_VERSION} this "
+            f"plugin reads: update the Fast 3D CNN plugin to load it")
+    return archive, header
+
+
+def load_classifier(path):
+    """The classifier stored in ``path``; raises ``ModelFileError`` for anything else."""
+    archive, header = _open(path)
+    try:
+        with archive:
+            reducer = SpectralReducer.from_arrays(
+                {k[len("reducer_"):]: archive[k] for k in archive.files if k.startswith("reducer_")})
+            weights = [archive[f"weight_{i:03d}"] for i in range(header["n_weights"])]
+        class_ids = np.asarray(header["class_ids"], dtype=np.int64)
+        network = build_fast3dcnn(header["window"], reducer.n_components, len(class_ids), header["dropout"])
+        expected = [tuple(w.shape) for w in network.weights]
+        if [tuple(w.shape) for w in weights] != expected:
+            raise ModelFileError(f"model file '{path}' is damaged: its weights do not fit its network")
+        network.set_weights(weights)
+    except ModelFileError:
+        raise
+    except (KeyError, ValueError, TypeError, zipfile.BadZipFile, EOFError, OSError) as error:
+        raise ModelFileError(f"model file '{path}' is damaged or truncated ({error}): train it again "
+                             f"or ask for a new copy") from None
+    return Fast3DCNNClassifier(
+        reducer=reducer, network=network, window=header["window"], class_ids=class_ids,
+        input_band_count=header["input_band_count"], padding=header["padding"],
+        class_names={int(k): v for k, v in header["class_names"].items()},
+        class_colors={int(k): v for k, v in header["class_colors"].items()},
+        metadata=header["metadata"])

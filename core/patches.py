@@ -1,0 +1,82 @@
+"""S x S x B patches centred on pixels of the reduced cube, gathered batch by batch.
+
+Patches are never stored for the whole training set: each batch gathers its patches from the
+cube by index, so memory is O(batch x S x S x B) whatever the number of labelled pixels. The cube
+may be a numpy memmap. Outside the scene patches are padded with zeros (the paper) or by
+reflection.
+"""
+import keras
+import numpy as np
+
+PADDINGS = ("zero", "reflect")
+
+
+def check_window(window):
+    if window % 2 != 1 or not 3 <= window <= 31:
+        raise ValueError(f"window size {window} is not an odd number from 3 to 31")
+
+
+def _reflect(index, size):
+    """numpy 'reflect' padding index arithmetic (edge not repeated), valid for any offset."""
+    if size == 1:
+        return np.zeros_like(index)
+    period = 2 * (size - 1)
+    index = np.abs(index) % period
+    return np.where(index >= size, period - index, index)
+
+
+def extract_patches(cube, rows, cols, window, padding="zero"):
+    """Patches (n, S, S, B) float32 of ``cube`` (H, W, B) centred on pixels (rows[i], cols[i])."""
+    if padding not in PADDINGS:
+        raise ValueError(f"padding '{padding}' is not one of {', '.join(PADDINGS)}")
+    height, width = cube.shape[:2]
+    offsets = np.arange(window) - window // 2
+    rr = np.asarray(rows)[:, None] + offsets  # (n, S)
+    cc = np.asarray(cols)[:, None] + offsets
+    if padding == "reflect":
+        return np.asarray(cube[_reflect(rr, height)[:, :, None], _reflect(cc, width)[:, None, :]],
+                          dtype=np.float32)
+    inside = ((rr >= 0) & (rr < height))[:, :, None] & ((cc >= 0) & (cc < width))[:, None, :]
+    patches = np.asarray(cube[np.clip(rr, 0, height - 1)[:, :, None], np.clip(cc, 0, width - 1)[:, None, :]],
+                         dtype=np.float32)
+    patches *= inside[..., None]
+    return patches
+
+
+class PatchDataset(keras.utils.PyDataset):
+    """Batches of (patches (n, S, S, B, 1), class indices) for Keras ``fit``/``predict``.
+
+    With ``shuffle`` the order is redrawn each epoch from a generator seeded by ``seed``, so two runs
+    with the same seed see the same batches.
+    """
+
+    def __init__(self, cube, rows, cols, targets=None, window=11, batch_size=256, padding="zero",
+                 shuffle=False, seed=0):
+        super().__init__(workers=1, use_multiprocessing=False)
+        check_window(window)
+        self.cube, self.window, self.padding = cube, window, padding
+        self.rows, self.cols = np.asarray(rows), np.asarray(cols)
+        self.targets = None if targets is None else np.asarray(targets)
+        self.batch_size, self.shuffle = int(batch_size), shuffle
+        self._rng = np.random.default_rng(seed)
+        self._order = np.arange(len(self.rows))
+        if shuffle:
+            self._rng.shuffle(self._order)
+
+    @property
+    def num_batches(self):
+        return -(-len(self.rows) // self.batch_size)
+
+    def __len__(self):
+        return self.num_batches
+
+    def __getitem__(self, index):
+        pick = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        patches = extract_patches(self.cube, self.rows[pick], self.cols[pick], self.window, self.padding)
+        if self.targets is None:
+            return (patches[..., None],)
+        return patches[..., None], self.targets[pick]
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self._rng.shuffle(self._order)

@@ -1,0 +1,152 @@
+"""Stratified, seeded splits of the labelled pixels into training, validation and test sets.
+
+``paper``, ``fraction`` and ``count`` draw pixels at random per class, as the paper and most
+papers on these scenes do. Their overlapping patches mean a test pixel usually lies inside some
+training patch (and its spectrum was seen in training), which inflates accuracy. ``disjoint``
+assigns whole spatial blocks to each set and then drops every training and validation pixel whose
+S x S patch would reach a test pixel, so no test pixel is ever seen in training: the figure to
+expect on new ground.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+METHODS = ("paper", "fraction", "count", "disjoint")
+
+
+class SplitError(ValueError):
+    """A split that the labelled pixels cannot satisfy."""
+
+
+@dataclass
+class Split:
+    """Positions (into the labelled-pixel arrays) of each set."""
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    method: str
+    value: float
+
+    def describe(self):
+        value = "" if self.method == "paper" else f" {self.value:g}"
+        return (f"{self.method}{value}: {len(self.train)} training, {len(self.val)} validation, "
+                f"{len(self.test)} test pixels")
+
+
+def labelled_pixels(label_grid):
+    """rows, cols and labels of the non-zero pixels of a (H, W) label grid."""
+    rows, cols = np.nonzero(label_grid)
+    return rows, cols, np.asarray(label_grid)[rows, cols]
+
+
+def _name(cls, class_names):
+    name = (class_names or {}).get(int(cls))
+    return f"class {int(cls)}" + (f" ({name})" if name else "")
+
+
+def _split_class(members, n_first, rng):
+    members = rng.permutation(members)
+    return members[:n_first], members[n_first:]
+
+
+def _random_split(labels, n_train_of, seed, class_names):
+    """Per class: ``n_train_of(count)`` training pixels, the rest halved into validation and test."""
+    rng = np.random.default_rng(seed)
+    train, val, test = [], [], []
+    for cls in np.unique(labels):
+        members = np.flatnonzero(labels == cls)
+        n_train = n_train_of(len(members))
+        if n_train < 1 or len(members) - n_train < 2:
+            raise SplitError(
+                f"{_name(cls, class_names)} has only {len(members)} labelled pixels: too few for "
+                f"{n_train} training pixels plus at least one validation and one test pixel; label "
+                f"more pixels of it, remove it from the ground truth, or change the split")
+        t, rest = _split_class(members, n_train, rng)
+        v, s = _split_class(rest, len(rest) // 2, rng)
+        train.append(t), val.append(v), test.append(s)
+    return [np.sort(np.concatenate(part)) for part in (train, val, test)]
+
+
+def _paper_split(labels, seed, class_names):
+    """30% test, the remaining 70% halved into training and validation (the paper's text)."""
+    rng = np.random.default_rng(seed)
+    train, val, test = [], [], []
+    for cls in np.unique(labels):
+        members = np.flatnonzero(labels == cls)
+        n_test = int(round(0.3 * len(members)))
+        if len(members) < 3 or n_test < 1:
+            raise SplitError(
+                f"{_name(cls, class_names)} has only {len(members)} labelled pixels: the paper split "
+                f"needs at least 3 (test, training and validation); label more pixels of it or remove it")
+        s, rest = _split_class(members, n_test, rng)
+        t, v = _split_class(rest, (len(rest) + 1) // 2, rng)
+        train.append(t), val.append(v), test.append(s)
+    return [np.sort(np.concatenate(part)) for part in (train, val, test)]
+
+
+def _disjoint_split(rows, cols, labels, window, block_size, seed, class_names, fractions=(0.5, 0.2, 0.3)):
+    """Blocks of ``block_size`` pixels go whole to one set, balancing each class's share per set;
+    training and validation pixels whose patch reaches a test pixel are dropped."""
+    rng = np.random.default_rng(seed)
+    block_size = int(block_size or max(2 * window, 16))
+    classes = np.unique(labels)
+    class_pos = np.searchsorted(classes, labels)
+    block_id = (rows // block_size) * (cols.max() // block_size + 1) + cols // block_size
+    blocks = np.unique(block_id)
+    hist = np.zeros((len(blocks), len(classes)))
+    np.add.at(hist, (np.searchsorted(blocks, block_id), class_pos), 1)
+    target = np.asarray(fractions)[:, None] * hist.sum(axis=0)[None, :]  # (sets, classes)
+    have = np.zeros_like(target)
+    assign = np.empty(len(blocks), dtype=int)
+    # Largest blocks first, in seeded random order among equals, each to the set that most lacks
+    # the classes it holds.
+    order = rng.permutation(len(blocks))
+    order = order[np.argsort(-hist[order].sum(axis=1), kind="stable")]
+    for b in order:
+        deficit = ((target - have) / np.maximum(target, 1)) @ (hist[b] > 0)
+        assign[b] = int(np.argmax(deficit))
+        have[assign[b]] += hist[b]
+    pixel_set = assign[np.searchsorted(blocks, block_id)]
+    height, width = rows.max() + 1, cols.max() + 1
+    test_grid = np.zeros((height, width), dtype=bool)
+    test_grid[rows[pixel_set == 2], cols[pixel_set == 2]] = True
+    near_test = ndimage.maximum_filter(test_grid, size=window, mode="constant", cval=False)
+    touching = near_test[rows, cols] & (pixel_set != 2)
+    parts = [np.flatnonzero((pixel_set == s) & ~touching) for s in range(3)]
+    for name, part in zip(("training", "validation", "test"), parts):
+        missing = [c for c in classes if not np.any(labels[part] == c)]
+        if missing:
+            raise SplitError(
+                f"the disjoint split (blocks of {block_size} pixels, window {window}) leaves no "
+                f"{name} pixel of {', '.join(_name(c, class_names) for c in missing)}: classes this small "
+                f"or this clustered cannot be split into separate areas; use a smaller block size, "
+                f"a random split, or more ground truth")
+    return parts
+
+
+def make_split(rows, cols, labels, method="paper", value=None, seed=0, window=11, class_names=None):
+    """Splits labelled pixels (parallel arrays) by ``method``:
+
+    - ``paper``: 30% test, the rest halved into training and validation;
+    - ``fraction``: ``value`` (0-1) of each class for training, the rest halved into validation and test;
+    - ``count``: ``value`` pixels of each class for training, the rest halved likewise;
+    - ``disjoint``: spatial blocks of ``value`` pixels (default max(2 S, 16)), no test pixel in any
+      training or validation patch.
+    """
+    labels = np.asarray(labels)
+    if method == "paper":
+        parts = _paper_split(labels, seed, class_names)
+    elif method == "fraction":
+        if value is None or not 0 < value < 1:
+            raise SplitError(f"split fraction {value} must lie between 0 and 1 (0.1 = 10% of each class for training)")
+        parts = _random_split(labels, lambda n: max(1, int(round(value * n))), seed, class_names)
+    elif method == "count":
+        if value is None or value < 1 or value != int(value):
+            raise SplitError(f"split count {value} must be a whole number of training pixels per class, 1 or more")
+        parts = _random_split(labels, lambda n: int(value), seed, class_names)
+    elif method == "disjoint":
+        parts = _disjoint_split(np.asarray(rows), np.asarray(cols), labels, window, value, seed, class_names)
+    else:
+        raise SplitError(f"split method '{method}' is not one of {', '.join(METHODS)}")
+    return Split(*parts, method=method, value=float(value) if value is not None else 0.0)

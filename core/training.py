@@ -1,0 +1,118 @@
+"""Training the network on patches gathered on the fly, with progress, cancellation and history.
+
+Defaults are the paper's: Adam with learning rate 1e-3, batch 256, 50 epochs, and the dropout of
+0.4 used in the author's code. Runs are seeded so the same data and seed give the same model on the
+same machine.
+"""
+import time
+from dataclasses import asdict, dataclass
+
+import keras
+import numpy as np
+
+from .network import build_fast3dcnn
+from .patches import PatchDataset
+
+
+class TrainingCancelled(Exception):
+    """Raised when the cancellation callable asked training to stop."""
+
+
+@dataclass
+class TrainingConfig:
+    window: int = 11
+    epochs: int = 50
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    dropout: float = 0.4
+    padding: str = "zero"
+    seed: int = 0
+    keep_best: bool = False  # restore the weights of the epoch with the best validation accuracy
+
+    def as_dict(self):
+        return asdict(self)
+
+
+class _Progress(keras.callbacks.Callback):
+    """Reports (epoch, batch, batches per epoch) after every batch and polls for cancellation."""
+
+    def __init__(self, batches, progress, should_cancel):
+        super().__init__()
+        self.batches, self.progress, self.should_cancel = batches, progress, should_cancel
+        self.epoch, self.cancelled = 0, False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.progress is not None:
+            self.progress(self.epoch, batch + 1, self.batches)
+        if self.should_cancel is not None and self.should_cancel():
+            self.cancelled = True
+            self.model.stop_training = True
+
+
+class _KeepBest(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the highest validation accuracy and restores them."""
+
+    def __init__(self):
+        super().__init__()
+        self.best, self.best_epoch, self.weights = -np.inf, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        score = (logs or {}).get("val_accuracy")
+        if score is not None and score > self.best:
+            self.best, self.best_epoch, self.weights = score, epoch, self.model.get_weights()
+
+    def on_train_end(self, logs=None):
+        if self.weights is not None:
+            self.model.set_weights(self.weights)
+
+
+@dataclass
+class TrainingResult:
+    model: keras.Model
+    history: dict          # per-epoch lists: loss, accuracy, val_loss, val_accuracy
+    seconds: float
+    patches_per_second: float
+    best_epoch: int = None  # 0-based epoch restored by keep_best, else None
+
+
+def train_network(cube, rows, cols, targets, split, n_classes, config=None, progress=None,
+                  should_cancel=None):
+    """Trains a new network on ``cube`` (H, W, B) at the labelled pixels of ``split``.
+
+    ``rows``, ``cols`` and ``targets`` (class indices 0..n_classes-1) are parallel arrays over the
+    labelled pixels; ``split.train`` and ``split.val`` index them. ``progress(epoch, batch,
+    batches)`` is called after each batch; ``should_cancel()`` is polled after each batch and a
+    True answer stops training cleanly and raises ``TrainingCancelled``.
+    """
+    config = config or TrainingConfig()
+    keras.utils.set_random_seed(config.seed)
+    rows, cols, targets = np.asarray(rows), np.asarray(cols), np.asarray(targets)
+    bands = cube.shape[2]
+
+    def dataset(part, shuffle):
+        return PatchDataset(cube, rows[part], cols[part], targets[part], config.window, config.batch_size,
+                            config.padding, shuffle=shuffle, seed=config.seed)
+
+    train_data = dataset(split.train, True)
+    val_data = dataset(split.val, False) if len(split.val) else None
+    model = build_fast3dcnn(config.window, bands, n_classes, config.dropout)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    watcher = _Progress(len(train_data), progress, should_cancel)
+    callbacks = [watcher]
+    keep = _KeepBest() if config.keep_best and val_data is not None else None
+    if keep is not None:
+        callbacks.append(keep)
+    start = time.perf_counter()
+    fitted = model.fit(train_data, validation_data=val_data, epochs=config.epochs, verbose=0,
+                       callbacks=callbacks)
+    seconds = time.perf_counter() - start
+    if watcher.cancelled:
+        raise TrainingCancelled("training was cancelled")
+    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
+    epochs_run = len(history.get("loss", []))
+    return TrainingResult(model, history, seconds, len(split.train) * epochs_run / max(seconds, 1e-9),
+                          None if keep is None else keep.best_epoch)
