@@ -1,0 +1,172 @@
+"""The small base class every Fast 3D CNN algorithm derives from.
+
+API for subclasses (the whole contract):
+
+- class attributes ``NAME`` (the id after ``fast3dcnn:``), ``DISPLAY_NAME`` and ``DESCRIPTION``
+  (the help page's opening paragraphs, plain text, one paragraph per line);
+- ``defineParameters(self)``: declare each parameter or output once, with its help sentence, through
+  ``self.declare(definition, help)`` (``QgsProcessingParameter...``) or
+  ``self.declareOutput(output, help)`` (``QgsProcessingOutput...``); the help page, the tooltips and
+  ``qgis_process help`` are generated from these;
+- ``run(self, parameters, context, progress)``: the work; returns the results dict. ``progress`` is
+  a ``Progress`` that the core's callbacks accept as they are (``progress(percent)``,
+  ``progress.should_cancel()``, ``progress.log(text)``), with ``progress.part(a, b)`` for a phase.
+  Raise ``ValueError`` (the core's errors are) or ``QgsProcessingException`` with a message naming
+  the parameter, the value and the fix: ValueErrors are turned into QgsProcessingException;
+- optionally ``checkParameterValues`` (call the base first) to reject bad input before anything runs.
+
+The base checks that TensorFlow/Keras and scikit-learn import before ``run`` and otherwise fails
+with the install command, so a missing package never breaks the plugin itself.
+"""
+from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException,
+                       QgsProcessingParameterBoolean, QgsProcessingParameterEnum)
+from qgis.PyQt.QtCore import QCoreApplication
+
+from .dependencies import missing_message, missing_packages
+
+
+class Cancelled(Exception):
+    """The user pressed Cancel; the algorithm stops and leaves no output behind."""
+
+
+class Progress:
+    """QgsProcessingFeedback seen through the core's callbacks, over a part of the progress bar."""
+
+    def __init__(self, feedback, start=0.0, end=100.0):
+        self.feedback, self.start, self.end = feedback, float(start), float(end)
+
+    def __call__(self, percent):
+        """Reports ``percent`` (0-100) of this part."""
+        percent = min(max(float(percent), 0.0), 100.0)
+        self.feedback.setProgress(self.start + (self.end - self.start) * percent / 100.0)
+
+    def part(self, start, end):
+        """The sub-range ``start``-``end`` percent of this part, as its own Progress."""
+        span = self.end - self.start
+        return Progress(self.feedback, self.start + span * start / 100.0, self.start + span * end / 100.0)
+
+    def should_cancel(self):
+        return self.feedback.isCanceled()
+
+    def check_cancel(self):
+        """Raises Cancelled when the user has pressed Cancel."""
+        if self.feedback.isCanceled():
+            raise Cancelled()
+
+    def log(self, text):
+        self.feedback.pushInfo(text)
+
+    def warn(self, text):
+        self.feedback.pushWarning(text)
+
+
+class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
+    NAME = ""
+    DISPLAY_NAME = ""
+    DESCRIPTION = ""
+
+    def __init__(self):
+        super().__init__()
+        self._help = {}
+
+    # -- identity ----------------------------------------------------------------------------
+    def tr(self, text):
+        return QCoreApplication.translate("Fast3DCNN", text)
+
+    def name(self):
+        return self.NAME
+
+    def displayName(self):
+        return self.tr(self.DISPLAY_NAME)
+
+    def group(self):
+        return ""
+
+    def groupId(self):
+        return ""
+
+    def createInstance(self):
+        return type(self)()
+
+    # -- parameters and help -------------------------------------------------------------------
+    def initAlgorithm(self, configuration=None):
+        self._help = {}
+        self.defineParameters()
+
+    def defineParameters(self):
+        raise NotImplementedError
+
+    def declare(self, definition, help_text):
+        """Adds a parameter (destinations create their output) with its help sentence."""
+        definition.setHelp(help_text)
+        self._help[definition.name()] = help_text
+        self.addParameter(definition)
+        return definition
+
+    def declareOutput(self, output, help_text):
+        """Adds a result that is not a destination parameter (a number, a string)."""
+        self._help[output.name()] = help_text
+        self.addOutput(output)
+        return output
+
+    def shortHelpString(self):
+        """Plain text, one paragraph per line: the dialog shows each line as a paragraph and
+        ``qgis_process help`` prints it as it is."""
+        lines = [self.tr(self.DESCRIPTION).strip(), "", self.tr("Parameters")]
+        destinations = []
+        for definition in self.parameterDefinitions():
+            if definition.flags() & definition.FlagHidden:
+                continue
+            if definition.isDestination():
+                destinations.append(definition)
+                continue
+            lines.append(self._parameter_line(definition))
+        lines += ["", self.tr("Outputs")]
+        lines += [self._parameter_line(d) for d in destinations]
+        declared = {d.name() for d in destinations}
+        lines += [f"{o.description()} [{o.name()}]: {self._help.get(o.name(), '')}"
+                  for o in self.outputDefinitions() if o.name() not in declared]
+        return "\n".join(lines)
+
+    def _parameter_line(self, definition):
+        notes = []
+        if definition.flags() & definition.FlagOptional:
+            notes.append(self.tr("optional"))
+        default = self._default_text(definition)
+        if default:
+            notes.append(self.tr("default {}").format(default))
+        suffix = f" ({', '.join(notes)})" if notes else ""
+        return f"{definition.description()} [{definition.name()}]{suffix}: {self._help.get(definition.name(), '')}"
+
+    def _default_text(self, definition):
+        default = definition.defaultValue()
+        if default is None or default == "" or definition.isDestination():
+            return ""
+        if isinstance(definition, QgsProcessingParameterEnum):
+            return definition.options()[int(default)]
+        if isinstance(definition, QgsProcessingParameterBoolean):
+            return self.tr("yes") if default else self.tr("no")
+        return str(default)
+
+    # -- running -------------------------------------------------------------------------------
+    def processAlgorithm(self, parameters, context, feedback):
+        problems = missing_packages()
+        if problems:
+            raise QgsProcessingException(missing_message(problems))
+        try:
+            return self.run(parameters, context, Progress(feedback))
+        except Cancelled:
+            raise QgsProcessingException(self.tr("Cancelled by the user: no output was written.")) from None
+        except QgsProcessingException:
+            raise
+        except (ValueError, OSError) as error:
+            raise QgsProcessingException(str(error)) from error
+
+    def run(self, parameters, context, progress):
+        raise NotImplementedError
+
+    def reject(self, key, value, fix):
+        """The (False, message) pair ``checkParameterValues`` returns for a bad value of ``key``."""
+        label = self.parameterDefinition(key).description()
+        return False, self.tr("{} ({}) = {}: {}").format(label, key, value, fix)
+

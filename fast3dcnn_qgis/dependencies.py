@@ -1,0 +1,39 @@
+"""The heavy Python packages the algorithms need, checked when an algorithm runs, not when QGIS starts.
+
+QGIS ships without TensorFlow and scikit-learn. The plugin and its provider must still load so
+the user sees the algorithms; running one without the packages fails with the exact command that
+installs them, pinned like the project's requirements.txt (numpy stays below 2 because QGIS's GDAL
+bindings are built against numpy 1.x).
+"""
+import importlib
+
+#: Packages installed by the command, pinned as in requirements.txt (a test keeps the two in step).
+PINNED = ("tensorflow-cpu==2.21.0", "scikit-learn==1.6.1", "numpy<2")
+
+#: Modules imported at run time, and the package that provides each.
+MODULES = (("keras", "tensorflow-cpu"), ("sklearn", "scikit-learn"))
+
+
+def install_command():
+    """The shell command that installs the pinned packages for QGIS's Python."""
+    return "python3 -m pip install " + " ".join(f'"{p}"' if "<" in p else p for p in PINNED)
+
+
+def missing_packages():
+    """Messages for the packages that cannot be imported here, empty when all import."""
+    problems = []
+    for module, package in MODULES:
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # a broken install raises more than ImportError (numpy ABI, DLLs)
+            problems.append(f"{module} (package {package}): {error}")
+    return problems
+
+
+def missing_message(problems):
+    """The user-facing text for ``problems`` from ``missing_packages``."""
+    return ("The Fast 3D CNN algorithms need TensorFlow/Keras and scikit-learn in the Python that runs "
+            "QGIS, and these could not be imported:\n  " + "\n  ".join(problems) +
+            "\nInstall them with:\n  " + install_command() +
+            "\n(on Debian 12 / Ubuntu 23.04 and later add --user --break-system-packages, or run QGIS "
+            "from a virtual environment created with --system-site-packages), then restart QGIS.")
