@@ -64,6 +64,16 @@ def valid_mask(block, nodata=None):
     valid = np.ones(block.shape[:2], dtype=bool)
     if np.issubdtype(block.dtype, np.floating):
         valid &= np.isfinite(block).all(axis=-1)
-    if nodata is not None and np.isfinite(nodata):
+    if nodata is not None and _representable(nodata, block.dtype):
         valid &= ~(block == np.asarray(nodata, dtype=block.dtype)).any(axis=-1)
     return valid
+
+
+def _representable(value, dtype):
+    """Whether ``value`` can occur in an array of ``dtype`` (a nodata of 1e20 never occurs in int16)."""
+    if not np.isfinite(value):
+        return False
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return float(value).is_integer() and info.min <= value <= info.max
+    return True

@@ -3,7 +3,7 @@
 ``paper``, ``fraction`` and ``count`` draw pixels at random per class, as the paper and most
 papers on these scenes do. Their overlapping patches mean a test pixel usually lies inside some
 training patch (and its spectrum was seen in training), which inflates accuracy. ``disjoint``
-assigns whole spatial blocks to each set and then drops every training and validation pixel whose
+cuts each class into spatially contiguous segments and then drops every training pixel whose
 S x S patch would reach a test pixel, so no test pixel is ever seen in training: the figure to
 expect on new ground.
 """
@@ -85,43 +85,39 @@ def _paper_split(labels, seed, class_names):
     return [np.sort(np.concatenate(part)) for part in (train, val, test)]
 
 
-def _disjoint_split(rows, cols, labels, window, block_size, seed, class_names, fractions=(0.5, 0.2, 0.3)):
-    """Blocks of ``block_size`` pixels go whole to one set, balancing each class's share per set;
-    training and validation pixels whose patch reaches a test pixel are dropped."""
-    rng = np.random.default_rng(seed)
-    block_size = int(block_size or max(2 * window, 16))
-    classes = np.unique(labels)
-    class_pos = np.searchsorted(classes, labels)
-    block_id = (rows // block_size) * (cols.max() // block_size + 1) + cols // block_size
-    blocks = np.unique(block_id)
-    hist = np.zeros((len(blocks), len(classes)))
-    np.add.at(hist, (np.searchsorted(blocks, block_id), class_pos), 1)
-    target = np.asarray(fractions)[:, None] * hist.sum(axis=0)[None, :]  # (sets, classes)
-    have = np.zeros_like(target)
-    assign = np.empty(len(blocks), dtype=int)
-    # Largest blocks first, in seeded random order among equals, each to the set that most lacks
-    # the classes it holds.
-    order = rng.permutation(len(blocks))
-    order = order[np.argsort(-hist[order].sum(axis=1), kind="stable")]
-    for b in order:
-        deficit = ((target - have) / np.maximum(target, 1)) @ (hist[b] > 0)
-        assign[b] = int(np.argmax(deficit))
-        have[assign[b]] += hist[b]
-    pixel_set = assign[np.searchsorted(blocks, block_id)]
-    height, width = rows.max() + 1, cols.max() + 1
-    test_grid = np.zeros((height, width), dtype=bool)
+def _disjoint_split(rows, cols, labels, window, test_fraction, seed, class_names):
+    """Per class, pixels are ordered along a seeded direction across the scene and cut into
+    contiguous segments: training, then validation, then test. Validation lies between training
+    and test, and any training pixel whose patch still reaches a test pixel (of any class) is
+    dropped."""
+    test_fraction = 0.3 if test_fraction is None else float(test_fraction)
+    if not 0 < test_fraction < 1:
+        raise SplitError(f"disjoint split test fraction {test_fraction} must lie between 0 and 1 (default 0.3)")
+    angle = np.random.default_rng(seed).uniform(0, 2 * np.pi)
+    position = rows * np.sin(angle) + cols * np.cos(angle)
+    pixel_set = np.empty(len(labels), dtype=int)
+    for cls in np.unique(labels):
+        members = np.flatnonzero(labels == cls)
+        members = members[np.argsort(position[members], kind="stable")]
+        n_test = int(round(test_fraction * len(members)))
+        n_train = (len(members) - n_test + 1) // 2
+        pixel_set[members[:n_train]] = 0
+        pixel_set[members[n_train:len(members) - n_test]] = 1
+        pixel_set[members[len(members) - n_test:]] = 2
+    test_grid = np.zeros((rows.max() + 1, cols.max() + 1), dtype=bool)
     test_grid[rows[pixel_set == 2], cols[pixel_set == 2]] = True
     near_test = ndimage.maximum_filter(test_grid, size=window, mode="constant", cval=False)
-    touching = near_test[rows, cols] & (pixel_set != 2)
-    parts = [np.flatnonzero((pixel_set == s) & ~touching) for s in range(3)]
+    dropped = near_test[rows, cols] & (pixel_set == 0)
+    parts = [np.flatnonzero((pixel_set == s) & ~dropped) for s in range(3)]
+    classes = np.unique(labels)
     for name, part in zip(("training", "validation", "test"), parts):
         missing = [c for c in classes if not np.any(labels[part] == c)]
         if missing:
             raise SplitError(
-                f"the disjoint split (blocks of {block_size} pixels, window {window}) leaves no "
-                f"{name} pixel of {', '.join(_name(c, class_names) for c in missing)}: classes this small "
-                f"or this clustered cannot be split into separate areas; use a smaller block size, "
-                f"a random split, or more ground truth")
+                f"the disjoint split (window {window}) leaves no {name} pixel of "
+                f"{', '.join(_name(c, class_names) for c in missing)}: these classes are too small or too "
+                f"compact to hold training pixels at least {window // 2 + 1} pixels away from their test "
+                f"pixels; label more of them, remove them, use a smaller window or a random split")
     return parts
 
 
@@ -131,8 +127,8 @@ def make_split(rows, cols, labels, method="paper", value=None, seed=0, window=11
     - ``paper``: 30% test, the rest halved into training and validation;
     - ``fraction``: ``value`` (0-1) of each class for training, the rest halved into validation and test;
     - ``count``: ``value`` pixels of each class for training, the rest halved likewise;
-    - ``disjoint``: spatial blocks of ``value`` pixels (default max(2 S, 16)), no test pixel in any
-      training or validation patch.
+    - ``disjoint``: ``value`` (default 0.3) of each class for test, taken as one spatially contiguous
+      segment, the rest as validation then training segments; no test pixel in any training patch.
     """
     labels = np.asarray(labels)
     if method == "paper":

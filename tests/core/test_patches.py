@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from fast3dcnn_qgis.core.patches import PatchDataset, check_window, extract_patches
+
+
+def _cube():
+    return np.arange(6 * 7 * 2, dtype=np.float32).reshape(6, 7, 2) + 1
+
+
+def test_patches_are_centred_and_zero_padded():
+    cube = _cube()
+    patches = extract_patches(cube, [2, 0], [3, 6], 3)
+    assert patches.shape == (2, 3, 3, 2)
+    assert np.array_equal(patches[0], cube[1:4, 2:5])
+    padded = np.pad(cube, ((1, 1), (1, 1), (0, 0)))
+    assert np.array_equal(patches[1], padded[0:3, 6:9])
+    assert (patches[1][0] == 0).all() and (patches[1][:, 2] == 0).all()
+
+
+def test_reflect_padding_matches_numpy():
+    cube = _cube()
+    padded = np.pad(cube, ((5, 5), (5, 5), (0, 0)), mode="reflect")
+    patches = extract_patches(cube, [0, 5, 3], [0, 6, 2], 11, "reflect")
+    for patch, (r, c) in zip(patches, [(0, 0), (5, 6), (3, 2)]):
+        assert np.array_equal(patch, padded[r:r + 11, c:c + 11])
+
+
+def test_patches_work_on_a_memory_mapped_cube(tmp_path):
+    cube = _cube()
+    mapped = np.lib.format.open_memmap(tmp_path / "cube.npy", mode="w+", dtype=np.float32, shape=cube.shape)
+    mapped[:] = cube
+    assert np.array_equal(extract_patches(mapped, [1, 4], [1, 5], 5), extract_patches(cube, [1, 4], [1, 5], 5))
+
+
+@pytest.mark.parametrize("window", [2, 1, 33, 12])
+def test_windows_must_be_odd_from_3_to_31(window):
+    with pytest.raises(ValueError, match=f"window size {window}"):
+        check_window(window)
+
+
+def test_dataset_batches_cover_each_pixel_once_per_epoch_in_seeded_order():
+    cube = _cube()
+    rows, cols = np.nonzero(np.ones(cube.shape[:2]))
+    targets = np.arange(len(rows))
+    first = PatchDataset(cube, rows, cols, targets, window=3, batch_size=8, shuffle=True, seed=4)
+    second = PatchDataset(cube, rows, cols, targets, window=3, batch_size=8, shuffle=True, seed=4)
+    assert len(first) == 6
+    seen = np.concatenate([first[i][1] for i in range(len(first))])
+    assert sorted(seen) == list(targets) and list(seen) != list(targets)
+    assert list(seen) == list(np.concatenate([second[i][1] for i in range(len(second))]))
+    x, y = first[0]
+    assert x.shape == (8, 3, 3, 2, 1) and x.dtype == np.float32
+    assert np.array_equal(x[0, 1, 1, :, 0], cube[rows[y[0]], cols[y[0]]])
+    first.on_epoch_end()
+    assert list(np.concatenate([first[i][1] for i in range(len(first))])) != list(seen)

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from fast3dcnn_qgis.core.blocks import array_blocks
+from fast3dcnn_qgis.core.reduction import ComponentCountError, SpectralReducer
+
+
+def _fit(cube, nodata=None, components=5, chunk=500, rows=8):
+    reducer = SpectralReducer(np.arange(cube.shape[2]), nodata, components, chunk_pixels=chunk)
+    return reducer.fit_blocks(b.data for b in array_blocks(cube, rows))
+
+
+def test_streamed_fit_matches_batch_pca_and_standardises(salinas):
+    cube = salinas[0][..., :60].astype(np.float64)
+    reducer = _fit(cube, components=5, chunk=700)
+    pixels = cube.reshape(-1, 60)
+    reference = PCA(5).fit(pixels)
+    # The leading components and the variance kept agree with a batch PCA on the whole scene (the
+    # streamed fit approximates the trailing components slightly).
+    assert np.allclose(np.abs(reducer.components_[:3] @ reference.components_[:3].T), np.eye(3), atol=2e-3)
+    assert reducer.explained_variance_ratio_.sum() == pytest.approx(reference.explained_variance_ratio_.sum(),
+                                                                   rel=1e-4)
+    scores, valid = reducer.transform_block(cube)
+    assert valid.all() and scores.dtype == np.float32
+    flat = scores.reshape(-1, 5)
+    assert np.allclose(flat.mean(axis=0), 0, atol=1e-3)
+    # Unit variance from the streamed variances: exact for the leading components, within a few
+    # percent for the trailing ones that the incremental fit approximates.
+    assert np.allclose(flat.std(axis=0)[:3], 1, atol=1e-3)
+    assert np.allclose(flat.std(axis=0), 1, atol=0.05)
+
+
+def test_invalid_pixels_never_enter_the_fit_and_score_zero(salinas):
+    cube = salinas[0][..., :40].astype(np.float32)
+    clean = _fit(cube, components=4)
+    dirty = cube.copy()
+    dirty[:20, :, 3] = -32768          # nodata in one band of a strip
+    dirty[30, 30, 0] = np.nan
+    dirty[31, 31, :] = 1e30            # a wild value on a pixel marked nodata elsewhere
+    dirty[31, 31, 5] = -32768
+    reducer = _fit(dirty, nodata=-32768, components=4)
+    assert reducer.n_fit_pixels_ == cube.shape[0] * cube.shape[1] - 20 * cube.shape[1] - 2
+    scores, valid = reducer.transform_block(dirty)
+    assert not valid[:20].any() and not valid[30, 30] and not valid[31, 31]
+    assert (scores[~valid] == 0).all()
+    # The invalid pixels did not drag the fit: it stays close to the fit on the rest of the scene.
+    rest = _fit(cube[20:], components=4)
+    assert np.allclose(reducer.mean_, rest.mean_, rtol=0.02)
+    assert not np.allclose(reducer.mean_, clean.mean_, rtol=1e-6)
+
+
+def test_arrays_round_trip_without_objects(salinas):
+    cube = salinas[0][..., :30]
+    reducer = _fit(cube, nodata=-99, components=3)
+    arrays = reducer.to_arrays()
+    assert all(isinstance(v, np.ndarray) and v.dtype != object for v in arrays.values())
+    again = SpectralReducer.from_arrays(arrays)
+    assert again.nodata == -99
+    assert np.array_equal(again.transform_block(cube)[0], reducer.transform_block(cube)[0])
+
+
+def test_too_many_components_and_no_valid_pixel_are_clear_errors(salinas):
+    cube = salinas[0][..., :6]
+    with pytest.raises(ComponentCountError, match="7 components asked for, but 6 bands are kept"):
+        _fit(cube, components=7)
+    with pytest.raises(ComponentCountError, match="no valid pixel"):
+        _fit(np.full((4, 4, 6), -1, dtype=np.int16), nodata=-1, components=2)
+
+
+def test_constant_bands_do_not_break_standardisation():
+    rng = np.random.default_rng(0)
+    cube = np.concatenate([rng.normal(size=(30, 30, 3)), np.full((30, 30, 2), 7.0)], axis=-1)
+    reducer = _fit(cube, components=5)
+    scores, _ = reducer.transform_block(cube)
+    assert np.isfinite(scores).all()

@@ -1,0 +1,71 @@
+"""Training on a small synthetic scene where each class has its own spectrum, so a few epochs learn it."""
+import numpy as np
+import pytest
+
+from fast3dcnn_qgis.core.splits import labelled_pixels, make_split
+from fast3dcnn_qgis.core.training import TrainingCancelled, TrainingConfig, train_network
+
+
+@pytest.fixture(scope="module")
+def scene():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.repeat(rng.integers(1, 4, size=(6, 6)), 5, axis=0), 5, axis=1)
+    signatures = rng.normal(size=(4, 16))
+    cube = (signatures[labels] + 0.3 * rng.normal(size=labels.shape + (16,))).astype(np.float32)
+    rows, cols, y = labelled_pixels(labels)
+    split = make_split(rows, cols, y, "paper", seed=0)
+    return cube, rows, cols, y - 1, split
+
+
+def _train(scene, **kwargs):
+    cube, rows, cols, targets, split = scene
+    config = TrainingConfig(window=9, epochs=kwargs.pop("epochs", 2), batch_size=64, **kwargs)
+    return train_network(cube, rows, cols, targets, split, 3, config, kwargs.get("progress"))
+
+
+def test_learns_reports_history_and_progress(scene):
+    calls = []
+    cube, rows, cols, targets, split = scene
+    result = train_network(cube, rows, cols, targets, split, 3,
+                           TrainingConfig(window=9, epochs=3, batch_size=64),
+                           progress=lambda *args: calls.append(args))
+    assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 3 for v in result.history.values())
+    assert result.history["val_accuracy"][-1] > 0.8
+    batches = -(-len(split.train) // 64)
+    assert calls[0] == (0, 1, batches) and calls[-1] == (2, batches, batches)
+    assert len(calls) == 3 * batches
+
+
+def test_same_seed_same_model(scene):
+    first = _train(scene, seed=5).model.get_weights()
+    second = _train(scene, seed=5).model.get_weights()
+    third = _train(scene, seed=6).model.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, third))
+
+
+def test_cancel_stops_between_batches(scene):
+    cube, rows, cols, targets, split = scene
+    polls = []
+
+    def should_cancel():
+        polls.append(1)
+        return len(polls) >= 2
+
+    with pytest.raises(TrainingCancelled):
+        train_network(cube, rows, cols, targets, split, 3, TrainingConfig(window=9, epochs=50, batch_size=16),
+                      should_cancel=should_cancel)
+    assert len(polls) == 2
+
+
+def test_keep_best_restores_the_best_validation_epoch(scene):
+    cube, rows, cols, targets, split = scene
+    result = train_network(cube, rows, cols, targets, split, 3,
+                           TrainingConfig(window=9, epochs=4, batch_size=64, learning_rate=0.05, keep_best=True))
+    best = int(np.argmax(result.history["val_accuracy"]))
+    assert result.best_epoch == best
+    from fast3dcnn_qgis.core.patches import PatchDataset
+    val = PatchDataset(cube, rows[split.val], cols[split.val], targets[split.val], 9, 64)
+    _, accuracy = result.model.evaluate(val, verbose=0)
+    assert accuracy == pytest.approx(result.history["val_accuracy"][best], abs=1e-6)

@@ -1,0 +1,77 @@
+"""The whole recipe on the shipped real scene, and prediction over blocks."""
+import numpy as np
+import pytest
+
+from fast3dcnn_qgis.core.blocks import array_blocks
+from fast3dcnn_qgis.core.prediction import predict_blocks
+from fast3dcnn_qgis.core.training import TrainingConfig
+from fast3dcnn_qgis.core.workflow import Cancelled, TrainingSettings, train_classifier
+
+from .conftest import SALINAS_BAD_BANDS
+
+
+def test_a_few_epochs_on_salinas_a_beat_chance_clearly(salinas_classifier):
+    report = salinas_classifier.metadata["report"]
+    # Six classes: chance is about 1/6 (29% for always guessing the largest class).
+    assert report["overall_accuracy"] > 0.9 and report["kappa"] > 0.85
+    assert report["split"]["method"] == "paper" and report["n_pixels"] == report["split"]["n_test"]
+    assert salinas_classifier.metadata["kept_bands"] == "1-107,113-153,168-223"
+    assert len(report["history"]["val_accuracy"]) == 3
+
+
+def _map(classifier, cube, block_rows, block_cols):
+    labels = np.zeros(cube.shape[:2], dtype=np.int64)
+    confidence = np.zeros(cube.shape[:2], dtype=np.float32)
+    blocks = array_blocks(cube, block_rows, block_cols, halo=classifier.window // 2)
+    for block, lab, conf in predict_blocks(classifier, blocks):
+        rows, cols = block.shape
+        labels[block.row:block.row + rows, block.col:block.col + cols] = lab
+        confidence[block.row:block.row + rows, block.col:block.col + cols] = conf
+    return labels, confidence
+
+
+def test_block_prediction_does_not_depend_on_block_size(salinas_classifier, salinas):
+    cube, reference = salinas
+    whole, whole_conf = _map(salinas_classifier, cube, 83, 86)
+    tiled, tiled_conf = _map(salinas_classifier, cube, 17, 23)
+    assert np.array_equal(whole, tiled)
+    assert np.allclose(whole_conf, tiled_conf, atol=1e-5)
+    labelled = reference > 0
+    assert (whole[labelled] == reference[labelled]).mean() > 0.9
+    assert set(np.unique(whole)) <= {1, 10, 11, 12, 13, 14}
+    assert (whole_conf > 0).all() and (whole_conf <= 1).all()
+
+
+def test_nodata_pixels_are_left_out_and_mapped_to_zero(salinas_classifier, salinas):
+    cube = salinas[0].astype(np.float32)
+    cube[40:45, 40:45, 17] = np.nan
+    labels, confidence = _map(salinas_classifier, cube, 30, 86)
+    assert (labels[40:45, 40:45] == 0).all() and (confidence[40:45, 40:45] == 0).all()
+    assert (labels[:40] > 0).all()
+
+
+def test_training_ignores_labelled_nodata_and_cancels(salinas):
+    cube, labels = salinas
+    cube = cube.copy()
+    cube[:10, :, 0] = -9999
+    settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, training=TrainingConfig(window=9, epochs=1))
+    messages, percents = [], []
+    classifier = train_classifier(lambda: array_blocks(cube, 16), *cube.shape, labels, settings, nodata=-9999,
+                                  log=messages.append, progress=percents.append)
+    excluded = int((labels[:10] > 0).sum())
+    assert classifier.metadata["report"]["n_labelled_invalid_excluded"] == excluded
+    assert any(f"{excluded} labelled pixels are nodata" in m for m in messages)
+    assert percents == sorted(percents) and percents[-1] == 100
+    with pytest.raises(Cancelled):
+        train_classifier(lambda: array_blocks(cube, 16), *cube.shape, labels, settings, nodata=-9999,
+                         should_cancel=lambda: True)
+
+
+def test_one_class_and_oversized_window_are_refused(salinas):
+    cube, labels = salinas
+    settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, training=TrainingConfig(window=9, epochs=1))
+    with pytest.raises(ValueError, match="1 labelled class"):
+        train_classifier(lambda: array_blocks(cube, 40), *cube.shape, np.where(labels == 1, 1, 0), settings)
+    small = cube[:20, :8]
+    with pytest.raises(ValueError, match="window size 9 is larger than the raster"):
+        train_classifier(lambda: array_blocks(small, 40), *small.shape, labels[:20, :8], settings)
