@@ -1,0 +1,135 @@
+"""The HTML/JSON report: figures as given, names escaped, nothing fetched from outside, preview colours."""
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from fast3dcnn_qgis.core.metrics import accuracy_report
+from fast3dcnn_qgis.report import class_map_png, class_map_preview, json_ready, write_report
+
+DATA = os.path.join(os.path.dirname(__file__), "..", "data")
+NAMES = {1: "Brocoli <b>weeds</b>", 10: "Corn & \"senesced\"", 11: "Lettuce 4wk", 12: "Lettuce 5wk",
+         13: "Lettuce 6wk", 14: "Lettuce 7wk"}
+COLORS = {1: "#e6194b", 10: "#3cb44b", 11: "#ffe119", 12: "#4363d8", 13: "#f58231", 14: "#911eb4"}
+
+
+@pytest.fixture(scope="module")
+def ground_truth():
+    return gdal.Open(os.path.join(DATA, "salinas_a_gt.tif")).ReadAsArray()
+
+
+@pytest.fixture(scope="module")
+def figures(ground_truth):
+    """A real accuracy report: the Salinas-A ground truth against a map with two known confusions."""
+    predicted = ground_truth.copy()
+    predicted[(ground_truth == 10) & (np.arange(ground_truth.shape[1]) % 5 == 0)] = 11
+    predicted[(ground_truth == 14) & (np.arange(ground_truth.shape[1]) % 7 == 0)] = 0
+    return accuracy_report(ground_truth, predicted, sorted(NAMES), NAMES)
+
+
+def classifier_metadata(figures):
+    report = dict(figures)
+    report.update({
+        "split": {"method": "paper", "value": None, "n_train": 51, "n_val": 51, "n_test": figures["n_pixels"],
+                  "description": "paper: 51 training, 51 validation, rest test"},
+        "history": {"loss": [1.7, 1.1, 0.6], "accuracy": [0.3, 0.6, 0.8], "val_loss": [1.6, 1.2, float("nan")],
+                    "val_accuracy": [0.35, 0.55, 0.75]},
+        "best_epoch": 2, "timings": {"train_seconds": 3.25, "pca_seconds": 0.5},
+    })
+    return {"training": {"window": 11, "epochs": 3, "batch_size": 256, "learning_rate": 0.001},
+            "components": 20, "excluded_bands": "108-112,154-167,224", "kept_bands": "1-107,113-153,168-223",
+            "explained_variance_ratio": np.float32(0.9991), "split": report["split"], "report": report,
+            "versions": {"python": "3.11", "numpy": np.__version__}, "parameters": np.int64(47942)}
+
+
+def test_classifier_report_holds_the_figures_and_escapes_names(tmp_path, figures, ground_truth):
+    metadata = classifier_metadata(figures)
+    png = class_map_png(ground_truth, COLORS)
+    html_path, json_path = write_report(metadata, str(tmp_path / "report.html"), png, class_colors=COLORS)
+
+    assert json_path == str(tmp_path / "report.json")
+    with open(json_path, encoding="utf-8") as stream:
+        written = json.load(stream)
+    assert written == json_ready(metadata)
+    assert written["report"]["overall_accuracy"] == figures["overall_accuracy"]
+    assert written["report"]["confusion_matrix"] == figures["confusion_matrix"]
+    assert written["report"]["history"]["val_loss"][2] is None  # NaN is not valid JSON
+    assert sorted(os.listdir(tmp_path)) == ["report.html", "report.json"]  # no temporary file left
+
+    page = open(html_path, encoding="utf-8").read()
+    assert "<b>weeds</b>" not in page and "Brocoli &lt;b&gt;weeds&lt;/b&gt;" in page
+    assert "Corn &amp; &quot;senesced&quot;" in page
+    assert f"{100 * figures['overall_accuracy']:.2f}%" in page
+    assert f"{100 * figures['average_accuracy']:.2f}%" in page
+    assert f"{figures['kappa']:.4f}" in page
+    assert "paper: 51 training, 51 validation, rest test" in page
+    assert page.count("<polyline") == 4  # loss and accuracy, training and validation
+    assert "data:image/png;base64," in page
+    for section in ("Per class", "Confusion matrix", "Training curves", "Settings", "Timings", "Software versions"):
+        assert f"<h2>{section}</h2>" in page
+    # Self-contained: nothing is loaded from elsewhere.
+    assert not re.search(r"<script|<link|src=\"(?!data:)|url\(", page)
+
+
+def test_confusion_matrix_cells_show_the_counts(tmp_path, figures):
+    write_report(figures, str(tmp_path / "a.html"))
+    page = open(tmp_path / "a.html", encoding="utf-8").read()
+    matrix = np.array(figures["confusion_matrix"])
+    cells = [int(c.replace(",", "")) for c in re.findall(r"<td class=\"num\" style=[^>]*>([\d,]+)</td>", page)]
+    unclassified = figures["n_unclassified"]
+    assert unclassified > 0
+    # Each row: the class columns, then the column of pixels the map left unclassified.
+    rows = np.array(cells).reshape(len(matrix), len(matrix) + 1)
+    assert np.array_equal(rows[:, :-1], matrix)
+    assert rows[:, -1].sum() == unclassified
+
+
+def test_assessment_report_leaves_out_training_sections(tmp_path, figures):
+    report = dict(figures, inputs={"Class map": "/maps/<mine>.tif", "Reference": "gt.tif"})
+    html_path, json_path = write_report(report, str(tmp_path / "assess.html"), title="Accuracy assessment")
+    page = open(html_path, encoding="utf-8").read()
+    assert "<h2>Training curves</h2>" not in page and "<h2>Settings</h2>" not in page
+    assert "<h2>Inputs</h2>" in page and "/maps/&lt;mine&gt;.tif" in page
+    assert "labelled reference pixels" in page
+    assert json.load(open(json_path, encoding="utf-8")) == json_ready(report)
+
+
+def test_map_preview_png_has_the_class_colours(ground_truth):
+    png = class_map_png(ground_truth, COLORS)
+    gdal.FileFromMemBuffer("/vsimem/preview.png", png)
+    try:
+        rgba = gdal.Open("/vsimem/preview.png").ReadAsArray()
+    finally:
+        gdal.Unlink("/vsimem/preview.png")
+    assert rgba.shape == (4,) + ground_truth.shape
+    for class_id, color in COLORS.items():
+        expected = [int(color[i:i + 2], 16) for i in (1, 3, 5)] + [255]
+        pixels = rgba[:, ground_truth == class_id]
+        assert (pixels == np.array(expected)[:, None]).all()
+    assert (rgba[3][ground_truth == 0] == 0).all()  # unlabelled is transparent
+
+
+def test_preview_of_a_written_class_map_uses_its_colour_table(tmp_path, ground_truth):
+    path = str(tmp_path / "map.tif")
+    dataset = gdal.GetDriverByName("GTiff").Create(path, ground_truth.shape[1], ground_truth.shape[0], 1,
+                                                   gdal.GDT_Byte)
+    band = dataset.GetRasterBand(1)
+    band.WriteArray(ground_truth)
+    band.SetNoDataValue(0)
+    table = gdal.ColorTable()
+    for class_id, color in COLORS.items():
+        table.SetColorEntry(class_id, tuple(int(color[i:i + 2], 16) for i in (1, 3, 5)) + (255,))
+    band.SetRasterColorTable(table)
+    dataset = band = None
+
+    assert class_map_preview(path) == class_map_png(ground_truth, COLORS)
+    thinned = class_map_preview(path, max_side=40)
+    gdal.FileFromMemBuffer("/vsimem/thin.png", thinned)
+    try:
+        size = gdal.Open("/vsimem/thin.png").RasterXSize, gdal.Open("/vsimem/thin.png").RasterYSize
+    finally:
+        gdal.Unlink("/vsimem/thin.png")
+    assert max(size) <= 43 and min(size) >= 20
