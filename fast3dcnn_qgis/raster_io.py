@@ -1,0 +1,260 @@
+"""Rasters in and out through GDAL: the scene as core Blocks, and class maps as styled GeoTIFFs.
+
+Reading walks the scene in blocks sized to a memory budget, so a scene of any size runs in bounded
+memory. Writing goes to a temporary file beside the destination, block by block, and is renamed
+only when complete: a failed or cancelled run never leaves a half-written map under the user's
+name. Class maps use the smallest integer type, nodata 0, the input's georeferencing, a colour
+table and category names, and get a ``.qml`` default style so QGIS opens them coloured and named.
+"""
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+from osgeo import gdal, gdal_array
+
+from .core.blocks import Block, block_windows
+from .palette import class_colors
+
+#: Raw bytes read per block: a few blocks live at once, so memory stays well below a gigabyte.
+BLOCK_BYTES = 64 * 2 ** 20
+#: Pixels per prediction block: small enough that progress moves and Cancel answers within seconds.
+PREDICTION_BLOCK_PIXELS = 128 * 128
+
+
+class RasterError(ValueError):
+    """A raster GDAL cannot open, read or write, with what to do about it."""
+
+
+@dataclass
+class RasterInfo:
+    """What the algorithms need to know of a raster, read once."""
+    path: str
+    width: int
+    height: int
+    band_count: int
+    dtype: np.dtype
+    nodata: float           # the first band's nodata value, or None
+    geotransform: tuple
+    projection: str         # WKT, '' when the raster has no CRS
+    wavelengths: list       # per band, nanometres, or None when the raster does not say
+    georeferenced: bool     # False for a bare pixel grid (no CRS and the default geotransform)
+
+    def describe(self):
+        return f"{self.width} x {self.height} pixels, {self.band_count} bands"
+
+
+def open_raster(path, parameter="INPUT"):
+    """The GDAL dataset of ``path``, or RasterError naming ``parameter``."""
+    dataset = gdal.Open(str(path), gdal.GA_ReadOnly)
+    if dataset is None:
+        raise RasterError(f"{parameter}: GDAL cannot open '{path}' as a raster ({gdal.GetLastErrorMsg()}): "
+                          f"choose a raster file GDAL reads (GeoTIFF, ENVI, ...)")
+    return dataset
+
+
+def raster_info(dataset):
+    band = dataset.GetRasterBand(1)
+    geotransform = tuple(dataset.GetGeoTransform(can_return_null=True) or (0, 1, 0, 0, 0, 1))
+    projection = dataset.GetProjection() or ""
+    return RasterInfo(
+        path=dataset.GetDescription(), width=dataset.RasterXSize, height=dataset.RasterYSize,
+        band_count=dataset.RasterCount, dtype=np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(band.DataType)),
+        nodata=band.GetNoDataValue(), geotransform=geotransform, projection=projection,
+        wavelengths=_wavelengths(dataset),
+        georeferenced=bool(projection) or geotransform != (0, 1, 0, 0, 0, 1))
+
+
+_NANOMETRES = {"nanometers": 1.0, "nanometres": 1.0, "nm": 1.0, "micrometers": 1e3, "micrometres": 1e3,
+               "um": 1e3, "µm": 1e3, "millimeters": 1e6, "mm": 1e6}
+
+
+def _wavelengths(dataset):
+    """Band centre wavelengths in nm from ENVI-style band metadata, or None if any band lacks one."""
+    values = []
+    for i in range(1, dataset.RasterCount + 1):
+        band = dataset.GetRasterBand(i)
+        value = band.GetMetadataItem("wavelength")
+        units = (band.GetMetadataItem("wavelength_units") or "nanometers").strip().lower()
+        try:
+            values.append(float(value) * _NANOMETRES[units])
+        except (TypeError, ValueError, KeyError):
+            return None
+    return values
+
+
+def _block_shape(info, halo, max_bytes, max_pixels):
+    """(rows, cols) of blocks within the budget: full-width strips when there is no halo to
+    re-read, near-square tiles when there is (a halo costs least around a square)."""
+    bytes_per_pixel = info.band_count * info.dtype.itemsize
+    pixels = max(1, max_bytes // bytes_per_pixel)
+    if max_pixels:
+        pixels = min(pixels, max_pixels)
+    if halo == 0 and pixels >= info.width:
+        return max(1, pixels // info.width), info.width
+    side = max(1, math.isqrt(pixels))
+    cols = min(info.width, side)
+    return max(1, min(info.height, pixels // cols)), cols
+
+
+def count_blocks(info, halo=0, max_bytes=BLOCK_BYTES, max_pixels=None):
+    rows, cols = _block_shape(info, halo, max_bytes, max_pixels)
+    return math.ceil(info.height / rows) * math.ceil(info.width / cols)
+
+
+def read_blocks(dataset, halo=0, max_bytes=BLOCK_BYTES, max_pixels=None):
+    """Yields core Blocks (rows, cols, all bands) over the scene, each with up to ``halo`` pixels
+    of context on every side where the scene has them."""
+    info = raster_info(dataset)
+    rows, cols = _block_shape(info, halo, max_bytes, max_pixels)
+    for row, col, n_rows, n_cols, (top, bottom, left, right) in block_windows(
+            info.height, info.width, rows, cols, halo):
+        data = dataset.ReadAsArray(col - left, row - top, n_cols + left + right, n_rows + top + bottom)
+        if data is None:
+            raise RasterError(f"reading '{info.path}' failed at row {row}, column {col}: "
+                              f"{gdal.GetLastErrorMsg()}")
+        data = data.reshape((info.band_count,) + data.shape[-2:])
+        yield Block(row, col, np.moveaxis(data, 0, -1), (top, bottom, left, right))
+
+
+def empty_bands(dataset, sample_side=512):
+    """0-based indices of bands that hold no valid value (nodata or non-finite) in an evenly
+    spaced sample of at most ``sample_side`` x ``sample_side`` pixels: bad detectors and the
+    absorption bands some products blank out. One GDAL read, whatever the scene size."""
+    info = raster_info(dataset)
+    width, height = min(info.width, sample_side), min(info.height, sample_side)
+    sample = dataset.ReadAsArray(buf_xsize=width, buf_ysize=height, resample_alg=gdal.GRIORA_NearestNeighbour)
+    if sample is None:
+        raise RasterError(f"reading '{info.path}' failed: {gdal.GetLastErrorMsg()}")
+    sample = sample.reshape(info.band_count, -1)
+    valid = np.isfinite(sample) if np.issubdtype(sample.dtype, np.floating) else np.ones(sample.shape, bool)
+    for i in range(info.band_count):
+        nodata = dataset.GetRasterBand(i + 1).GetNoDataValue()
+        if nodata is not None and not math.isnan(nodata):
+            valid[i] &= sample[i] != nodata
+    return [i for i in range(info.band_count) if not valid[i].any()]
+
+
+# -- writing ------------------------------------------------------------------------------------
+def smallest_unsigned_type(max_value):
+    """The smallest GDAL unsigned integer type holding 0..``max_value``."""
+    if max_value <= 255:
+        return gdal.GDT_Byte
+    if max_value <= 65535:
+        return gdal.GDT_UInt16
+    return gdal.GDT_UInt32
+
+
+class RasterWriter:
+    """A single-band GeoTIFF on ``info``'s grid, written block by block to a temporary file in
+    the destination folder and renamed to ``path`` by ``commit``. As a context manager it
+    discards the temporary file when the block raises (an error or Cancel)."""
+
+    def __init__(self, path, info, data_type, nodata):
+        self.path = os.path.abspath(path)
+        folder = os.path.dirname(self.path)
+        os.makedirs(folder, exist_ok=True)
+        handle, self.temporary = tempfile.mkstemp(prefix=".f3dcnn-", suffix=".part.tif", dir=folder)
+        os.close(handle)
+        options = ["COMPRESS=DEFLATE", "TILED=YES", "BIGTIFF=IF_SAFER"]
+        self.dataset = gdal.GetDriverByName("GTiff").Create(
+            self.temporary, info.width, info.height, 1, data_type, options)
+        if self.dataset is None:
+            self.discard()
+            raise RasterError(f"cannot create '{path}': {gdal.GetLastErrorMsg()}; choose a writable folder")
+        self.dataset.SetGeoTransform(info.geotransform)
+        if info.projection:
+            self.dataset.SetProjection(info.projection)
+        self.band = self.dataset.GetRasterBand(1)
+        self.band.SetNoDataValue(nodata)
+
+    def write(self, row, col, array):
+        if self.band.WriteArray(np.asarray(array), col, row) != 0:
+            raise RasterError(f"writing '{self.path}' failed: {gdal.GetLastErrorMsg()}")
+
+    def commit(self):
+        """Closes the file and moves it (and GDAL's .aux.xml sidecar) under the final name."""
+        self.band = None
+        self.dataset.FlushCache()
+        self.dataset = None
+        for suffix in (".aux.xml", ""):
+            if os.path.exists(self.temporary + suffix):
+                os.replace(self.temporary + suffix, self.path + suffix)
+            elif os.path.exists(self.path + suffix):
+                os.remove(self.path + suffix)  # a stale sidecar of an older file would lie
+        return self.path
+
+    def discard(self):
+        self.band = self.dataset = None
+        for suffix in ("", ".aux.xml"):
+            if os.path.exists(self.temporary + suffix):
+                os.remove(self.temporary + suffix)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace):
+        if kind is not None:
+            self.discard()
+        return False
+
+
+class ClassMapWriter(RasterWriter):
+    """A class map: ids in the smallest unsigned type, nodata 0 (unclassified), a colour table,
+    category names, and after ``commit`` a ``.qml`` paletted style beside it."""
+
+    def __init__(self, path, info, class_ids, class_names=None, class_colors_=None):
+        self.class_ids = sorted(int(c) for c in class_ids)
+        if not self.class_ids or self.class_ids[0] < 1:
+            raise RasterError(f"class ids must be 1 or more (0 marks unclassified pixels), got {self.class_ids}")
+        self.names = {c: (class_names or {}).get(c, f"class {c}") for c in self.class_ids}
+        self.colors = class_colors(self.class_ids, class_colors_)
+        super().__init__(path, info, smallest_unsigned_type(self.class_ids[-1]), 0)
+        table = gdal.ColorTable()
+        table.SetColorEntry(0, (0, 0, 0, 0))
+        for class_id in self.class_ids:
+            table.SetColorEntry(class_id, _rgba(self.colors[class_id]))
+        self.band.SetRasterColorTable(table)
+        self.band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
+
+    def commit(self):
+        names = [""] * (self.class_ids[-1] + 1)
+        names[0] = "unclassified"
+        for class_id, name in self.names.items():
+            names[class_id] = name
+        self.band.SetRasterCategoryNames(names)
+        path = super().commit()
+        write_class_style(path, self.class_ids, self.names, self.colors)
+        return path
+
+
+def _rgba(color):
+    color = color.lstrip("#")
+    return tuple(int(color[i:i + 2], 16) for i in (0, 2, 4)) + (255,)
+
+
+def confidence_writer(path, info):
+    """A float32 raster of the maximum softmax probability; 0 (never a probability) is nodata."""
+    return RasterWriter(path, info, gdal.GDT_Float32, 0)
+
+
+def style_path(raster_path):
+    """The ``.qml`` beside ``raster_path`` that QGIS loads as the layer's default style."""
+    return os.path.splitext(raster_path)[0] + ".qml"
+
+
+def write_class_style(raster_path, class_ids, class_names, colors):
+    """Saves a paletted renderer with the class colours and names as the raster's default style."""
+    from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
+    from qgis.PyQt.QtGui import QColor
+
+    layer = QgsRasterLayer(raster_path, os.path.basename(raster_path), "gdal")
+    if not layer.isValid():
+        raise RasterError(f"QGIS cannot open the class map '{raster_path}' to style it")
+    classes = [QgsPalettedRasterRenderer.Class(int(c), QColor(colors[c]), class_names[c]) for c in class_ids]
+    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
+    message, saved = layer.saveNamedStyle(style_path(raster_path))
+    if not saved:
+        raise RasterError(f"cannot write the style '{style_path(raster_path)}': {message}")
+    return style_path(raster_path)
