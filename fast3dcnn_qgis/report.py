@@ -98,7 +98,7 @@ def render_html(report, map_preview_png=None, title=None, class_colors=None):
         *(_table_section(_label(key), value) for key, value in report.items()
           if isinstance(value, dict) and key not in _FIGURE_KEYS and key != "training"),
         _table_section("Timings", timings),
-        _table_section("Software versions", report.get("versions")),
+        _table_section("Software versions", report.get("versions"), raw_keys=True),
     ]
     generated = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -298,10 +298,10 @@ def _settings_section(report):
     return _table_section("Settings", settings)
 
 
-def _table_section(heading, values):
+def _table_section(heading, values, raw_keys=False):
     if not values:
         return ""
-    rows = "".join(f"<tr><th>{_e(_label(key))}</th><td>{_e(_format(value))}</td></tr>"
+    rows = "".join(f"<tr><th>{_e(key if raw_keys else _label(key))}</th><td>{_e(_format(value))}</td></tr>"
                    for key, value in values.items())
     return f"<section><h2>{_e(heading)}</h2><table class=\"settings\">{rows}</table></section>"
 

@@ -1,0 +1,181 @@
+"""``fast3dcnn:assess``: accuracy of any class map against reference data, with the training report's figures.
+
+Training scores the network on held-out pixels of the training scene; this algorithm scores a
+written map against independent reference data (new field plots, another year, another scene),
+which is the figure a map's user needs.
+"""
+import platform
+
+import numpy as np
+from osgeo import gdal
+from qgis.core import (Qgis, QgsProcessingOutputFile, QgsProcessingOutputNumber, QgsProcessingParameterField,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterMapLayer,
+                       QgsProcessingParameterRasterLayer, QgsProcessing)
+
+from .algorithm_base import Fast3DCNNAlgorithm
+from .core.metrics import accuracy_report
+from .ground_truth import GroundTruthError, read_ground_truth
+from .raster_io import open_raster, raster_info
+from .report import class_map_preview, write_report
+
+#: Rows of the class map read at a time.
+STRIP_ROWS = 512
+
+
+class AssessAlgorithm(Fast3DCNNAlgorithm):
+    INPUT = "INPUT"
+    REFERENCE = "REFERENCE"
+    CLASS_FIELD = "CLASS_FIELD"
+    OUTPUT_REPORT = "OUTPUT_REPORT"
+    OUTPUT_JSON = "OUTPUT_JSON"
+    OVERALL_ACCURACY = "OVERALL_ACCURACY"
+    AVERAGE_ACCURACY = "AVERAGE_ACCURACY"
+    KAPPA = "KAPPA"
+
+    NAME = "assess"
+    DISPLAY_NAME = "Accuracy assessment of a class map"
+    DESCRIPTION = (
+        "Scores a class map against reference data and writes the figures of the paper: overall accuracy "
+        "(OA, share of reference pixels mapped right), average accuracy (AA, mean of the per-class recalls) "
+        "and Cohen's kappa, with per-class precision, recall, F1 and support and the confusion matrix.\n"
+        "Only pixels the reference labels count. The reference is brought onto the class map's exact pixel "
+        "grid: a label raster on another grid is aligned by nearest neighbour (with a warning), a vector "
+        "layer is reprojected and rasterised (polygons label the pixels whose centre they contain, points the "
+        "pixel they fall in). Reference pixels the map leaves unclassified (nodata) count as errors.\n"
+        "Classes are matched by id; when the reference's class field holds text, its names are matched to "
+        "the class map's category names instead (ignoring case).\n"
+        "The report is a self-contained HTML page with a preview of the map; its JSON twin (same name, .json) "
+        "holds the same figures for scripts.")
+
+    def defineParameters(self):
+        self.declare(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Class map")),
+                     self.tr("The class map to assess: a single-band raster of integer class ids, 0 or its nodata "
+                             "value for unclassified pixels, e.g. the output of 'Classify raster with a trained "
+                             "model'. Its category names name the classes in the report."))
+        self.declare(QgsProcessingParameterMapLayer(
+            self.REFERENCE, self.tr("Reference data"),
+            types=[QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorPoint]),
+            self.tr("The reference: a label raster (class ids, 0 = unlabelled) or a polygon or point layer "
+                    "with a class field. Ideally independent of the data the model was trained on."))
+        self.declare(QgsProcessingParameterField(self.CLASS_FIELD, self.tr("Class field (vector reference)"),
+                                                 parentLayerParameterName=self.REFERENCE, optional=True),
+                     self.tr("For a vector reference: the field holding each feature's class, as integer ids "
+                             "(the map's ids) or as names (matched to the map's class names). Ignored for a "
+                             "raster reference."))
+        self.declare(QgsProcessingParameterFileDestination(self.OUTPUT_REPORT, self.tr("Accuracy report"),
+                                                           self.tr("HTML files (*.html)")),
+                     self.tr("The HTML report; the same figures are written as JSON beside it (same name, "
+                             ".json)."))
+        self.declareOutput(QgsProcessingOutputFile(self.OUTPUT_JSON, self.tr("Accuracy figures (JSON)")),
+                           self.tr("The JSON file beside the report."))
+        for key, label in ((self.OVERALL_ACCURACY, "Overall accuracy"), (self.AVERAGE_ACCURACY, "Average accuracy"),
+                           (self.KAPPA, "Kappa")):
+            self.declareOutput(QgsProcessingOutputNumber(key, self.tr(label)),
+                               self.tr("{} (0 to 1), for use in models.").format(self.tr(label)))
+
+    def run(self, parameters, context, progress):
+        map_layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        reference = self.parameterAsLayer(parameters, self.REFERENCE, context)
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
+        dataset = open_raster(map_layer.source(), self.INPUT)
+        info = raster_info(dataset)
+        band = dataset.GetRasterBand(1)
+        map_names, map_colors = _categories(band)
+
+        progress.log(self.tr("Reading the reference on the class map's grid ({})").format(info.describe()))
+        truth = read_ground_truth(reference, info, class_field, context.transformContext(), progress.warn,
+                                  self.REFERENCE, self.CLASS_FIELD)
+        progress(20)
+        grid, reference_names, reference_colors = truth.grid, truth.class_names, truth.class_colors
+        if _text_field(reference, class_field):
+            grid, reference_names = _match_names(grid, truth.class_names, map_names, progress.warn)
+            reference_colors = {}
+        if not (grid != 0).any():
+            raise GroundTruthError(f"{self.REFERENCE} ({truth.source}) labels no pixel of the class map: check "
+                                   f"that both cover the same area")
+
+        expected, mapped = [], []
+        nodata = band.GetNoDataValue()
+        for row in range(0, info.height, STRIP_ROWS):
+            progress.check_cancel()
+            labelled = grid[row:row + STRIP_ROWS] != 0
+            strip = band.ReadAsArray(0, row, info.width, labelled.shape[0])
+            if strip is None:
+                raise OSError(f"{self.INPUT}: reading '{info.path}' failed: {gdal.GetLastErrorMsg()}")
+            values = strip[labelled].astype(np.float64)
+            if nodata is not None:
+                values[values == nodata] = 0
+            values[~np.isfinite(values)] = 0
+            expected.append(grid[row:row + STRIP_ROWS][labelled])
+            mapped.append(values.astype(np.int64))
+            progress(20 + 60 * min(info.height, row + STRIP_ROWS) / info.height)
+        expected, mapped = np.concatenate(expected), np.concatenate(mapped)
+
+        class_ids = np.union1d(np.unique(expected), np.unique(mapped[mapped > 0]))
+        names = {int(c): map_names.get(int(c)) or reference_names.get(int(c)) or f"class {int(c)}"
+                 for c in class_ids}
+        figures = accuracy_report(expected, mapped, class_ids, names)
+        progress.log(self.tr("OA {:.2%}, AA {:.2%}, kappa {:.4f} on {} reference pixels").format(
+            figures["overall_accuracy"], figures["average_accuracy"], figures["kappa"], figures["n_pixels"]))
+        figures["inputs"] = {"class_map": info.path, "reference": truth.source}
+        figures["versions"] = {"python": platform.python_version(), "numpy": np.__version__,
+                               "GDAL": gdal.__version__, "QGIS": Qgis.QGIS_VERSION}
+        progress(85)
+        html_path, json_path = write_report(figures, report_path, class_map_preview(info.path),
+                                            title=self.tr("Accuracy assessment of {}").format(map_layer.name()),
+                                            class_colors={**reference_colors, **map_colors})
+        progress(100)
+        return {self.OUTPUT_REPORT: html_path, self.OUTPUT_JSON: json_path,
+                self.OVERALL_ACCURACY: figures["overall_accuracy"],
+                self.AVERAGE_ACCURACY: figures["average_accuracy"], self.KAPPA: figures["kappa"]}
+
+
+def _categories(band):
+    """({id: name}, {id: '#rrggbb'}) from the class map's category names and colour table."""
+    names, colors = {}, {}
+    for class_id, name in enumerate(band.GetRasterCategoryNames() or []):
+        if class_id and name.strip():
+            names[class_id] = name.strip()
+    table = band.GetRasterColorTable()
+    if table is not None:
+        for class_id in range(1, table.GetCount()):
+            red, green, blue, alpha = table.GetColorEntry(class_id)
+            if alpha:
+                colors[class_id] = f"#{red:02x}{green:02x}{blue:02x}"
+    return names, colors
+
+
+def _text_field(layer, class_field):
+    from qgis.core import QgsMapLayerType
+
+    if not class_field or layer.type() != QgsMapLayerType.VectorLayer:
+        return False
+    index = layer.fields().lookupField(class_field)
+    return index >= 0 and not layer.fields().at(index).isNumeric()
+
+
+def _match_names(grid, reference_names, map_names, warn):
+    """(grid, {id: name}): the reference grid with its name-numbered ids replaced by the class map's
+    ids of the same names. Names the map does not know get ids above the map's, so their pixels count
+    as errors.
+    """
+    if not map_names:
+        raise GroundTruthError("CLASS_FIELD holds class names but the class map (INPUT) has no category names to "
+                               "match them with: use a field of integer class ids, or a class map written by "
+                               "'Classify raster with a trained model'")
+    by_name = {name.casefold(): class_id for class_id, name in map_names.items()}
+    next_id = max(map_names) + 1
+    lookup = np.zeros(max(reference_names, default=0) + 1, dtype=np.int64)
+    names = {}
+    for ref_id, name in sorted(reference_names.items()):
+        if name.casefold() in by_name:
+            lookup[ref_id] = by_name[name.casefold()]
+        else:
+            lookup[ref_id], next_id = next_id, next_id + 1
+        names[int(lookup[ref_id])] = name
+    unknown = [name for class_id, name in names.items() if class_id not in map_names]
+    if unknown:
+        warn(f"reference classes not in the class map, counted as errors: {', '.join(unknown)} "
+             f"(the map's classes: {', '.join(map_names.values())})")
+    return lookup[grid], names
