@@ -8,17 +8,19 @@ API for subclasses (the whole contract):
   ``self.declare(definition, help)`` (``QgsProcessingParameter...``) or
   ``self.declareOutput(output, help)`` (``QgsProcessingOutput...``); the help page, the tooltips and
   ``qgis_process help`` are generated from these;
-- ``run(self, parameters, context, progress)``: the work; returns the results dict. ``progress`` is
-  a ``Progress`` that the core's callbacks accept as they are (``progress(percent)``,
+- ``execute(self, parameters, context, progress)``: the work; returns the results dict (never
+  override ``run``: that is QgsProcessingAlgorithm.run, which Processing calls). ``progress`` is a
+  ``Progress`` that the core's callbacks accept as they are (``progress(percent)``,
   ``progress.should_cancel()``, ``progress.log(text)``), with ``progress.part(a, b)`` for a phase.
   Raise ``ValueError`` (the core's errors are) or ``QgsProcessingException`` with a message naming
   the parameter, the value and the fix: ValueErrors are turned into QgsProcessingException;
-- optionally ``checkParameterValues`` (call the base first) to reject bad input before anything runs.
+- optionally ``checkParameterValues`` (call the base first) to reject bad input before anything runs;
+- ``load_with_style(context, path, qml)`` makes a written map load into the project with its style.
 
-The base checks that TensorFlow/Keras and scikit-learn import before ``run`` and otherwise fails
-with the install command, so a missing package never breaks the plugin itself.
+The base checks that TensorFlow/Keras and scikit-learn import before ``execute`` and otherwise
+fails with the install command, so a missing package never breaks the plugin itself.
 """
-from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException,
+from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingLayerPostProcessorInterface,
                        QgsProcessingParameterBoolean, QgsProcessingParameterEnum)
 from qgis.PyQt.QtCore import QCoreApplication
 
@@ -154,7 +156,7 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
         if problems:
             raise QgsProcessingException(missing_message(problems))
         try:
-            return self.run(parameters, context, Progress(feedback))
+            return self.execute(parameters, context, Progress(feedback))
         except Cancelled:
             raise QgsProcessingException(self.tr("Cancelled by the user: no output was written.")) from None
         except QgsProcessingException:
@@ -162,7 +164,7 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
         except (ValueError, OSError) as error:
             raise QgsProcessingException(str(error)) from error
 
-    def run(self, parameters, context, progress):
+    def execute(self, parameters, context, progress):
         raise NotImplementedError
 
     def reject(self, key, value, fix):
@@ -170,3 +172,29 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
         label = self.parameterDefinition(key).description()
         return False, self.tr("{} ({}) = {}: {}").format(label, key, value, fix)
 
+
+
+class _StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
+    """Applies a saved style to an output layer when Processing loads it into the project."""
+
+    def __init__(self, qml_path):
+        super().__init__()
+        self.qml_path = qml_path
+
+    def postProcessLayer(self, layer, context, feedback):
+        layer.loadNamedStyle(self.qml_path)
+        layer.triggerRepaint()
+
+
+#: Post-processors must outlive the algorithm run that created them (Processing keeps no reference).
+_STYLE_ON_LOAD = {}
+
+
+def load_with_style(context, path, qml_path):
+    """Makes the output layer at ``path`` open with the style ``qml_path`` when it is loaded into the
+    project after the run (the GUI dialog, models). QGIS would also find the .qml beside the file;
+    this also covers layers loaded under a temporary name."""
+    if not context.willLoadLayerOnCompletion(path):
+        return
+    processor = _STYLE_ON_LOAD[path] = _StyleOnLoad(qml_path)
+    context.layerToLoadOnCompletionDetails(path).setPostProcessor(processor)
