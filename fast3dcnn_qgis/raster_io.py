@@ -8,7 +8,7 @@ table and category names, and get a ``.qml`` default style so QGIS opens them co
 """
 import math
 import os
-import tempfile
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,8 +155,9 @@ class RasterWriter:
         self.path = os.path.abspath(path)
         folder = os.path.dirname(self.path)
         os.makedirs(folder, exist_ok=True)
-        handle, self.temporary = tempfile.mkstemp(prefix=".f3dcnn-", suffix=".part.tif", dir=folder)
-        os.close(handle)
+        # A fresh name beside the destination (same file system, so the final rename is atomic),
+        # created by GDAL itself so the file gets the user's usual permissions.
+        self.temporary = os.path.join(folder, f".{os.path.basename(self.path)}.{uuid.uuid4().hex[:12]}.part.tif")
         options = ["COMPRESS=DEFLATE", "TILED=YES", "BIGTIFF=IF_SAFER"]
         self.dataset = gdal.GetDriverByName("GTiff").Create(
             self.temporary, info.width, info.height, 1, data_type, options)
@@ -211,19 +212,27 @@ class ClassMapWriter(RasterWriter):
         self.names = {c: (class_names or {}).get(c, f"class {c}") for c in self.class_ids}
         self.colors = class_colors(self.class_ids, class_colors_)
         super().__init__(path, info, smallest_unsigned_type(self.class_ids[-1]), 0)
+        # GeoTIFF holds colour tables for Byte and UInt16 only; larger ids rely on the .qml style.
+        self.indexed = self.class_ids[-1] <= 65535
+        if self.indexed:
+            self._set_color_table()
+
+    def _set_color_table(self):
         table = gdal.ColorTable()
-        table.SetColorEntry(0, (0, 0, 0, 0))
+        for value in range(self.class_ids[-1] + 1):
+            table.SetColorEntry(value, (0, 0, 0, 0))  # unclassified and unused values: transparent
         for class_id in self.class_ids:
             table.SetColorEntry(class_id, _rgba(self.colors[class_id]))
         self.band.SetRasterColorTable(table)
         self.band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
 
     def commit(self):
-        names = [""] * (self.class_ids[-1] + 1)
-        names[0] = "unclassified"
-        for class_id, name in self.names.items():
-            names[class_id] = name
-        self.band.SetRasterCategoryNames(names)
+        if self.indexed:
+            names = [""] * (self.class_ids[-1] + 1)
+            names[0] = "unclassified"
+            for class_id, name in self.names.items():
+                names[class_id] = name
+            self.band.SetRasterCategoryNames(names)
         path = super().commit()
         write_class_style(path, self.class_ids, self.names, self.colors)
         return path

@@ -1,0 +1,119 @@
+"""``fast3dcnn:classify``: a trained model applied to a whole raster, block by block.
+
+``classify_scene`` is shared with training, which can map the scene right after fitting.
+"""
+import contextlib
+
+from qgis.core import (QgsProcessingParameterFile, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterRasterLayer)
+
+from .algorithm_base import Fast3DCNNAlgorithm, load_with_style
+from .raster_io import (PREDICTION_BLOCK_PIXELS, ClassMapWriter, confidence_writer, count_blocks, open_raster,
+                        raster_info, read_blocks, style_path)
+
+#: Patches per network call during prediction.
+PREDICTION_BATCH = 1024
+
+
+def classify_scene(classifier, dataset, info, output_path, confidence_path, progress):
+    """Writes the class map (and the confidence raster when ``confidence_path``) of ``dataset``.
+
+    Blocks carry a halo of S // 2 pixels so every pixel sees its whole patch; both files are
+    written under temporary names and renamed only once every block is done, so Cancel or an
+    error leaves nothing behind.
+    """
+    from .core.prediction import predict_blocks
+
+    halo = classifier.window // 2
+    total = count_blocks(info, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
+    with contextlib.ExitStack() as stack:
+        classes = stack.enter_context(ClassMapWriter(output_path, info, classifier.class_ids,
+                                                     classifier.class_names, classifier.class_colors))
+        confidence = (stack.enter_context(confidence_writer(confidence_path, info))
+                      if confidence_path else None)
+        blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
+        for done, (block, labels, certainty) in enumerate(
+                predict_blocks(classifier, blocks, PREDICTION_BATCH), start=1):
+            progress.check_cancel()
+            classes.write(block.row, block.col, labels)
+            if confidence is not None:
+                confidence.write(block.row, block.col, certainty)
+            progress(100.0 * done / total)
+        progress.check_cancel()
+        classes.commit()
+        if confidence is not None:
+            confidence.commit()
+
+
+def check_output_extension(algorithm, parameters, context, key):
+    """Rejects a destination whose extension is not GeoTIFF (the writer only writes GeoTIFF)."""
+    path = algorithm.parameterAsOutputLayer(parameters, key, context)
+    if path and not path.lower().endswith((".tif", ".tiff")):
+        return algorithm.reject(key, path, algorithm.tr("the map is written as GeoTIFF: give a .tif file name"))
+    return True, ""
+
+
+class ClassifyAlgorithm(Fast3DCNNAlgorithm):
+    INPUT = "INPUT"
+    MODEL = "MODEL"
+    OUTPUT = "OUTPUT"
+    OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
+
+    NAME = "classify"
+    DISPLAY_NAME = "Classify raster with a trained model"
+    DESCRIPTION = (
+        "Applies a model made by 'Train 3D CNN classifier' to a hyperspectral raster and writes a class map. "
+        "Every pixel is classified from the window of pixels around it, after the same band selection and PCA "
+        "that training used. The raster must come from the same sensor with the same bands as the training "
+        "raster. Pixels that are nodata in any used band stay unclassified (0).\n"
+        "The class map is a GeoTIFF with the raster's georeferencing, a colour table, the class names and a "
+        "default style (.qml beside it), so it opens coloured and named. Large rasters are processed in "
+        "blocks; Cancel stops after the current block and leaves no partial file.")
+
+    def defineParameters(self):
+        self.declare(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Hyperspectral raster")),
+                     self.tr("The raster to classify, with the same bands, in the same order, as the raster "
+                             "the model was trained on."))
+        self.declare(QgsProcessingParameterFile(self.MODEL, self.tr("Model file"), extension="f3dcnn"),
+                     self.tr("A .f3dcnn file written by 'Train 3D CNN classifier'. It holds the band selection, "
+                             "the PCA, the network and the class names and colours."))
+        self.declare(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class map")),
+                     self.tr("The class map (GeoTIFF): class ids in the smallest integer type, 0 = unclassified "
+                             "(nodata), with colour table, class names and a .qml style beside it."))
+        self.declare(QgsProcessingParameterRasterDestination(
+            self.OUTPUT_CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False),
+            self.tr("Optional float32 GeoTIFF with, per pixel, the network's probability for the class it "
+                    "chose (0 to 1; 0 = unclassified). Low values show where the map is unsure."))
+
+    def checkParameterValues(self, parameters, context):
+        ok, message = super().checkParameterValues(parameters, context)
+        for key in (self.OUTPUT, self.OUTPUT_CONFIDENCE):
+            if ok:
+                ok, message = check_output_extension(self, parameters, context, key)
+        return ok, message
+
+    def execute(self, parameters, context, progress):
+        from .core.modelfile import load_classifier
+
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        model_path = self.parameterAsFile(parameters, self.MODEL, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
+
+        dataset = open_raster(layer.source(), self.INPUT)
+        info = raster_info(dataset)
+        classifier = load_classifier(model_path)
+        classifier.check_band_count(info.band_count, f"{self.INPUT} ('{layer.name()}')")
+        trained_on = classifier.metadata.get("wavelengths")
+        if trained_on and info.wavelengths and any(abs(a - b) > 1.0 for a, b in zip(trained_on, info.wavelengths)):
+            progress.warn(self.tr("The band wavelengths of {} differ from those the model was trained on: check "
+                                  "that both rasters come from the same sensor and band set.").format(self.INPUT))
+        progress.log(self.tr("Classifying {} ({}) into {} classes with a {} x {} window").format(
+            layer.name(), info.describe(), len(classifier.class_ids), classifier.window, classifier.window))
+
+        classify_scene(classifier, dataset, info, output, confidence, progress)
+        load_with_style(context, output, style_path(output))
+        results = {self.OUTPUT: output}
+        if confidence:
+            results[self.OUTPUT_CONFIDENCE] = confidence
+        return results
