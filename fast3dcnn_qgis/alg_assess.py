@@ -8,9 +8,9 @@ import platform
 
 import numpy as np
 from osgeo import gdal
-from qgis.core import (Qgis, QgsProcessingOutputFile, QgsProcessingOutputNumber, QgsProcessingParameterField,
+from qgis.core import (Qgis, QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutputNumber,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMapLayer,
-                       QgsProcessingParameterRasterLayer, QgsProcessing)
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsVectorLayer)
 
 from .algorithm_base import Fast3DCNNAlgorithm
 from .core.metrics import accuracy_report
@@ -57,8 +57,10 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
             types=[QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorPoint]),
             self.tr("The reference: a label raster (class ids, 0 = unlabelled) or a polygon or point layer "
                     "with a class field. Ideally independent of the data the model was trained on."))
-        self.declare(QgsProcessingParameterField(self.CLASS_FIELD, self.tr("Class field (vector reference)"),
-                                                 parentLayerParameterName=self.REFERENCE, optional=True),
+        # A text parameter, not a field picker: QGIS's field widget can crash when its parent layer
+        # parameter accepts rasters, as this one must (the same choice as in training).
+        self.declare(QgsProcessingParameterString(self.CLASS_FIELD, self.tr("Class field (vector reference)"),
+                                                  optional=True),
                      self.tr("For a vector reference: the field holding each feature's class, as integer ids "
                              "(the map's ids) or as names (matched to the map's class names). Ignored for a "
                              "raster reference."))
@@ -73,7 +75,24 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
             self.declareOutput(QgsProcessingOutputNumber(key, self.tr(label)),
                                self.tr("{} (0 to 1), for use in models.").format(self.tr(label)))
 
-    def run(self, parameters, context, progress):
+    def checkParameterValues(self, parameters, context):
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        reference = self.parameterAsLayer(parameters, self.REFERENCE, context)
+        field = self.parameterAsString(parameters, self.CLASS_FIELD, context)
+        if isinstance(reference, QgsVectorLayer):
+            names = ", ".join(reference.fields().names())
+            if not field:
+                return self.reject(self.CLASS_FIELD, "(empty)", self.tr(
+                    "a vector reference needs the field holding the classes; fields of '{}': {}").format(
+                        reference.name(), names))
+            if reference.fields().lookupField(field) < 0:
+                return self.reject(self.CLASS_FIELD, field, self.tr("'{}' has no such field; choose one of {}")
+                                   .format(reference.name(), names))
+        return True, ""
+
+    def execute(self, parameters, context, progress):
         map_layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         reference = self.parameterAsLayer(parameters, self.REFERENCE, context)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None

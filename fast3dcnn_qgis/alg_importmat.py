@@ -69,7 +69,7 @@ class ImportMatAlgorithm(Fast3DCNNAlgorithm):
                                                             "in .tif"))
         return True, ""
 
-    def run(self, parameters, context, progress):
+    def execute(self, parameters, context, progress):
         path = self.parameterAsFile(parameters, self.INPUT, context)
         name = self.parameterAsString(parameters, self.VARIABLE, context).strip() or None
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)

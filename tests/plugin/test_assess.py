@@ -1,0 +1,117 @@
+"""fast3dcnn:assess: the figures equal the core metrics on a map with known errors, for a label raster
+and for reference points in another CRS whose class field holds names."""
+import json
+import os
+
+import numpy as np
+import processing
+import pytest
+from osgeo import gdal, ogr, osr
+from qgis.core import QgsProcessingException
+
+from fast3dcnn_qgis.core.metrics import accuracy_report
+from fast3dcnn_qgis.raster_io import ClassMapWriter, open_raster, raster_info
+
+NAMES = {1: "Brocoli green weeds 1", 10: "Corn senesced green weeds", 11: "Lettuce romaine 4wk",
+         12: "Lettuce romaine 5wk", 13: "Lettuce romaine 6wk", 14: "Lettuce romaine 7wk"}
+#: Salinas-A placed on a UTM 10N grid (3.7 m pixels, as AVIRIS flew it) so vector references fit on it.
+GEOTRANSFORM = (612000.0, 3.7, 0.0, 4063000.0, 0.0, -3.7)
+
+
+def georeferenced_copy(source, target):
+    dataset = gdal.Translate(target, source, outputSRS="EPSG:32610",
+                             outputBounds=[GEOTRANSFORM[0], GEOTRANSFORM[3], GEOTRANSFORM[0] + 86 * 3.7,
+                                           GEOTRANSFORM[3] - 83 * 3.7])
+    dataset = None
+    return target
+
+
+@pytest.fixture(scope="module")
+def scene(salinas, tmp_path_factory):
+    """(reference labels path, class map path, reference array, map array): the map confuses a fifth
+    of the corn with lettuce 4wk and leaves some lettuce 7wk unclassified."""
+    folder = tmp_path_factory.mktemp("assess")
+    reference_path = georeferenced_copy(str(salinas[1]), str(folder / "reference.tif"))
+    reference = gdal.Open(reference_path).ReadAsArray()
+    mapped = reference.copy()
+    columns = np.arange(reference.shape[1])
+    mapped[(reference == 10) & (columns % 5 == 0)] = 11
+    mapped[(reference == 14) & (columns % 7 == 0)] = 0
+    mapped[reference == 0] = 12  # the map classifies everything; unlabelled reference pixels do not count
+    map_path = str(folder / "map.tif")
+    with ClassMapWriter(map_path, raster_info(open_raster(reference_path)), sorted(NAMES), NAMES) as writer:
+        writer.write(0, 0, mapped)
+        writer.commit()
+    return reference_path, map_path, reference, mapped
+
+
+def test_raster_reference_gives_the_core_figures(qgis_app, tmp_path, scene):
+    reference_path, map_path, reference, mapped = scene
+    report = str(tmp_path / "accuracy.html")
+    result = processing.run("fast3dcnn:assess", {"INPUT": map_path, "REFERENCE": reference_path,
+                                                 "OUTPUT_REPORT": report})
+    expected = accuracy_report(reference, mapped, sorted(NAMES), NAMES)
+    assert result["OUTPUT_REPORT"] == report and result["OUTPUT_JSON"] == str(tmp_path / "accuracy.json")
+    assert result["OVERALL_ACCURACY"] == pytest.approx(expected["overall_accuracy"])
+    assert result["AVERAGE_ACCURACY"] == pytest.approx(expected["average_accuracy"])
+    assert result["KAPPA"] == pytest.approx(expected["kappa"])
+    written = json.load(open(result["OUTPUT_JSON"], encoding="utf-8"))
+    for key in ("overall_accuracy", "average_accuracy", "kappa", "n_pixels", "n_unclassified", "class_ids",
+                "per_class", "confusion_matrix"):
+        assert written[key] == expected[key], key
+    assert written["n_unclassified"] > 0 and expected["overall_accuracy"] < 0.96
+    page = open(report, encoding="utf-8").read()
+    assert "Corn senesced green weeds" in page and "data:image/png;base64," in page
+
+
+def write_points(path, reference, names, every=9):
+    """Every ``every``-th labelled pixel centre as a point in WGS 84, its class as a name."""
+    rows, cols = np.nonzero(reference)
+    rows, cols = rows[::every], cols[::every]
+    utm, wgs84 = osr.SpatialReference(), osr.SpatialReference()
+    utm.ImportFromEPSG(32610)
+    wgs84.ImportFromEPSG(4326)
+    wgs84.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    utm.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    to_wgs84 = osr.CoordinateTransformation(utm, wgs84)
+    source = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+    layer = source.CreateLayer("reference", wgs84, ogr.wkbPoint)
+    layer.CreateField(ogr.FieldDefn("class", ogr.OFTString))
+    for row, col in zip(rows, cols):
+        x = GEOTRANSFORM[0] + (col + 0.5) * GEOTRANSFORM[1]
+        y = GEOTRANSFORM[3] + (row + 0.5) * GEOTRANSFORM[5]
+        lon, lat, _ = to_wgs84.TransformPoint(x, y)
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField("class", names[int(reference[row, col])])
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({lon!r} {lat!r})"))
+        layer.CreateFeature(feature)
+    source = None
+    return rows, cols
+
+
+def test_points_in_another_crs_with_class_names(qgis_app, tmp_path, scene):
+    reference_path, map_path, reference, mapped = scene
+    # Names in other case match the map's names; a class the map does not know counts as an error.
+    names = {c: n.upper() for c, n in NAMES.items()}
+    names[13] = "Bare soil"
+    points = str(tmp_path / "points.gpkg")
+    rows, cols = write_points(points, reference, names)
+    result = processing.run("fast3dcnn:assess", {"INPUT": map_path, "REFERENCE": points, "CLASS_FIELD": "class",
+                                                 "OUTPUT_REPORT": str(tmp_path / "points.html")})
+    truth = reference[rows, cols].astype(int)
+    truth[truth == 13] = 15  # the next id after the map's
+    expected = accuracy_report(truth, mapped[rows, cols], sorted(set(NAMES) | {15}), {**NAMES, 15: "Bare soil"})
+    written = json.load(open(result["OUTPUT_JSON"], encoding="utf-8"))
+    assert written["n_pixels"] == len(rows)
+    assert written["confusion_matrix"] == expected["confusion_matrix"]
+    assert result["OVERALL_ACCURACY"] == pytest.approx(expected["overall_accuracy"])
+    assert [c["name"] for c in written["per_class"]][-1] == "Bare soil"
+
+
+def test_vector_reference_needs_its_class_field(qgis_app, tmp_path, scene):
+    points = str(tmp_path / "points.gpkg")
+    write_points(points, scene[2], NAMES)
+    with pytest.raises(QgsProcessingException, match="CLASS_FIELD.*fields of 'points'.*class"):
+        processing.run("fast3dcnn:assess", {"INPUT": scene[1], "REFERENCE": points,
+                                            "OUTPUT_REPORT": str(tmp_path / "x.html")})
+    assert not os.path.exists(tmp_path / "x.html")
