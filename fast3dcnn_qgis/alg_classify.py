@@ -82,7 +82,7 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
                              "(nodata), with colour table, class names and a .qml style beside it."))
         self.declare(QgsProcessingParameterRasterDestination(
             self.OUTPUT_CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False),
-            self.tr("Optional float32 GeoTIFF with, per pixel, the network's probability for the class it "
+            self.tr("A float32 GeoTIFF with, per pixel, the network's probability for the class it "
                     "chose (0 to 1; 0 = unclassified). Low values show where the map is unsure."))
 
     def checkParameterValues(self, parameters, context):

@@ -147,18 +147,18 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                              "training curves, settings and timings; the same figures as JSON beside it."))
         self.declare(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class map"), optional=True,
                                                              createByDefault=False),
-                     self.tr("Optional: classify the whole raster right after training and write the class map "
+                     self.tr("Classify the whole raster right after training and write the class map "
                              "(GeoTIFF with colours, names and a .qml style beside it)."))
         self.declare(QgsProcessingParameterRasterDestination(self.OUTPUT_CONFIDENCE, self.tr("Confidence"),
                                                              optional=True, createByDefault=False),
-                     self.tr("Optional, with the class map: float32 GeoTIFF of the network's probability for "
+                     self.tr("With the class map: a float32 GeoTIFF of the network's probability for "
                              "the class it chose (0 to 1)."))
         self.declareOutput(QgsProcessingOutputFile(self.OUTPUT_JSON, self.tr("Accuracy figures (JSON)")),
                            self.tr("The JSON file beside the report."))
-        for key, label in ((self.OVERALL_ACCURACY, "Overall accuracy"), (self.AVERAGE_ACCURACY, "Average accuracy"),
-                           (self.KAPPA, "Kappa")):
-            self.declareOutput(QgsProcessingOutputNumber(key, self.tr(label)),
-                               self.tr("{} on the test pixels (0 to 1), for use in models.").format(self.tr(label)))
+        for key, label in ((self.OVERALL_ACCURACY, self.tr("Overall accuracy")),
+                           (self.AVERAGE_ACCURACY, self.tr("Average accuracy")), (self.KAPPA, self.tr("Kappa"))):
+            self.declareOutput(QgsProcessingOutputNumber(key, label),
+                               self.tr("{} on the test pixels (1 = perfect), for use in models.").format(label))
 
     # -- checks before anything runs ---------------------------------------------------------
     def checkParameterValues(self, parameters, context):
@@ -202,7 +202,7 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         if isinstance(truth, QgsVectorLayer):
             names = ", ".join(truth.fields().names())
             if not field:
-                return self.reject(self.CLASS_FIELD, "(empty)", self.tr(
+                return self.reject(self.CLASS_FIELD, field, self.tr(
                     "a vector ground truth needs the field holding the classes; fields of '{}': {}").format(
                         truth.name(), names))
             if truth.fields().lookupField(field) < 0:

@@ -170,7 +170,8 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
     def reject(self, key, value, fix):
         """The (False, message) pair ``checkParameterValues`` returns for a bad value of ``key``."""
         label = self.parameterDefinition(key).description()
-        return False, self.tr("{} ({}) = {}: {}").format(label, key, value, fix)
+        shown = self.tr("(empty)") if value is None or value == "" else value
+        return False, self.tr("{} ({}) = {}: {}").format(label, key, shown, fix)
 
 
 

@@ -133,7 +133,8 @@ def _warp_to(dataset, info):
     target.SetGeoTransform(info.geotransform)
     target.SetProjection(info.projection or dataset.GetProjection())
     target.GetRasterBand(1).SetNoDataValue(0)
-    gdal.Warp(target, dataset, resampleAlg="near", srcBands=[1], dstBands=[1], dstNodata=0)
+    first_band = gdal.Translate("", dataset, format="MEM", bandList=[1])
+    gdal.Warp(target, first_band, resampleAlg="near", dstNodata=0)
     return target.GetRasterBand(1).ReadAsArray()
 
 

@@ -1,0 +1,178 @@
+"""The train and classify algorithms end to end through the Processing API, on Salinas-A."""
+import json
+import os
+import re
+
+import numpy as np
+import processing
+import pytest
+from osgeo import gdal
+from qgis.core import (QgsMapRendererSequentialJob, QgsMapSettings, QgsProcessingContext, QgsProcessingException,
+                       QgsProcessingFeedback, QgsRasterLayer)
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
+
+import helpers
+from fast3dcnn_qgis import dependencies
+
+#: The paper's water-absorption bands of the 224-band AVIRIS cube.
+WATER_BANDS = "108-112,154-167,224"
+FAST = {"WINDOW_SIZE": 9, "COMPONENTS": 20, "BANDS": WATER_BANDS, "SEED": 1}
+
+
+@pytest.fixture(scope="module")
+def scene(salinas, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("scene")
+    cube = helpers.georeferenced_copy(salinas[0], folder / "salinas_utm.tif")
+    labels = helpers.georeferenced_copy(salinas[1], folder / "labels_utm.tif")
+    return cube, labels
+
+
+@pytest.fixture(scope="module")
+def trained(scene, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trained")
+    cube, labels = scene
+    results = processing.run("fast3dcnn:train", {
+        "INPUT": str(cube), "GROUND_TRUTH": str(labels), "EPOCHS": 3, **FAST,
+        "OUTPUT_MODEL": str(folder / "salinas.f3dcnn"), "OUTPUT_REPORT": str(folder / "report.html"),
+        "OUTPUT": str(folder / "map.tif"), "OUTPUT_CONFIDENCE": str(folder / "confidence.tif")})
+    return folder, results
+
+
+def labelled_accuracy(map_path, labels_path):
+    predicted, reference = helpers.read(map_path), helpers.read(labels_path)
+    return np.mean(predicted[reference > 0] == reference[reference > 0])
+
+
+def test_training_writes_model_report_and_figures(trained):
+    folder, results = trained
+    assert results["OUTPUT_MODEL"] == str(folder / "salinas.f3dcnn") and os.path.getsize(results["OUTPUT_MODEL"])
+    assert results["OUTPUT_JSON"] == str(folder / "report.json")
+    figures = json.loads(open(results["OUTPUT_JSON"]).read())
+    assert figures["report"]["overall_accuracy"] == pytest.approx(results["OVERALL_ACCURACY"])
+    assert figures["inputs"]["ground_truth"].endswith("labels_utm.tif")
+    # Six classes, the largest holding 29% of the pixels: three epochs are well above chance.
+    assert results["OVERALL_ACCURACY"] > 0.6 and results["KAPPA"] > 0.5
+    assert "Overall accuracy" in open(results["OUTPUT_REPORT"]).read()
+    assert not [name for name in os.listdir(folder) if ".part" in name or name.startswith(".")]
+
+
+def test_class_map_is_a_styled_geotiff_on_the_input_grid(trained, scene):
+    folder, results = trained
+    cube, labels = scene
+    dataset = gdal.Open(results["OUTPUT"])
+    band = dataset.GetRasterBand(1)
+    assert band.DataType == gdal.GDT_Byte and band.GetNoDataValue() == 0
+    source = gdal.Open(str(cube))
+    assert dataset.GetGeoTransform() == source.GetGeoTransform()
+    assert dataset.GetProjection() == source.GetProjection()
+    ids = sorted(helpers.NAMES)
+    assert set(np.unique(band.ReadAsArray())) <= set(ids)
+    table = band.GetRasterColorTable()
+    assert len({table.GetColorEntry(i) for i in ids}) == len(ids)
+    assert [band.GetRasterCategoryNames()[i] for i in ids] == [f"class {i}" for i in ids]
+    assert os.path.exists(folder / "map.qml")
+    assert labelled_accuracy(results["OUTPUT"], labels) > 0.6
+    confidence = gdal.Open(results["OUTPUT_CONFIDENCE"]).ReadAsArray()
+    assert confidence.dtype == np.float32 and 1 / 6 <= confidence.min() and confidence.max() <= 1
+
+
+def test_class_map_renders_in_its_class_colours(trained):
+    layer = QgsRasterLayer(trained[1]["OUTPUT"], "map")
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(layer.crs())
+    settings.setExtent(layer.extent())
+    settings.setOutputSize(QSize(86, 83))
+    settings.setBackgroundColor(QColor(255, 255, 255))
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    rendered = {image.pixelColor(x, y).name() for x in range(0, 86, 3) for y in range(0, 83, 3)}
+    palette = {c.color.name() for c in layer.renderer().classes()}
+    assert len(rendered & palette) >= 5
+
+
+def test_classify_reproduces_the_training_map(trained, scene, tmp_path):
+    folder, results = trained
+    out = processing.run("fast3dcnn:classify", {"INPUT": str(scene[0]), "MODEL": results["OUTPUT_MODEL"],
+                                                "OUTPUT": str(tmp_path / "again.tif")})
+    np.testing.assert_array_equal(helpers.read(out["OUTPUT"]), helpers.read(results["OUTPUT"]))
+    assert os.path.exists(tmp_path / "again.qml")
+    assert "OUTPUT_CONFIDENCE" not in out
+
+
+def test_vector_ground_truth_in_another_crs_trains_with_its_names(scene, tmp_path):
+    from fast3dcnn_qgis.core.modelfile import read_header
+
+    polygons = helpers.label_polygons(scene[1], tmp_path / "labels_wgs84.gpkg")
+    results = processing.run("fast3dcnn:train", {
+        "INPUT": str(scene[0]), "GROUND_TRUTH": f"{polygons}|layername=ground_truth", "CLASS_FIELD": "name",
+        "EPOCHS": 2, **FAST, "OUTPUT_MODEL": str(tmp_path / "m.f3dcnn"),
+        "OUTPUT_REPORT": str(tmp_path / "r.html")})
+    assert results["OVERALL_ACCURACY"] > 0.5
+    names = sorted(helpers.NAMES.values())
+    assert read_header(results["OUTPUT_MODEL"])["class_names"] == {str(i): n for i, n in enumerate(names, 1)}
+
+
+def run_failing(algorithm, parameters, feedback=None):
+    with pytest.raises(QgsProcessingException) as error:
+        processing.run(algorithm, parameters, feedback=feedback)
+    return str(error.value)
+
+
+def train_parameters(scene, tmp_path, **changes):
+    return {"INPUT": str(scene[0]), "GROUND_TRUTH": str(scene[1]), "EPOCHS": 1, **FAST,
+            "OUTPUT_MODEL": str(tmp_path / "m.f3dcnn"), "OUTPUT_REPORT": str(tmp_path / "r.html"), **changes}
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"WINDOW_SIZE": 10}, r"WINDOW_SIZE.*10.*odd.*9 or 11"),
+    ({"BANDS": "100-300"}, r"BANDS.*100-300.*outside the raster's bands 1-224"),
+    ({"COMPONENTS": 30, "BANDS": "1-200"}, r"COMPONENTS.*30.*only 24 bands"),
+    ({"SPLIT": 1}, r"SPLIT_VALUE.*fraction.*between 0 and 1"),
+])
+def test_bad_settings_are_refused_before_running(scene, tmp_path, changes, expected):
+    message = run_failing("fast3dcnn:train", train_parameters(scene, tmp_path, **changes))
+    assert re.search(expected, message, re.S), message
+    assert os.listdir(tmp_path) == []
+
+
+def test_vector_ground_truth_without_class_field_is_refused(scene, tmp_path):
+    polygons = helpers.label_polygons(scene[1], tmp_path / "labels.gpkg")
+    message = run_failing("fast3dcnn:train", train_parameters(
+        scene, tmp_path, GROUND_TRUTH=f"{polygons}|layername=ground_truth"))
+    assert "CLASS_FIELD" in message and "class_id, name" in message
+
+
+def test_ground_truth_with_one_class_is_refused(scene, tmp_path):
+    single = helpers.write_labels(tmp_path / "one.tif", np.where(helpers.read(scene[1]) == 12, 12, 0), scene[1])
+    message = run_failing("fast3dcnn:train", train_parameters(scene, tmp_path, GROUND_TRUTH=str(single)))
+    assert "only 1 class" in message and "at least 2" in message
+
+
+def test_classifying_a_raster_with_other_bands_is_refused(trained, scene, tmp_path):
+    fewer = tmp_path / "fewer.tif"
+    gdal.Translate(str(fewer), str(scene[0]), bandList=list(range(1, 201)))
+    message = run_failing("fast3dcnn:classify", {"INPUT": str(fewer), "MODEL": trained[1]["OUTPUT_MODEL"],
+                                                 "OUTPUT": str(tmp_path / "map.tif")})
+    assert "has 200 bands but the model was trained on a raster with 224 bands" in message
+    assert not (tmp_path / "map.tif").exists()
+
+
+def test_cancel_stops_training_and_leaves_no_output(scene, tmp_path):
+    feedback = QgsProcessingFeedback()
+    feedback.progressChanged.connect(lambda percent: percent >= 25 and feedback.cancel())
+    parameters = train_parameters(scene, tmp_path, EPOCHS=20, OUTPUT=str(tmp_path / "map.tif"))
+    message = run_failing("fast3dcnn:train", parameters, feedback)
+    assert "Cancelled" in message
+    assert os.listdir(tmp_path) == []
+
+
+def test_missing_packages_fail_with_the_install_command(scene, tmp_path, monkeypatch):
+    monkeypatch.setattr(dependencies, "MODULES", dependencies.MODULES + (("f3dcnn_absent_module", "absent"),))
+    message = run_failing("fast3dcnn:classify", {"INPUT": str(scene[0]), "MODEL": str(tmp_path / "m.f3dcnn"),
+                                                 "OUTPUT": str(tmp_path / "map.tif")})
+    assert "f3dcnn_absent_module" in message
+    assert 'python3 -m pip install tensorflow-cpu==2.21.0 scikit-learn==1.6.1 "numpy<2"' in message
