@@ -6,6 +6,8 @@ installs them, pinned like the project's requirements.txt (numpy stays below 2 b
 bindings are built against numpy 1.x).
 """
 import importlib
+import os
+import sys
 
 #: Packages installed by the command, pinned as in requirements.txt (a test keeps the two in step).
 PINNED = ("tensorflow-cpu==2.21.0", "scikit-learn==1.6.1", "numpy<2")
@@ -19,8 +21,30 @@ def install_command():
     return "python3 -m pip install " + " ".join(f'"{p}"' if "<" in p else p for p in PINNED)
 
 
+def import_tensorflow():
+    """Imports TensorFlow so that its libraries bind to their own symbols first.
+
+    QGIS links the system's libprotobuf-lite, so in the QGIS application and in qgis_process its
+    symbols are global; TensorFlow's libraries export the protobuf symbols of their own, newer
+    copy, and without RTLD_DEEPBIND the system's interpose and TensorFlow aborts the whole process
+    at import ("File already exists in database"). A Python interpreter that imports qgis as a
+    module loads it locally and is not affected; DEEPBIND is harmless there.
+    """
+    if "tensorflow" in sys.modules or not hasattr(os, "RTLD_DEEPBIND"):
+        return
+    flags = sys.getdlopenflags()
+    sys.setdlopenflags(flags | os.RTLD_DEEPBIND)
+    try:
+        importlib.import_module("tensorflow")
+    except ImportError:
+        pass  # reported through keras below; Keras may also run on another backend
+    finally:
+        sys.setdlopenflags(flags)
+
+
 def missing_packages():
     """Messages for the packages that cannot be imported here, empty when all import."""
+    import_tensorflow()
     problems = []
     for module, package in MODULES:
         try:
