@@ -20,5 +20,25 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/setup_system.s
 test: setup
 	$(PY) -m pytest -q tests
 
+# The main job: train on the shipped Salinas-A scene and classify it through qgis_process, with the
+# plugin installed from its zip into a throw-away QGIS profile (EPOCHS=... to change the 50 epochs).
+demo: setup
+	bash scripts/demo.sh
+
+# dist/fast3dcnn_qgis-<version>.zip for the plugin repository or "Install from ZIP" (links followed).
+package:
+	$(SYSTEM_PYTHON) scripts/package.py
+
+# Development install: the user's QGIS profile gets a link to this checkout (edit, then reload).
+QGIS_PLUGINS ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default/python/plugins
+deploy:
+	mkdir -p "$(QGIS_PLUGINS)"
+	rm -rf "$(QGIS_PLUGINS)/fast3dcnn_qgis"
+	ln -s "$(CURDIR)/fast3dcnn_qgis" "$(QGIS_PLUGINS)/fast3dcnn_qgis"
+	@echo "Linked $(QGIS_PLUGINS)/fast3dcnn_qgis -> $(CURDIR)/fast3dcnn_qgis"
+	-/usr/bin/qgis_process.bin plugins enable fast3dcnn_qgis >/dev/null 2>&1
+	@echo "For QGIS to find TensorFlow in $(VENV), start it with:"
+	@echo "  PYTHONPATH=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null || echo '<.venv site-packages>') qgis"
+
 clean:
 	rm -rf $(VENV) dist .pytest_cache

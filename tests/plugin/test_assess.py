@@ -19,10 +19,9 @@ GEOTRANSFORM = (612000.0, 3.7, 0.0, 4063000.0, 0.0, -3.7)
 
 
 def georeferenced_copy(source, target):
-    dataset = gdal.Translate(target, source, outputSRS="EPSG:32610",
-                             outputBounds=[GEOTRANSFORM[0], GEOTRANSFORM[3], GEOTRANSFORM[0] + 86 * 3.7,
-                                           GEOTRANSFORM[3] - 83 * 3.7])
-    dataset = None
+    gdal.Translate(target, source, outputSRS="EPSG:32610",
+                   outputBounds=[GEOTRANSFORM[0], GEOTRANSFORM[3], GEOTRANSFORM[0] + 86 * 3.7,
+                                 GEOTRANSFORM[3] - 83 * 3.7])  # closed (written) as soon as it is dropped
     return target
 
 
