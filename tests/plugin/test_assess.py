@@ -9,20 +9,12 @@ import pytest
 from osgeo import gdal, ogr, osr
 from qgis.core import QgsProcessingException
 
+import helpers
 from fast3dcnn_qgis.core.metrics import accuracy_report
 from fast3dcnn_qgis.raster_io import ClassMapWriter, open_raster, raster_info
 
-NAMES = {1: "Brocoli green weeds 1", 10: "Corn senesced green weeds", 11: "Lettuce romaine 4wk",
-         12: "Lettuce romaine 5wk", 13: "Lettuce romaine 6wk", 14: "Lettuce romaine 7wk"}
-#: Salinas-A placed on a UTM 10N grid (3.7 m pixels, as AVIRIS flew it) so vector references fit on it.
-GEOTRANSFORM = (612000.0, 3.7, 0.0, 4063000.0, 0.0, -3.7)
-
-
-def georeferenced_copy(source, target):
-    gdal.Translate(target, source, outputSRS="EPSG:32610",
-                   outputBounds=[GEOTRANSFORM[0], GEOTRANSFORM[3], GEOTRANSFORM[0] + 86 * 3.7,
-                                 GEOTRANSFORM[3] - 83 * 3.7])  # closed (written) as soon as it is dropped
-    return target
+NAMES = helpers.NAMES
+GEOTRANSFORM = helpers.GEOTRANSFORM
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +22,7 @@ def scene(salinas, tmp_path_factory):
     """(reference labels path, class map path, reference array, map array): the map confuses a fifth
     of the corn with lettuce 4wk and leaves some lettuce 7wk unclassified."""
     folder = tmp_path_factory.mktemp("assess")
-    reference_path = georeferenced_copy(str(salinas[1]), str(folder / "reference.tif"))
+    reference_path = str(helpers.georeferenced_copy(salinas[1], folder / "reference.tif"))
     reference = gdal.Open(reference_path).ReadAsArray()
     mapped = reference.copy()
     columns = np.arange(reference.shape[1])
@@ -60,19 +52,15 @@ def test_raster_reference_gives_the_core_figures(qgis_app, tmp_path, scene):
         assert written[key] == expected[key], key
     assert written["n_unclassified"] > 0 and expected["overall_accuracy"] < 0.96
     page = open(report, encoding="utf-8").read()
-    assert "Corn senesced green weeds" in page and "data:image/png;base64," in page
+    assert NAMES[10] in page and "data:image/png;base64," in page
 
 
 def write_points(path, reference, names, every=9):
     """Every ``every``-th labelled pixel centre as a point in WGS 84, its class as a name."""
     rows, cols = np.nonzero(reference)
     rows, cols = rows[::every], cols[::every]
-    utm, wgs84 = osr.SpatialReference(), osr.SpatialReference()
-    utm.ImportFromEPSG(32610)
-    wgs84.ImportFromEPSG(4326)
-    wgs84.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    utm.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    to_wgs84 = osr.CoordinateTransformation(utm, wgs84)
+    wgs84 = helpers.srs(4326)
+    to_wgs84 = osr.CoordinateTransformation(helpers.srs(helpers.UTM_EPSG), wgs84)
     source = ogr.GetDriverByName("GPKG").CreateDataSource(path)
     layer = source.CreateLayer("reference", wgs84, ogr.wkbPoint)
     layer.CreateField(ogr.FieldDefn("class", ogr.OFTString))
