@@ -1,0 +1,141 @@
+"""The built zip as a user gets it: unpacked into a clean QGIS profile, enabled and run with
+qgis_process.bin (a separate QGIS process, as in the demo), on the shipped Salinas-A scene."""
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+
+import numpy as np
+import pytest
+from osgeo import gdal
+from qgis.core import QgsMapRendererCustomPainterJob, QgsMapSettings, QgsRasterLayer
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor, QImage, QPainter
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+QGIS_PROCESS = "/usr/bin/qgis_process.bin"
+ALGORITHMS = ["fast3dcnn:assess", "fast3dcnn:classify", "fast3dcnn:importmat", "fast3dcnn:train"]
+
+pytestmark = pytest.mark.skipif(not os.path.exists(QGIS_PROCESS), reason="qgis_process.bin is not installed")
+
+
+@pytest.fixture(scope="module")
+def plugin_zip(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "package.py"), "--output", str(folder)],
+                   check=True, capture_output=True)
+    (zip_path,) = folder.iterdir()
+    return zip_path
+
+
+@pytest.fixture(scope="module")
+def profile(plugin_zip, tmp_path_factory):
+    """A fresh QGIS configuration folder with the zip unpacked as the plugin repository installs it,
+    and the environment qgis_process runs with (the venv's packages visible to QGIS's Python)."""
+    root = tmp_path_factory.mktemp("qgis-profile")
+    plugins = root / "profiles" / "default" / "python" / "plugins"
+    plugins.mkdir(parents=True)
+    with zipfile.ZipFile(plugin_zip) as archive:
+        archive.extractall(plugins)
+    env = dict(os.environ, QGIS_CUSTOM_CONFIG_PATH=str(root), QT_QPA_PLATFORM="offscreen",
+               TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=sysconfig.get_paths()["purelib"])
+    qgis_process(env, "plugins", "enable", "fast3dcnn_qgis")
+    return env
+
+
+def qgis_process(env, *arguments, timeout=600):
+    done = subprocess.run([QGIS_PROCESS, *arguments], env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"qgis_process {' '.join(arguments)} failed:\n{done.stdout}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def run_json(env, algorithm, **parameters):
+    """Runs ``algorithm`` with --json; stdout must be one JSON document and nothing else."""
+    stdout = qgis_process(env, "--json", "run", algorithm, "--",
+                          *(f"{key}={value}" for key, value in parameters.items()))
+    return json.loads(stdout)
+
+
+def test_zip_holds_one_plugin_folder_without_tests_or_caches(plugin_zip):
+    with open(os.path.join(ROOT, "metadata.txt"), encoding="utf-8") as stream:
+        version = next(line.split("=", 1)[1].strip() for line in stream if line.startswith("version="))
+    assert plugin_zip.name == f"fast3dcnn_qgis-{version}.zip"
+    names = zipfile.ZipFile(plugin_zip).namelist()
+    assert {name.split("/")[0] for name in names} == {"fast3dcnn_qgis"}
+    for required in ("metadata.txt", "__init__.py", "provider.py", "LICENSE", "core/__init__.py",
+                     "core/network.py", "resources/icon.svg", "alg_train.py", "alg_assess.py", "report.py"):
+        assert f"fast3dcnn_qgis/{required}" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/tests/" in n or "/." in n]
+    licence = zipfile.ZipFile(plugin_zip).read("fast3dcnn_qgis/LICENSE").decode()
+    assert "GNU GENERAL PUBLIC LICENSE" in licence and "Version 2, June 1991" in licence
+
+
+def test_enabled_plugin_lists_its_four_algorithms(profile):
+    listing = json.loads(qgis_process(profile, "--json", "list"))
+    provider = listing["providers"]["fast3dcnn"]
+    assert provider["name"] == "Fast 3D CNN (hyperspectral)"
+    assert sorted(provider["algorithms"]) == ALGORITHMS
+
+
+@pytest.fixture(scope="module")
+def trained_and_classified(profile, salinas, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("qgis_process")
+    cube, labels = salinas
+    train = run_json(profile, "fast3dcnn:train", INPUT=cube, GROUND_TRUTH=labels, BANDS="108-112,154-167,224",
+                     EPOCHS=2, WINDOW_SIZE=9, OUTPUT_MODEL=folder / "salinas_a.f3dcnn",
+                     OUTPUT_REPORT=folder / "report.html")
+    classify = run_json(profile, "fast3dcnn:classify", INPUT=cube, MODEL=train["results"]["OUTPUT_MODEL"],
+                        OUTPUT=folder / "classes.tif")
+    return train, classify
+
+
+def test_train_and_classify_through_qgis_process(trained_and_classified, salinas):
+    train, classify = trained_and_classified
+    results = train["results"]
+    assert train["algorithm_details"]["id"] == "fast3dcnn:train"
+    for key in ("OUTPUT_MODEL", "OUTPUT_REPORT", "OUTPUT_JSON"):
+        assert os.path.getsize(results[key]) > 0
+    figures = json.load(open(results["OUTPUT_JSON"], encoding="utf-8"))
+    assert figures["report"]["overall_accuracy"] == pytest.approx(results["OVERALL_ACCURACY"])
+    assert results["OVERALL_ACCURACY"] > 0.5  # six classes; two epochs already learn most of them
+    classes = gdal.Open(classify["results"]["OUTPUT"]).ReadAsArray()
+    reference = gdal.Open(str(salinas[1])).ReadAsArray()
+    assert classes.shape == reference.shape
+    assert set(np.unique(classes)) <= {1, 10, 11, 12, 13, 14}
+    assert np.mean(classes[reference > 0] == reference[reference > 0]) > 0.5
+
+
+def test_class_map_renders_with_its_default_style(trained_and_classified, tmp_path):
+    """Opened like a user opens it (the .qml beside it is the default style), every pixel shows
+    its class's colour from the map's colour table."""
+    path = trained_and_classified[1]["results"]["OUTPUT"]
+    layer = QgsRasterLayer(path, "classes")
+    assert layer.isValid() and layer.renderer().type() == "paletted"
+    dataset = gdal.Open(path)
+    band = dataset.GetRasterBand(1)
+    classes = band.ReadAsArray()
+    table = band.GetRasterColorTable()
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(layer.crs())
+    settings.setExtent(layer.extent())
+    settings.setOutputSize(QSize(classes.shape[1], classes.shape[0]))
+    settings.setBackgroundColor(QColor(255, 255, 255))
+    image = QImage(settings.outputSize(), QImage.Format_ARGB32)
+    image.fill(QColor(255, 255, 255))
+    painter = QPainter(image)
+    job = QgsMapRendererCustomPainterJob(settings, painter)
+    job.start()
+    job.waitForFinished()
+    painter.end()
+    png = tmp_path / "classes.png"
+    assert image.save(str(png)) and os.path.getsize(png) > 0
+
+    rendered = QImage(str(png))
+    for class_id in np.unique(classes):
+        expected = QColor(*table.GetColorEntry(int(class_id))[:3]).name()
+        rows, cols = np.nonzero(classes == class_id)
+        colours = {rendered.pixelColor(int(c), int(r)).name() for r, c in zip(rows[::7], cols[::7])}
+        assert colours == {expected}, f"class {class_id}"
