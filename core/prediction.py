@@ -3,10 +3,19 @@
 Each block arrives with a halo of S // 2 pixels where the scene has them; past the scene's edges
 the reduced block is padded exactly as training padded its patches, so every pixel is classified
 as if the whole scene were in memory while memory stays bounded by the block.
+
+The network runs fully convolutionally by default (``fully_conv``: the same probabilities at about
+a seventh of the arithmetic); ``method="patch"`` runs the patch network on one S x S patch per pixel,
+the reference the fully convolutional path is tested and benchmarked against.
 """
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
+from .fully_conv import DEFAULT_BUDGET_BYTES, bytes_per_position, fully_convolutional, tiled_probabilities
 from .patches import check_window
+
+METHODS = ("fully_convolutional", "patch")
 
 
 def reduce_block(classifier, block):
@@ -35,15 +44,63 @@ def patch_probabilities(network, padded, window, batch_size=1024):
     return np.concatenate(out).reshape(rows, cols, -1)
 
 
-def predict_blocks(classifier, blocks, batch_size=1024):
+def block_rows_for_budget(classifier, width, budget_bytes=DEFAULT_BUDGET_BYTES):
+    """Rows per full-width raw block so that reducing it and classifying it each stay within ``budget_bytes``.
+
+    Reduction holds about 20 bytes per raw band value (the kept bands, their float64 copy and its
+    centred copy); the network's tiles are sized separately to the same budget.
+    """
+    margin = classifier.window - 1
+    per_pixel = max(20 * classifier.input_band_count,
+                    bytes_per_position(classifier.reducer.n_components, len(classifier.class_ids)))
+    return max(1, budget_bytes // (per_pixel * (width + margin)) - margin)
+
+
+def _prepared(blocks, prepare, ahead):
+    """(block, prepare(block)) for each block; with ``ahead`` the next block is read and prepared in
+    a worker thread while the caller works on the current one."""
+    if not ahead:
+        for block in blocks:
+            yield block, prepare(block)
+        return
+    items = iter(blocks)
+
+    def next_prepared():
+        block = next(items, None)
+        return None if block is None else (block, prepare(block))
+
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        pending = worker.submit(next_prepared)
+        while (done := pending.result()) is not None:
+            pending = worker.submit(next_prepared)
+            yield done
+
+
+def predict_blocks(classifier, blocks, batch_size=1024, method="fully_convolutional",
+                   budget_bytes=DEFAULT_BUDGET_BYTES, prefetch=False):
     """Yields (block, labels, confidence) for each raw block: labels are the user's class ids
     (0 at invalid pixels), confidence the maximum softmax probability as float32 (0 at invalid
-    pixels)."""
+    pixels).
+
+    ``method`` is "fully_convolutional" (tiles of at most ``budget_bytes`` of activations) or
+    "patch" (batches of ``batch_size`` patches). ``prefetch`` reads and reduces the next block in a
+    worker thread: ``blocks`` is then advanced from that thread, so the reader must allow it.
+    """
     check_window(classifier.window)
+    window = classifier.window
+    if method == "fully_convolutional":
+        twin = fully_convolutional(classifier.network)
+
+        def probabilities_of(padded):
+            return tiled_probabilities(twin, padded, window, budget_bytes)
+    elif method == "patch":
+        def probabilities_of(padded):
+            return patch_probabilities(classifier.network, padded, window, batch_size)
+    else:
+        raise ValueError(f"prediction method '{method}' is not one of {', '.join(METHODS)}")
     class_ids = np.asarray(classifier.class_ids)
-    for block in blocks:
-        padded, valid = reduce_block(classifier, block)
-        probabilities = patch_probabilities(classifier.network, padded, classifier.window, batch_size)
+    for block, (padded, valid) in _prepared(blocks, lambda block: reduce_block(classifier, block), prefetch):
+        probabilities = probabilities_of(padded)
         labels = np.where(valid, class_ids[probabilities.argmax(axis=-1)], 0)
         confidence = np.where(valid, probabilities.max(axis=-1), 0).astype(np.float32)
         yield block, labels, confidence
