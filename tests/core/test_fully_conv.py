@@ -3,12 +3,9 @@
 Checked on Salinas-A, with random and trained weights, at windows 11 and 25, with zero and reflect
 padding (so the scene's borders), nodata pixels, and blocks and tiles of several sizes.
 """
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
-from osgeo import gdal
 
 from fast3dcnn_qgis.core.bands import kept_bands
 from fast3dcnn_qgis.core.blocks import Block, array_blocks
@@ -20,51 +17,40 @@ from fast3dcnn_qgis.core.reduction import SpectralReducer
 from fast3dcnn_qgis.core.training import TrainingConfig
 from fast3dcnn_qgis.core.workflow import TrainingSettings, train_classifier
 
-DATA = Path(__file__).parents[1] / "data"
-EXCLUDE = "108-112,154-167,224"
+from .conftest import SALINAS_BAD_BANDS
+
 NODATA = -9999
 TOLERANCE = 1e-4
 
 
-def read_cube(path):
-    dataset = gdal.Open(str(path))
-    return dataset.ReadAsArray().transpose(1, 2, 0) if dataset.RasterCount > 1 else dataset.ReadAsArray()
-
-
 @pytest.fixture(scope="module")
-def scene():
+def scene(salinas):
     """Salinas-A with a few nodata pixels, two of them on the border."""
-    cube = read_cube(DATA / "salinas_a.tif").copy()
+    cube, labels = salinas
+    cube = cube.copy()
     for row, col in ((0, 5), (40, 0), (20, 30), (21, 30)):
         cube[row, col, 7] = NODATA
-    return cube, read_cube(DATA / "salinas_a_gt.tif")
+    return cube, labels
 
 
 def random_classifier(cube, window, padding, components=20, n_classes=6, seed=0):
-    reducer = SpectralReducer(kept_bands(cube.shape[2], EXCLUDE), NODATA, components)
+    reducer = SpectralReducer(kept_bands(cube.shape[2], SALINAS_BAD_BANDS), NODATA, components)
     reducer.fit_blocks(block.data for block in array_blocks(cube, 32))
     keras.utils.set_random_seed(seed)
     network = build_fast3dcnn(window, components, n_classes)
     return Fast3DCNNClassifier(reducer, network, window, np.arange(1, n_classes + 1) * 3, cube.shape[2], padding)
 
 
-_trained = {}
-
-
 def trained_classifier(scene, window):
-    """A classifier trained for two epochs (once per window per module): at S = 25 on a sparse grid
-    of labels, to keep the test quick."""
-    if window not in _trained:
-        cube, labels = scene
-        if window > 11:
-            sparse = np.zeros_like(labels)
-            sparse[::5, ::5] = labels[::5, ::5]
-            labels = sparse
-        settings = TrainingSettings(exclude_bands=EXCLUDE, split="count", split_value=10,
-                                    training=TrainingConfig(window=window, epochs=2, batch_size=64))
-        _trained[window] = train_classifier(lambda: array_blocks(cube, 32), cube.shape[0], cube.shape[1],
-                                            cube.shape[2], labels, settings, nodata=NODATA)
-    return _trained[window]
+    """A classifier trained for two epochs; at S = 25 on a sparse grid of labels, to keep the test quick."""
+    cube, labels = scene
+    if window > 11:
+        sparse = np.zeros_like(labels)
+        sparse[::5, ::5] = labels[::5, ::5]
+        labels = sparse
+    settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, split="count", split_value=10,
+                                training=TrainingConfig(window=window, epochs=2, batch_size=64))
+    return train_classifier(lambda: array_blocks(cube, 32), *cube.shape, labels, settings, nodata=NODATA)
 
 
 def reference(classifier, cube):
@@ -86,7 +72,8 @@ def predict_scene(classifier, cube, block_rows, block_cols, **options):
     return labels, confidence
 
 
-def assert_same_predictions(classifier, cube, block_shapes):
+def assert_same_predictions(classifier, cube, block_options):
+    """Full probabilities over small tiles, then labels and confidence over blocks of (rows, cols, options)."""
     padded, probabilities, labels, confidence = reference(classifier, cube)
     assert (labels == 0).sum() == (~classifier.reducer.transform_block(cube)[1]).sum()
     twin = fully_convolutional(classifier.network)
@@ -94,8 +81,8 @@ def assert_same_predictions(classifier, cube, block_shapes):
                                                                 len(classifier.class_ids))
     np.testing.assert_allclose(tiled_probabilities(twin, padded, classifier.window, small_tiles), probabilities,
                                rtol=0, atol=TOLERANCE)
-    for block_rows, block_cols, budget in block_shapes:
-        got_labels, got_confidence = predict_scene(classifier, cube, block_rows, block_cols, budget_bytes=budget)
+    for block_rows, block_cols, options in block_options:
+        got_labels, got_confidence = predict_scene(classifier, cube, block_rows, block_cols, **options)
         np.testing.assert_array_equal(got_labels, labels)
         np.testing.assert_allclose(got_confidence, confidence, rtol=0, atol=TOLERANCE)
 
@@ -104,25 +91,26 @@ def assert_same_predictions(classifier, cube, block_shapes):
 def test_window_11_random_weights_whole_scene(scene, padding):
     cube = scene[0]
     classifier = random_classifier(cube, 11, padding, seed=1)
-    assert_same_predictions(classifier, cube, [(83, None, 2 ** 29), (16, 23, 2 ** 29), (30, None, 2 ** 20)])
+    assert_same_predictions(classifier, cube, [(83, None, {}), (16, 23, {"prefetch": True}),
+                                               (30, None, {"budget_bytes": 2 ** 20})])
 
 
 @pytest.mark.parametrize("padding, components", [("zero", 20), ("reflect", 17)])
 def test_window_25_random_weights_scene_corner(scene, padding, components):
     cube = scene[0][:24, :27]  # the patch reference costs 200 million multiply-adds per pixel at S = 25
     classifier = random_classifier(cube, 25, padding, components, n_classes=4, seed=2)
-    assert_same_predictions(classifier, cube, [(13, 17, 2 ** 20)])
+    assert_same_predictions(classifier, cube, [(13, 17, {"budget_bytes": 2 ** 20})])
 
 
 def test_window_11_trained(scene):
     cube = scene[0]
     classifier = trained_classifier(scene, 11)
-    assert_same_predictions(classifier, cube, [(83, None, 2 ** 29), (25, 40, 2 ** 20)])
+    assert_same_predictions(classifier, cube, [(83, None, {}), (25, 40, {"budget_bytes": 2 ** 20})])
 
 
 def test_window_25_trained_scene_corner(scene):
     classifier = trained_classifier(scene, 25)
-    assert_same_predictions(classifier, scene[0][-22:, -25:], [(9, 11, 2 ** 29)])
+    assert_same_predictions(classifier, scene[0][-22:, -25:], [(9, 11, {})])
 
 
 def test_twin_has_the_patch_network_weights_in_convolutional_shapes():
