@@ -70,10 +70,11 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
                              ".json)."))
         self.declareOutput(QgsProcessingOutputFile(self.OUTPUT_JSON, self.tr("Accuracy figures (JSON)")),
                            self.tr("The JSON file beside the report."))
-        for key, label in ((self.OVERALL_ACCURACY, "Overall accuracy"), (self.AVERAGE_ACCURACY, "Average accuracy"),
-                           (self.KAPPA, "Kappa")):
+        for key, label, scale in ((self.OVERALL_ACCURACY, "Overall accuracy", "0 to 1"),
+                                  (self.AVERAGE_ACCURACY, "Average accuracy", "0 to 1"),
+                                  (self.KAPPA, "Kappa", "-1 to 1, 0 = chance agreement")):
             self.declareOutput(QgsProcessingOutputNumber(key, self.tr(label)),
-                               self.tr("{} (0 to 1), for use in models.").format(self.tr(label)))
+                               self.tr("{} ({}), for use in models.").format(self.tr(label), self.tr(scale)))
 
     def checkParameterValues(self, parameters, context):
         ok, message = super().checkParameterValues(parameters, context)
