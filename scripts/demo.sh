@@ -6,8 +6,9 @@
 #   EPOCHS=50          training epochs (the paper's 50; about 2 minutes on 2 cores)
 #   DEMO_OUTPUT=demo-output   where the model, report and maps go
 #
-# qgis_process: /usr/bin/qgis_process.bin, not /usr/bin/qgis_process -- Debian's wrapper script adds
-# --noversioncheck, which QGIS 3.22's qgis_process rejects as an unknown option.
+# qgis_process: /usr/bin/qgis_process.bin, not /usr/bin/qgis_process -- Debian's wrapper script passes
+# $QGIS_OPTS from /etc/default/qgis (--noversioncheck, an option of the QGIS app) and qgis_process stops
+# with "Command --noversioncheck not known!".
 # TensorFlow lives in the project's .venv; QGIS's embedded Python sees it through PYTHONPATH (the
 # venv's site-packages after QGIS's own, the numpy 1.x pin keeps GDAL's bindings working).
 set -euo pipefail
