@@ -176,3 +176,19 @@ def test_missing_packages_fail_with_the_install_command(scene, tmp_path, monkeyp
                                                  "OUTPUT": str(tmp_path / "map.tif")})
     assert "f3dcnn_absent_module" in message
     assert 'python3 -m pip install tensorflow-cpu==2.21.0 scikit-learn==1.6.1 "numpy<2"' in message
+
+
+def test_class_map_loads_into_the_project_coloured_and_named(trained, scene):
+    from qgis.core import QgsPalettedRasterRenderer, QgsProject
+
+    results = processing.runAndLoadResults("fast3dcnn:classify", {
+        "INPUT": str(scene[0]), "MODEL": trained[1]["OUTPUT_MODEL"], "OUTPUT": "TEMPORARY_OUTPUT"})
+    loaded = [layer for layer in QgsProject.instance().mapLayers().values() if layer.source() == results["OUTPUT"]]
+    assert len(loaded) == 1
+    layer = loaded[0]
+    try:
+        assert isinstance(layer.renderer(), QgsPalettedRasterRenderer)
+        assert [(c.value, c.label) for c in layer.renderer().classes()] == [(i, f"class {i}") for i in
+                                                                           sorted(helpers.NAMES)]
+    finally:
+        QgsProject.instance().removeAllMapLayers()
