@@ -164,7 +164,8 @@ class RasterWriter:
         if self.dataset is None:
             self.discard()
             raise RasterError(f"cannot create '{path}': {gdal.GetLastErrorMsg()}; choose a writable folder")
-        self.dataset.SetGeoTransform(info.geotransform)
+        if info.georeferenced:  # a bare pixel grid stays one, as QGIS shows the input
+            self.dataset.SetGeoTransform(info.geotransform)
         if info.projection:
             self.dataset.SetProjection(info.projection)
         self.band = self.dataset.GetRasterBand(1)

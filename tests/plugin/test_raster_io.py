@@ -90,3 +90,13 @@ def test_a_failed_write_leaves_nothing(salinas, tmp_path):
             confidence.write(0, 0, np.ones((10, info.width)))
             raise RuntimeError("cancelled half way")
     assert os.listdir(tmp_path) == []
+
+
+def test_class_map_of_a_bare_pixel_grid_stays_without_georeferencing(salinas, tmp_path):
+    info = raster_info(open_raster(salinas[0]))
+    assert not info.georeferenced
+    with ClassMapWriter(tmp_path / "map.tif", info, [1]) as writer:
+        writer.write(0, 0, np.ones((info.height, info.width)))
+        writer.commit()
+    dataset = gdal.Open(str(tmp_path / "map.tif"))
+    assert dataset.GetGeoTransform(can_return_null=True) is None and dataset.GetProjection() == ""
