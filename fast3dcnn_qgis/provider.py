@@ -25,21 +25,12 @@ class Fast3DCNNProvider(QgsProcessingProvider):
         return ICON
 
     def loadAlgorithms(self):
-        # Imported here so that opening QGIS costs nothing until Processing loads the provider.
+        # Imported here so that opening QGIS costs nothing until Processing loads the provider. The
+        # algorithm modules import only light packages at the top (numpy, GDAL, QGIS); TensorFlow and
+        # scikit-learn are imported when an algorithm runs, so a missing one never hides the tools.
+        from .alg_assess import AssessAlgorithm
         from .alg_classify import ClassifyAlgorithm
+        from .alg_importmat import ImportMatAlgorithm
         from .alg_train import TrainAlgorithm
-        algorithms = [TrainAlgorithm(), ClassifyAlgorithm()]
-        # Accuracy assessment and .mat import are provided by their own files (alg_assess.py,
-        # alg_importmat.py), written alongside; the provider loads them when they are present.
-        try:
-            from .alg_assess import AssessAlgorithm
-            algorithms.append(AssessAlgorithm())
-        except ImportError:
-            pass
-        try:
-            from .alg_importmat import ImportMatAlgorithm
-            algorithms.append(ImportMatAlgorithm())
-        except ImportError:
-            pass
-        for algorithm in algorithms:
+        for algorithm in (TrainAlgorithm(), ClassifyAlgorithm(), AssessAlgorithm(), ImportMatAlgorithm()):
             self.addAlgorithm(algorithm)

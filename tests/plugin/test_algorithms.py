@@ -13,7 +13,6 @@ from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
 
 import helpers
-from fast3dcnn_qgis import dependencies
 
 #: The paper's water-absorption bands of the 224-band AVIRIS cube.
 WATER_BANDS = "108-112,154-167,224"
@@ -168,14 +167,6 @@ def test_cancel_stops_training_and_leaves_no_output(scene, tmp_path):
     message = run_failing("fast3dcnn:train", parameters, feedback)
     assert "Cancelled" in message
     assert os.listdir(tmp_path) == []
-
-
-def test_missing_packages_fail_with_the_install_command(scene, tmp_path, monkeypatch):
-    monkeypatch.setattr(dependencies, "MODULES", dependencies.MODULES + (("f3dcnn_absent_module", "absent"),))
-    message = run_failing("fast3dcnn:classify", {"INPUT": str(scene[0]), "MODEL": str(tmp_path / "m.f3dcnn"),
-                                                 "OUTPUT": str(tmp_path / "map.tif")})
-    assert "f3dcnn_absent_module" in message
-    assert 'python3 -m pip install tensorflow-cpu==2.21.0 scikit-learn==1.6.1 "numpy<2"' in message
 
 
 def test_class_map_loads_into_the_project_coloured_and_named(trained, scene):

@@ -1,10 +1,8 @@
 """The provider, its algorithms' help pages and the settings they share with the core."""
 import os
-import re
 
 from qgis.core import QgsApplication
 
-from fast3dcnn_qgis import dependencies
 from fast3dcnn_qgis.alg_train import MIN_COMPONENTS, MIN_WINDOW
 
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
@@ -15,11 +13,11 @@ def algorithms():
     return {a.id(): a for a in provider.algorithms()}
 
 
-def test_provider_offers_train_and_classify_with_its_icon():
+def test_provider_offers_the_four_algorithms_with_its_icon():
     provider = QgsApplication.processingRegistry().providerById("fast3dcnn")
     assert provider.name() == "Fast 3D CNN (hyperspectral)"
     assert os.path.exists(provider.svgIconPath()) and not provider.icon().isNull()
-    assert {"fast3dcnn:train", "fast3dcnn:classify"} <= set(algorithms())
+    assert set(algorithms()) == {"fast3dcnn:train", "fast3dcnn:classify", "fast3dcnn:assess", "fast3dcnn:importmat"}
 
 
 def test_help_explains_every_parameter_and_output_in_plain_text():
@@ -45,18 +43,6 @@ def test_limits_match_the_network():
     from fast3dcnn_qgis.core.network import min_band_count, min_window
 
     assert MIN_WINDOW == min_window() and MIN_COMPONENTS == min_band_count() + 1
-
-
-def test_install_command_pins_what_requirements_pin():
-    with open(os.path.join(ROOT, "requirements.txt")) as stream:
-        pins = {re.split(r"[=<>]", line)[0]: line.strip() for line in stream
-                if line.strip() and not line.startswith("#")}
-    for pin in dependencies.PINNED:
-        package = re.split(r"[=<>]", pin)[0]
-        assert package in pins
-        if "==" in pin:
-            assert pins[package] == pin
-    assert dependencies.missing_packages() == []
 
 
 def test_metadata_declares_the_qgis_range_and_provider():

@@ -1,0 +1,81 @@
+"""TensorFlow and scikit-learn are imported only when an algorithm runs, in a way that survives QGIS's
+own libraries; without them the plugin still loads and the algorithms say how to install them."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from fast3dcnn_qgis import dependencies
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+SCRIPT = """
+import sys
+from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+app = QgsApplication([], False)
+app.initQgis()
+from fast3dcnn_qgis.provider import Fast3DCNNProvider
+provider = Fast3DCNNProvider()
+QgsApplication.processingRegistry().addProvider(provider)
+print("ALGORITHMS", sorted(a.id() for a in provider.algorithms()))
+algorithm = QgsApplication.processingRegistry().createAlgorithmById("fast3dcnn:classify")
+try:
+    algorithm.run({"INPUT": sys.argv[1], "MODEL": sys.argv[2], "OUTPUT": sys.argv[3]}, QgsProcessingContext(),
+                  QgsProcessingFeedback(), {}, False)
+except QgsProcessingException as error:
+    print("ERROR", error)
+"""
+
+
+def system_python_lacks_the_packages():
+    if not os.path.exists(SYSTEM_PYTHON):
+        return False
+    probe = subprocess.run([SYSTEM_PYTHON, "-s", "-c", "import keras"], capture_output=True)
+    return probe.returncode != 0
+
+
+@pytest.mark.skipif(not system_python_lacks_the_packages(),
+                    reason="QGIS's Python here has Keras installed: nothing missing to report")
+def test_plugin_loads_and_algorithms_explain_the_install_without_the_packages(salinas, tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT, QT_QPA_PLATFORM="offscreen",
+               QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profile"))
+    done = subprocess.run([SYSTEM_PYTHON, "-s", "-c", SCRIPT, str(salinas[0]), str(tmp_path / "m.f3dcnn"),
+                           str(tmp_path / "map.tif")], capture_output=True, text=True, env=env, timeout=120)
+    assert "ALGORITHMS ['fast3dcnn:assess', 'fast3dcnn:classify', 'fast3dcnn:importmat', 'fast3dcnn:train']" \
+        in done.stdout, done.stderr
+    assert "ERROR" in done.stdout and "keras (package tensorflow-cpu)" in done.stdout
+    assert dependencies.install_command() in done.stdout
+    assert dependencies.install_command() == \
+        'python3 -m pip install tensorflow-cpu==2.21.0 scikit-learn==1.6.1 "numpy<2"'
+    assert not (tmp_path / "map.tif").exists()
+
+
+def test_install_command_pins_what_requirements_pin():
+    with open(os.path.join(ROOT, "requirements.txt")) as stream:
+        pins = {re.split(r"[=<>]", line)[0]: line.strip() for line in stream
+                if line.strip() and not line.startswith("#")}
+    for pin in dependencies.PINNED:
+        package = re.split(r"[=<>]", pin)[0]
+        assert package in pins
+        if "==" in pin:
+            assert pins[package] == pin
+    assert dependencies.missing_packages() == []
+
+
+def test_tensorflow_imports_where_qgis_has_loaded_its_protobuf_globally():
+    """The QGIS application and qgis_process link libqgis_core, and with it the system's
+    libprotobuf-lite, into the global symbol scope; a plain ``import tensorflow`` then aborts the
+    whole process. Reproduced here by loading libqgis_core globally before the plugin's import."""
+    core = next((os.path.join(folder, name) for folder in ("/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu")
+                 if os.path.isdir(folder) for name in sorted(os.listdir(folder))
+                 if name.startswith("libqgis_core.so.")), None)
+    if core is None:
+        pytest.skip("libqgis_core not found")
+    script = ("import ctypes, os, sys; ctypes.CDLL(sys.argv[1], os.RTLD_GLOBAL); "
+              "from fast3dcnn_qgis.dependencies import missing_packages; print('MISSING', missing_packages())")
+    done = subprocess.run([sys.executable, "-c", script, core], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert done.returncode == 0 and "MISSING []" in done.stdout, done.stderr[-2000:]
