@@ -41,4 +41,4 @@ deploy:
 	@echo "  PYTHONPATH=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null || echo '<.venv site-packages>') qgis"
 
 clean:
-	rm -rf $(VENV) dist .pytest_cache
+	rm -rf $(VENV) dist .pytest_cache demo-output
