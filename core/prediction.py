@@ -12,16 +12,24 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .fully_conv import DEFAULT_BUDGET_BYTES, bytes_per_position, fully_convolutional, tiled_probabilities
+from .fully_conv import DEFAULT_BUDGET_BYTES, fully_convolutional, tiled_probabilities
 from .patches import check_window
 
 METHODS = ("fully_convolutional", "patch")
+#: Raw pixels reduced at once: the reduction holds about 20 bytes per raw band value in float64
+#: temporaries, so a large block is reduced in row chunks of about this many pixels.
+REDUCE_CHUNK_PIXELS = 16384
 
 
 def reduce_block(classifier, block):
     """The standardised PCA scores of ``block``, padded to a full halo of S // 2, and the core's validity."""
     half = classifier.window // 2
-    scores, valid = classifier.reducer.transform_block(block.data)
+    height, width = block.data.shape[:2]
+    scores = np.empty((height, width, classifier.reducer.n_components), dtype=np.float32)
+    valid = np.empty((height, width), dtype=bool)
+    step = max(1, REDUCE_CHUNK_PIXELS // width)
+    for row in range(0, height, step):
+        scores[row:row + step], valid[row:row + step] = classifier.reducer.transform_block(block.data[row:row + step])
     top, bottom, left, right = block.halo
     rows, cols = block.shape
     pad = ((half - top, half - bottom), (half - left, half - right), (0, 0))
@@ -42,18 +50,6 @@ def patch_probabilities(network, padded, window, batch_size=1024):
         batch = np.ascontiguousarray(windows[start:start + batch_size].transpose(0, 2, 3, 1))[..., None]
         out.append(np.asarray(network.predict_on_batch(batch)))
     return np.concatenate(out).reshape(rows, cols, -1)
-
-
-def block_rows_for_budget(classifier, width, budget_bytes=DEFAULT_BUDGET_BYTES):
-    """Rows per full-width raw block so that reducing it and classifying it each stay within ``budget_bytes``.
-
-    Reduction holds about 20 bytes per raw band value (the kept bands, their float64 copy and its
-    centred copy); the network's tiles are sized separately to the same budget.
-    """
-    margin = classifier.window - 1
-    per_pixel = max(20 * classifier.input_band_count,
-                    bytes_per_position(classifier.reducer.n_components, len(classifier.class_ids)))
-    return max(1, budget_bytes // (per_pixel * (width + margin)) - margin)
 
 
 def _prepared(blocks, prepare, ahead):
@@ -77,7 +73,7 @@ def _prepared(blocks, prepare, ahead):
 
 
 def predict_blocks(classifier, blocks, batch_size=1024, method="fully_convolutional",
-                   budget_bytes=DEFAULT_BUDGET_BYTES, prefetch=False):
+                   budget_bytes=DEFAULT_BUDGET_BYTES, prefetch=False, dtype=None):
     """Yields (block, labels, confidence) for each raw block: labels are the user's class ids
     (0 at invalid pixels), confidence the maximum softmax probability as float32 (0 at invalid
     pixels).
@@ -85,11 +81,13 @@ def predict_blocks(classifier, blocks, batch_size=1024, method="fully_convolutio
     ``method`` is "fully_convolutional" (tiles of at most ``budget_bytes`` of activations) or
     "patch" (batches of ``batch_size`` patches). ``prefetch`` reads and reduces the next block in a
     worker thread: ``blocks`` is then advanced from that thread, so the reader must allow it.
+    ``dtype`` is a Keras dtype policy for the fully convolutional network ("mixed_bfloat16" is
+    faster where the CPU has bfloat16 units, but its probabilities differ by about 1e-2).
     """
     check_window(classifier.window)
     window = classifier.window
     if method == "fully_convolutional":
-        twin = fully_convolutional(classifier.network)
+        twin = fully_convolutional(classifier.network, dtype)
 
         def probabilities_of(padded):
             return tiled_probabilities(twin, padded, window, budget_bytes)
