@@ -1,0 +1,30 @@
+"""Fixtures of the plugin tests; the QGIS session itself is started by qgis_session."""
+import os
+import shutil
+
+import pytest
+from qgis.core import QgsApplication
+
+from tests.plugin.qgis_session import PROFILE, PROVIDER, QGIS
+
+DATA = os.path.join(os.path.dirname(__file__), os.pardir, "data")
+
+
+@pytest.fixture(scope="session")
+def qgis_app():
+    yield QGIS
+
+
+@pytest.fixture(scope="session")
+def salinas(tmp_path_factory):
+    """Copies of the shipped Salinas-A cube and labels: QGIS and GDAL write sidecars next to what
+    they open, and the shipped files must stay untouched."""
+    folder = tmp_path_factory.mktemp("salinas")
+    for name in ("salinas_a.tif", "salinas_a_gt.tif"):
+        shutil.copy(os.path.join(DATA, name), folder / name)
+    return folder / "salinas_a.tif", folder / "salinas_a_gt.tif"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    QgsApplication.processingRegistry().removeProvider(PROVIDER)
+    shutil.rmtree(PROFILE, ignore_errors=True)
