@@ -183,3 +183,23 @@ def test_class_map_loads_into_the_project_coloured_and_named(trained, scene):
                                                                            sorted(helpers.NAMES)]
     finally:
         QgsProject.instance().removeAllMapLayers()
+
+
+def test_bands_holding_only_nodata_are_excluded_automatically(scene, tmp_path):
+    from fast3dcnn_qgis.core.modelfile import read_header
+
+    cube = tmp_path / "with_bad_bands.tif"
+    gdal.Translate(str(cube), str(scene[0]), outputType=gdal.GDT_Float32, noData=-32768)
+    dataset = gdal.Open(str(cube), gdal.GA_Update)
+    for band in (1, 2, 30):
+        dataset.GetRasterBand(band).Fill(-32768)
+    dataset = None
+    messages = []
+    feedback = QgsProcessingFeedback()
+    feedback.pushInfo = messages.append
+    results = processing.run("fast3dcnn:train", train_parameters(
+        scene, tmp_path, INPUT=str(cube), SPLIT=2, SPLIT_VALUE=50), feedback=feedback)
+    assert "Bands 1-2,30 hold only nodata and are excluded automatically" in messages
+    header = read_header(results["OUTPUT_MODEL"])
+    assert header["metadata"]["kept_bands"] == "3-29,31-107,113-153,168-223"
+    assert header["metadata"]["split"]["n_train"] == 6 * 50
