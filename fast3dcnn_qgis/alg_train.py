@@ -332,10 +332,11 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
 
     def _context_metadata(self, layer, info, truth, class_field, classifier):
         """What the model file and the report keep about the inputs and the classes."""
+        counts = truth.class_counts()
         return {
             "inputs": {"raster": info.path, "raster_size": info.describe(), "ground_truth": truth.source,
                        "class_field": class_field or "", "nodata": info.nodata},
             "wavelengths": info.wavelengths,
             "classes": [{"id": int(c), "name": classifier.class_name(c), "color": classifier.class_colors.get(int(c)),
-                         "labelled_pixels": truth.class_counts().get(int(c), 0)} for c in classifier.class_ids],
+                         "labelled_pixels": counts.get(int(c), 0)} for c in classifier.class_ids],
         }

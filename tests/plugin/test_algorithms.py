@@ -7,7 +7,7 @@ import numpy as np
 import processing
 import pytest
 from osgeo import gdal
-from qgis.core import (QgsMapRendererSequentialJob, QgsMapSettings, QgsProcessingContext, QgsProcessingException,
+from qgis.core import (QgsMapRendererSequentialJob, QgsMapSettings, QgsProcessingException,
                        QgsProcessingFeedback, QgsRasterLayer)
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
