@@ -33,6 +33,7 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
     KAPPA = "KAPPA"
 
     NAME = "assess"
+    REQUIRES = ()  # numpy and GDAL, which QGIS has
     DISPLAY_NAME = "Accuracy assessment of a class map"
     DESCRIPTION = (
         "Scores a class map against reference data and writes the figures of the paper: overall accuracy "

@@ -12,6 +12,7 @@ from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterBoolean,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
 from .algorithm_base import Fast3DCNNAlgorithm
+from .dependencies import SCIPY
 from .matfile import read_image
 
 #: Bytes written per GDAL call: progress moves and Cancel answers between calls.
@@ -26,6 +27,7 @@ class ImportMatAlgorithm(Fast3DCNNAlgorithm):
     IMPORTED_VARIABLE = "IMPORTED_VARIABLE"
 
     NAME = "importmat"
+    REQUIRES = SCIPY
     DISPLAY_NAME = "Import MATLAB hyperspectral cube"
     DESCRIPTION = (
         "Converts a MATLAB .mat file holding a hyperspectral cube (rows x columns x bands) or a label image "

@@ -17,14 +17,15 @@ API for subclasses (the whole contract):
 - optionally ``checkParameterValues`` (call the base first) to reject bad input before anything runs;
 - ``load_with_style(context, path, qml)`` makes a written map load into the project with its style.
 
-The base checks that TensorFlow/Keras and scikit-learn import before ``execute`` and otherwise
-fails with the install command, so a missing package never breaks the plugin itself.
+The base checks that the modules in ``REQUIRES`` (by default TensorFlow/Keras and scikit-learn)
+import before ``execute`` and otherwise fails with the install command, so a missing package never
+breaks the plugin itself; algorithms that need less say so, and never pay TensorFlow's start-up.
 """
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingLayerPostProcessorInterface,
                        QgsProcessingParameterBoolean, QgsProcessingParameterEnum)
 from qgis.PyQt.QtCore import QCoreApplication
 
-from .dependencies import missing_message, missing_packages
+from .dependencies import MODULES, missing_message, missing_packages
 
 
 class Cancelled(Exception):
@@ -66,6 +67,7 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
     NAME = ""
     DISPLAY_NAME = ""
     DESCRIPTION = ""
+    REQUIRES = MODULES
 
     def __init__(self):
         super().__init__()
@@ -152,7 +154,7 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
 
     # -- running -------------------------------------------------------------------------------
     def processAlgorithm(self, parameters, context, feedback):
-        problems = missing_packages()
+        problems = missing_packages(self.REQUIRES)
         if problems:
             raise QgsProcessingException(missing_message(problems))
         try:

@@ -12,8 +12,10 @@ import sys
 #: Packages installed by the command, pinned as in requirements.txt (a test keeps the two in step).
 PINNED = ("tensorflow-cpu==2.21.0", "scikit-learn==1.6.1", "numpy<2")
 
-#: Modules imported at run time, and the package that provides each.
+#: Modules the training and classification algorithms import at run time, and the package of each.
 MODULES = (("keras", "tensorflow-cpu"), ("sklearn", "scikit-learn"))
+#: scipy alone (it comes with scikit-learn): what reading MATLAB files needs.
+SCIPY = (("scipy", "scikit-learn"),)
 
 
 def install_command():
@@ -42,11 +44,12 @@ def import_tensorflow():
         sys.setdlopenflags(flags)
 
 
-def missing_packages():
-    """Messages for the packages that cannot be imported here, empty when all import."""
-    import_tensorflow()
+def missing_packages(modules=MODULES):
+    """Messages for those of ``modules`` that cannot be imported here, empty when all import."""
+    if any(module == "keras" for module, _ in modules):
+        import_tensorflow()
     problems = []
-    for module, package in MODULES:
+    for module, package in modules:
         try:
             importlib.import_module(module)
         except Exception as error:  # a broken install raises more than ImportError (numpy ABI, DLLs)
