@@ -113,6 +113,15 @@ def test_window_25_trained_scene_corner(scene):
     assert_same_predictions(classifier, scene[0][-22:, -25:], [(9, 11, {})])
 
 
+def test_patch_method_gives_the_reference(scene):
+    cube = scene[0][:20, :24]
+    classifier = random_classifier(cube, 11, "reflect", seed=3)
+    _, _, labels, confidence = reference(classifier, cube)
+    got_labels, got_confidence = predict_scene(classifier, cube, 7, 9, method="patch")
+    np.testing.assert_array_equal(got_labels, labels)
+    np.testing.assert_allclose(got_confidence, confidence, rtol=0, atol=1e-6)
+
+
 def test_twin_has_the_patch_network_weights_in_convolutional_shapes():
     network = build_fast3dcnn(11, 20, 6)
     twin = fully_convolutional(network)
