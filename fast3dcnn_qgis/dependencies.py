@@ -31,9 +31,16 @@ def import_tensorflow():
     copy, and without RTLD_DEEPBIND the system's interpose and TensorFlow aborts the whole process
     at import ("File already exists in database"). A Python interpreter that imports qgis as a
     module loads it locally and is not affected; DEEPBIND is harmless there.
+
+    TensorFlow's wheel also loads its libraries with RTLD_GLOBAL (through the module
+    ``pywrap_dlopen_global_flags``), which puts its bundled SQLite into the global scope: Qt's SQLite
+    driver, which binds lazily, then closes QGIS's databases with TensorFlow's copy and QGIS crashes
+    on exit. Its libraries name their dependencies explicitly, so blocking that module (TensorFlow
+    then keeps RTLD_LOCAL, as its own comment allows) keeps QGIS's symbols QGIS's.
     """
     if "tensorflow" in sys.modules or not hasattr(os, "RTLD_DEEPBIND"):
         return
+    sys.modules.setdefault("tensorflow.python.pywrap_dlopen_global_flags", None)
     flags = sys.getdlopenflags()
     sys.setdlopenflags(flags | os.RTLD_DEEPBIND)
     try:

@@ -1,8 +1,13 @@
 """Starts QGIS, where it is installed, before any test module imports TensorFlow (see
-tests/plugin/qgis_session.py for why the order matters). The core tests run without QGIS too."""
+tests/plugin/qgis_session.py for why the order matters), then imports TensorFlow the way the plugin
+does (fast3dcnn_qgis.dependencies.import_tensorflow), so that the core tests, which import Keras
+directly, load it as QGIS will. The core tests run without QGIS too."""
 try:
     import qgis.core  # noqa: F401
 except ImportError:
     pass
 else:
     import tests.plugin.qgis_session  # noqa: F401
+    from fast3dcnn_qgis.dependencies import import_tensorflow
+
+    import_tensorflow()

@@ -2,8 +2,10 @@
 own libraries; without them the plugin still loads and the algorithms say how to install them."""
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -14,6 +16,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 SCRIPT = """
 import sys
+import tempfile
 from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
 app = QgsApplication([], False)
 app.initQgis()
@@ -79,3 +82,20 @@ def test_tensorflow_imports_where_qgis_has_loaded_its_protobuf_globally():
     done = subprocess.run([sys.executable, "-c", script, core], capture_output=True, text=True, timeout=300,
                           env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"))
     assert done.returncode == 0 and "MISSING []" in done.stdout, done.stderr[-2000:]
+
+
+def test_qgis_exits_cleanly_after_the_plugin_used_tensorflow():
+    """With TensorFlow's libraries in the global scope, Qt's SQLite driver closes QGIS's databases
+    with TensorFlow's bundled SQLite at exit and the process dies with a segmentation fault."""
+    script = ("import os, sys; from qgis.core import QgsApplication; app = QgsApplication([], False); "
+              "app.initQgis(); from fast3dcnn_qgis.dependencies import import_tensorflow; import_tensorflow(); "
+              "import keras, numpy; keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])"
+              ".predict_on_batch(numpy.zeros((1, 3))); app.exitQgis(); print('DONE')")
+    profile = tempfile.mkdtemp(prefix="f3dcnn-exit-profile-")
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3",
+                                       QT_QPA_PLATFORM="offscreen", QGIS_CUSTOM_CONFIG_PATH=profile))
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    assert done.returncode == 0 and "DONE" in done.stdout, (done.returncode, done.stderr[-2000:])
