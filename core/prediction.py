@@ -16,20 +16,10 @@ from .fully_conv import DEFAULT_BUDGET_BYTES, fully_convolutional, tiled_probabi
 from .patches import check_window
 
 METHODS = ("fully_convolutional", "patch")
-#: Raw pixels reduced at once: the reduction holds about 20 bytes per raw band value in float64
-#: temporaries, so a large block is reduced in row chunks of about this many pixels.
-REDUCE_CHUNK_PIXELS = 16384
-
-
 def reduce_block(classifier, block):
     """The standardised PCA scores of ``block``, padded to a full halo of S // 2, and the core's validity."""
     half = classifier.window // 2
-    height, width = block.data.shape[:2]
-    scores = np.empty((height, width, classifier.reducer.n_components), dtype=np.float32)
-    valid = np.empty((height, width), dtype=bool)
-    step = max(1, REDUCE_CHUNK_PIXELS // width)
-    for row in range(0, height, step):
-        scores[row:row + step], valid[row:row + step] = classifier.reducer.transform_block(block.data[row:row + step])
+    scores, valid = classifier.reducer.transform_block(block.data)
     top, bottom, left, right = block.halo
     rows, cols = block.shape
     pad = ((half - top, half - bottom), (half - left, half - right), (0, 0))

@@ -106,12 +106,21 @@ class SpectralReducer:
         return (scores / self.score_scale_).astype(np.float32)
 
     def transform_block(self, block):
-        """Scores (rows, cols, n_components) float32 of a raw block, 0 at invalid pixels, and the mask."""
-        kept = self._kept(block)
-        valid = valid_mask(kept, self.nodata)
-        out = np.zeros(block.shape[:2] + (self.n_components,), dtype=np.float32)
-        if valid.any():
-            out[valid] = self.transform_pixels(kept[valid])
+        """Scores (rows, cols, n_components) float32 of a raw block, 0 at invalid pixels, and the mask.
+
+        Rows are reduced in chunks of about ``chunk_pixels`` pixels: the float64 projection holds
+        some 20 bytes per raw band value, which must not scale with the block.
+        """
+        height, width = block.shape[:2]
+        out = np.zeros((height, width, self.n_components), dtype=np.float32)
+        valid = np.zeros((height, width), dtype=bool)
+        step = max(1, self.chunk_pixels // max(width, 1))
+        for row in range(0, height, step):
+            kept = self._kept(block[row:row + step])
+            ok = valid_mask(kept, self.nodata)
+            if ok.any():
+                out[row:row + step][ok] = self.transform_pixels(kept[ok])
+            valid[row:row + step] = ok
         return out, valid
 
     # -- storage ---------------------------------------------------------------------------
