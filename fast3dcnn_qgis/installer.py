@@ -1,0 +1,194 @@
+"""Installs TensorFlow and scikit-learn for the Python that runs QGIS, without touching QGIS's own packages.
+
+pip runs with ``--target`` into a folder of the user's QGIS profile, so nothing outside it changes
+and uninstalling is deleting one folder. A constraints file pins every package QGIS's compiled
+bindings depend on (numpy first: GDAL's array bindings are built against the installed numpy) to the
+version installed, so pip must choose a TensorFlow that works with them and can never install
+another numpy. TensorFlow is asked for as a range, not one version: on QGIS builds with an older
+numpy (Debian 12: numpy 1.24) pip then picks the newest TensorFlow whose own requirements admit it
+(2.17 there, since TensorFlow 2.18 needs numpy 1.26). ``--target`` resolves as if nothing were
+installed, so it also writes copies of the pinned packages (same version); they are deleted after
+the install, and QGIS's own are the ones imported.
+
+Everything here is plain Python (no QGIS, no Qt): the plugin's dialog runs ``pip_command`` with a
+QProcess, and ``python -m fast3dcnn_qgis.installer`` does the same from a terminal.
+"""
+import argparse
+import importlib
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+#: The folder, under the QGIS profile, that holds the installed packages.
+FOLDER = os.path.join("python", "fast3dcnn_deps")
+
+#: Packages that QGIS or its Python bindings are built against: pinned to their installed version.
+BOUND = ("numpy", "GDAL", "PyQt5", "PyQt5-sip", "PyQt6", "shapely", "pyproj", "h5py", "scipy", "matplotlib")
+
+#: TensorFlow releases with Keras 3 (2.16 is the first); pip picks the newest QGIS's numpy admits.
+TENSORFLOW = ">=2.16,<=2.21.0"
+SCIKIT_LEARN = "scikit-learn>=1.3,<=1.6.1"
+
+#: Modules whose import before an install means the new packages need a restart of QGIS.
+STICKY = ("tensorflow", "keras", "sklearn", "scipy")
+
+
+class InstallerError(RuntimeError):
+    """The installer cannot run here; the message says why and what to do instead."""
+
+
+def private_folder(settings_dir):
+    """The plugin-private package folder of the QGIS profile at ``settings_dir``."""
+    return os.path.join(settings_dir, FOLDER)
+
+
+def tensorflow_package(platform=sys.platform):
+    """``tensorflow-cpu`` (no CUDA libraries, a third of the download) where it is published; on macOS
+    only ``tensorflow`` exists, and it is CPU-only there anyway (Apple GPUs need tensorflow-metal)."""
+    return "tensorflow" if platform == "darwin" else "tensorflow-cpu"
+
+
+def requirements(platform=sys.platform):
+    """What pip is asked to install."""
+    return [tensorflow_package(platform) + TENSORFLOW, SCIKIT_LEARN]
+
+
+def python_candidates(prefixes, platform=sys.platform, version=sys.version_info[:2]):
+    """Where the Python interpreter of an installation with these ``sys.prefix``-like folders lies.
+
+    Inside QGIS ``sys.executable`` is the QGIS binary, so the interpreter is found from the prefixes:
+    Linux ``<prefix>/bin/python3`` (``/usr/bin/python3`` for distribution packages); Windows OSGeo4W
+    ``<prefix>`` is ``<osgeo4w>/apps/Python3x`` with ``python.exe`` in it and ``python3.exe`` in
+    ``<osgeo4w>/bin``; the macOS QGIS.app has ``Contents/MacOS/bin/python3``.
+    """
+    major, minor = version
+    names = [f"python{major}.{minor}", f"python{major}", "python"]
+    candidates = []
+    for prefix in prefixes:
+        if not prefix:
+            continue
+        if platform == "win32":
+            candidates += [os.path.join(prefix, "python.exe"), os.path.join(prefix, "python3.exe"),
+                           os.path.join(prefix, os.pardir, os.pardir, "bin", "python3.exe"),
+                           os.path.join(prefix, os.pardir, os.pardir, "bin", "python.exe")]
+            continue
+        candidates += [os.path.join(prefix, "bin", name) for name in names]
+        if platform == "darwin" and ".app" + os.sep + "Contents" in prefix:
+            contents = prefix[:prefix.index(".app" + os.sep + "Contents") + len(".app/Contents")]
+            candidates += [os.path.join(contents, "MacOS", "bin", name) for name in names]
+    return [os.path.normpath(candidate) for candidate in candidates]
+
+
+def find_python(prefixes=None, platform=sys.platform, version=sys.version_info[:2]):
+    """The first existing interpreter of ``python_candidates``; ``prefixes`` default to this process's."""
+    if prefixes is None:
+        prefixes = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]
+    for candidate in python_candidates(prefixes, platform, version):
+        if os.path.isfile(candidate):
+            return candidate
+    raise InstallerError(
+        "Could not find the Python interpreter of this QGIS (looked in: " + ", ".join(dict.fromkeys(
+            os.path.dirname(c) for c in python_candidates(prefixes, platform, version))) +
+        "). Install the packages from a terminal instead; see the plugin's README, 'Installing in QGIS'.")
+
+
+def installed_versions(names=BOUND, path=None):
+    """``{name: version}`` of those ``names`` installed on ``path`` (default ``sys.path``)."""
+    found = {}
+    for name in names:
+        for distribution in importlib.metadata.distributions(name=name, path=path if path else sys.path):
+            found[name] = distribution.version
+            break
+    return found
+
+
+def constraints_text(versions):
+    """A pip constraints file pinning each ``{name: version}`` exactly."""
+    return "".join(f"{name}=={version}\n" for name, version in sorted(versions.items(), key=lambda i: i[0].lower()))
+
+
+def pip_command(python, target, constraints_file, platform=sys.platform):
+    """The argument list that installs the requirements into ``target`` under ``constraints_file``."""
+    return [python, "-m", "pip", "install", "--upgrade", "--no-input", "--disable-pip-version-check",
+            "--target", target, "--constraint", constraints_file, *requirements(platform)]
+
+
+def prepare(target, python=None, path=None):
+    """Creates ``target``'s parent, writes the constraints next to it and returns (command, pinned versions).
+
+    ``path``: where QGIS's packages are looked up (default ``sys.path`` less ``target``, so copies
+    from an earlier install are never mistaken for QGIS's)."""
+    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+    if path is None:
+        path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.abspath(target)]
+    versions = installed_versions(BOUND, path)
+    constraints_file = os.path.abspath(target) + "-constraints.txt"
+    with open(constraints_file, "w", encoding="utf-8") as stream:
+        stream.write("# Packages this QGIS already has: pip must never replace them.\n")
+        stream.write(constraints_text(versions))
+    return pip_command(python or find_python(), target, constraints_file), versions
+
+
+def _normalised(name):
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def remove_copies(target, versions):
+    """Deletes from ``target`` the packages of ``versions`` (names QGIS already has): ``--target``
+    installs copies of them, and QGIS's own must be the ones imported. Returns the names removed."""
+    if not os.path.isdir(target):
+        return []
+    wanted = {_normalised(name) for name in versions}
+    removed = []
+    for entry in sorted(os.listdir(target)):
+        if not entry.endswith(".dist-info") or _normalised(entry[:-10].rsplit("-", 1)[0]) not in wanted:
+            continue
+        info = os.path.join(target, entry)
+        with open(os.path.join(info, "RECORD"), encoding="utf-8") as stream:
+            files = [line.split(",")[0] for line in stream if line.strip()]
+        for relative in files:
+            path = os.path.normpath(os.path.join(target, relative))
+            if path.startswith(os.path.abspath(target) + os.sep) and os.path.isfile(path):
+                os.remove(path)
+        for relative in sorted({f.split("/")[0] for f in files}):
+            top = os.path.join(target, relative)
+            if os.path.isdir(top) and not any(files for _, _, files in os.walk(top)):
+                shutil.rmtree(top)
+        shutil.rmtree(info, ignore_errors=True)
+        removed.append(entry[:-10].rsplit("-", 1)[0])
+    return removed
+
+
+def activate(target):
+    """Puts ``target`` on ``sys.path`` (ahead of site-packages, so a stale user install of Keras
+    cannot shadow it; QGIS's pinned packages are not in it) and makes new packages importable now.
+    Returns whether the running Python can use them without a restart: not when any of the heavy
+    modules was already imported (a failed import of TensorFlow leaves its libraries loaded)."""
+    if os.path.isdir(target) and target not in sys.path:
+        sys.path.insert(1 if sys.path and sys.path[0] == "" else 0, target)
+    importlib.invalidate_caches()
+    return not any(module in sys.modules for module in STICKY)
+
+
+def main(argv=None):
+    """Command-line install, for QGIS's Python: ``python3 -m fast3dcnn_qgis.installer [--target DIR]``."""
+    plugins = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--target", default=os.path.join(os.path.dirname(plugins), os.path.basename(FOLDER)),
+                        help="package folder (default: fast3dcnn_deps beside the profile's plugins folder)")
+    parser.add_argument("--python", default=sys.executable, help="the Python that runs QGIS (default: this one)")
+    arguments = parser.parse_args(argv)
+    command, versions = prepare(arguments.target, arguments.python)
+    print("Keeping QGIS's packages:", ", ".join(f"{n} {v}" for n, v in sorted(versions.items())) or "none")
+    print(" ".join(command), flush=True)
+    done = subprocess.run(command)
+    if done.returncode == 0:
+        print("Removed copies of QGIS's packages:", ", ".join(remove_copies(arguments.target, versions)) or "none")
+    return done.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
