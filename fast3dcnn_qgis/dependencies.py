@@ -6,6 +6,7 @@ installs them, pinned like the project's requirements.txt (numpy stays below 2 b
 bindings are built against numpy 1.x).
 """
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -64,10 +65,33 @@ def missing_packages(modules=MODULES):
     return problems
 
 
+def unfound_packages(modules=MODULES):
+    """Those of ``modules`` that are not installed at all, found without importing anything: cheap
+    enough for QGIS's start-up, where importing TensorFlow would cost seconds."""
+    return [f"{module} (package {package})" for module, package in modules if importlib.util.find_spec(module) is None]
+
+
+def compute_device():
+    """What trains the network here, for the report: "CPU", or "GPU: <name>" for TensorFlow's first
+    GPU (the GPU build of TensorFlow places the work there by itself)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return f"Keras {keras.backend.backend()} backend"
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
+    return f"GPU: {name}" + (f" (and {len(gpus) - 1} more)" if len(gpus) > 1 else "")
+
+
 def missing_message(problems):
     """The user-facing text for ``problems`` from ``missing_packages``."""
     return ("The Fast 3D CNN algorithms need TensorFlow/Keras and scikit-learn in the Python that runs "
             "QGIS, and these could not be imported:\n  " + "\n  ".join(problems) +
-            "\nInstall them with:\n  " + install_command() +
+            "\nInstall them from QGIS with Plugins > Fast 3D CNN > Install dependencies (into your QGIS "
+            "profile, keeping QGIS's numpy), or from a terminal with:\n  " + install_command() +
             "\n(on Debian 12 / Ubuntu 23.04 and later add --user --break-system-packages, or run QGIS "
             "from a virtual environment created with --system-site-packages), then restart QGIS.")

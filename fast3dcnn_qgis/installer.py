@@ -26,7 +26,9 @@ import sys
 FOLDER = os.path.join("python", "fast3dcnn_deps")
 
 #: Packages that QGIS or its Python bindings are built against: pinned to their installed version.
-BOUND = ("numpy", "GDAL", "PyQt5", "PyQt5-sip", "PyQt6", "shapely", "pyproj", "h5py", "scipy", "matplotlib")
+#: setuptools too: TensorFlow lists it, and a newer copy would hide QGIS's pkg_resources from other plugins.
+BOUND = ("numpy", "GDAL", "PyQt5", "PyQt5-sip", "PyQt6", "shapely", "pyproj", "h5py", "scipy", "matplotlib",
+         "setuptools")
 
 #: TensorFlow releases with Keras 3 (2.16 is the first); pip picks the newest QGIS's numpy admits.
 TENSORFLOW = ">=2.16,<=2.21.0"
@@ -151,6 +153,8 @@ def remove_copies(target, versions):
             files = [line.split(",")[0] for line in stream if line.strip()]
         for relative in files:
             path = os.path.normpath(os.path.join(target, relative))
+            if relative.startswith("../../bin/"):  # scripts: pip moves its scheme's bin/ into target
+                path = os.path.join(target, "bin", relative[len("../../bin/"):])
             if path.startswith(os.path.abspath(target) + os.sep) and os.path.isfile(path):
                 os.remove(path)
         for relative in sorted({f.split("/")[0] for f in files}):

@@ -110,10 +110,11 @@ def test_remove_copies_deletes_only_the_pinned_packages(tmp_path):
             touch(target / relative)
         records = files + [f"{info.name}/RECORD"]
         (info / "RECORD").write_text("".join(f"{r},sha256=x,1\n" for r in records))
+    script = touch(target / "bin" / "f2py")
     outside = touch(tmp_path / "bin" / "f2py")
     assert installer.remove_copies(str(target), {"numpy": "1.0"}) == ["numpy"]
-    assert sorted(os.listdir(target)) == ["keras", "keras-1.0.dist-info"]
-    assert os.path.exists(outside)
+    assert sorted(os.listdir(target)) == ["bin", "keras", "keras-1.0.dist-info"]
+    assert not os.path.exists(script) and os.path.exists(outside)
 
 
 def test_activate_puts_the_folder_first_and_says_when_a_restart_is_needed(tmp_path):
