@@ -1,0 +1,97 @@
+"""The GUI side of the installer in a QGIS GUI application (offscreen) on QGIS's own Python without
+TensorFlow: the message bar offers the install once, the Plugins menu has the entry, and the dialog
+runs the real pip, shows its output and kills it on Cancel."""
+import os
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+SCRIPT = """
+from qgis.core import QgsApplication
+from qgis.gui import QgsMessageBar
+from qgis.PyQt.QtCore import QEventLoop, QProcess, QTimer
+from qgis.PyQt.QtWidgets import QDialogButtonBox, QMainWindow, QMenu, QPushButton
+
+app = QgsApplication([], True)
+app.initQgis()
+
+
+class Interface:
+    '''The few QgisInterface calls the plugin makes, on real widgets.'''
+
+    def __init__(self):
+        self.window, self.bar, self.menus = QMainWindow(), QgsMessageBar(), {}
+
+    def mainWindow(self):
+        return self.window
+
+    def messageBar(self):
+        return self.bar
+
+    def addPluginToMenu(self, name, action):
+        self.menus.setdefault(name, QMenu(name)).addAction(action)
+
+    def removePluginMenu(self, name, action):
+        self.menus[name].removeAction(action)
+
+
+from fast3dcnn_qgis import classFactory
+from fast3dcnn_qgis.install_dialog import InstallDialog
+
+iface = Interface()
+plugin = classFactory(iface)
+plugin.initGui()
+print("MENU", [a.text() for a in iface.menus["Fast 3D CNN"].actions()])
+print("MESSAGES", iface.bar.items() and [w.text() for w in iface.bar.items()])
+print("BUTTONS", [b.text() for w in iface.bar.items() for b in w.findChildren(QPushButton)])
+
+dialog = InstallDialog(iface.mainWindow())
+dialog.buttons.button(QDialogButtonBox.Ok).click()
+loop = QEventLoop()
+dialog.process.readyReadStandardOutput.connect(lambda: QTimer.singleShot(0, dialog.cancel))
+dialog.process.finished.connect(loop.quit)
+QTimer.singleShot(120000, loop.quit)
+print("RUNNING", dialog.process.state() != QProcess.NotRunning)
+loop.exec_()
+print("STOPPED", dialog.process.state() == QProcess.NotRunning)
+print("STATUS", dialog.status.text())
+print("OUTPUT", "--constraint" in dialog.output.toPlainText() and "Keeping QGIS's packages: " in
+      dialog.output.toPlainText())
+print("CLOSE", dialog.buttons.button(QDialogButtonBox.Close).isEnabled())
+plugin.unload()
+print("UNLOADED", iface.menus["Fast 3D CNN"].actions())
+"""
+
+
+def system_python_lacks_tensorflow():
+    if not os.path.exists(SYSTEM_PYTHON):
+        return False
+    probe = subprocess.run([SYSTEM_PYTHON, "-s", "-c", "import qgis.gui, pip\ntry:\n import keras\nexcept ImportError:\n"
+                            " pass\nelse:\n raise SystemExit(1)"], capture_output=True)
+    return probe.returncode == 0
+
+
+def value(stdout, key):
+    return next(line.split(" ", 1)[1] for line in stdout.splitlines() if line.startswith(key + " "))
+
+
+@pytest.mark.skipif(not system_python_lacks_tensorflow(), reason="needs QGIS's Python with pip and without Keras")
+def test_message_bar_menu_and_a_cancelled_install(tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT, QT_QPA_PLATFORM="offscreen", QGIS_CUSTOM_CONFIG_PATH=str(tmp_path))
+    done = subprocess.run([SYSTEM_PYTHON, "-s", "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    assert "UNLOADED" in done.stdout, done.stdout + done.stderr[-3000:]
+    assert value(done.stdout, "MENU") == "['Install dependencies…']"
+    assert "keras (package tensorflow-cpu)" in value(done.stdout, "MESSAGES")
+    assert value(done.stdout, "BUTTONS") == "['Install…']"
+    assert value(done.stdout, "RUNNING") == "True"
+    assert value(done.stdout, "STOPPED") == "True"
+    assert value(done.stdout, "STATUS").startswith("Cancelled.")
+    assert value(done.stdout, "OUTPUT") == "True"
+    assert value(done.stdout, "CLOSE") == "True"
+    assert value(done.stdout, "UNLOADED") == "[]"
+    profile_python = tmp_path / "profiles" / "default" / "python"
+    with open(profile_python / "fast3dcnn_deps-constraints.txt") as stream:
+        assert "numpy==" in stream.read()
