@@ -34,8 +34,9 @@ BOUND = ("numpy", "GDAL", "PyQt5", "PyQt5-sip", "PyQt6", "shapely", "pyproj", "h
 TENSORFLOW = ">=2.16,<=2.21.0"
 SCIKIT_LEARN = "scikit-learn>=1.3,<=1.6.1"
 
-#: Modules whose import before an install means the new packages need a restart of QGIS.
-STICKY = ("tensorflow", "keras", "sklearn", "scipy")
+#: Modules whose import before an install means the new packages need a restart of QGIS (what the
+#: install adds; QGIS's own packages keep being QGIS's).
+STICKY = ("tensorflow", "keras", "sklearn")
 
 
 class InstallerError(RuntimeError):
@@ -53,9 +54,12 @@ def tensorflow_package(platform=sys.platform):
     return "tensorflow" if platform == "darwin" else "tensorflow-cpu"
 
 
-def requirements(platform=sys.platform):
-    """What pip is asked to install."""
-    return [tensorflow_package(platform) + TENSORFLOW, SCIKIT_LEARN]
+def requirements(platform=sys.platform, gpu=False):
+    """What pip is asked to install; ``gpu``: TensorFlow's CUDA build (Linux only), with CUDA from pip."""
+    if gpu and platform != "linux":
+        raise InstallerError("TensorFlow's GPU build installs this way on Linux only: on Windows use QGIS in "
+                             "WSL2, on macOS add tensorflow-metal (see the README, 'A GPU').")
+    return [("tensorflow[and-cuda]" if gpu else tensorflow_package(platform)) + TENSORFLOW, SCIKIT_LEARN]
 
 
 def python_candidates(prefixes, platform=sys.platform, version=sys.version_info[:2]):
@@ -112,13 +116,13 @@ def constraints_text(versions):
     return "".join(f"{name}=={version}\n" for name, version in sorted(versions.items(), key=lambda i: i[0].lower()))
 
 
-def pip_command(python, target, constraints_file, platform=sys.platform):
+def pip_command(python, target, constraints_file, platform=sys.platform, gpu=False):
     """The argument list that installs the requirements into ``target`` under ``constraints_file``."""
     return [python, "-m", "pip", "install", "--upgrade", "--no-input", "--disable-pip-version-check",
-            "--target", target, "--constraint", constraints_file, *requirements(platform)]
+            "--target", target, "--constraint", constraints_file, *requirements(platform, gpu)]
 
 
-def prepare(target, python=None, path=None):
+def prepare(target, python=None, path=None, gpu=False):
     """Creates ``target``'s parent, writes the constraints next to it and returns (command, pinned versions).
 
     ``path``: where QGIS's packages are looked up (default ``sys.path`` less ``target``, so copies
@@ -131,7 +135,7 @@ def prepare(target, python=None, path=None):
     with open(constraints_file, "w", encoding="utf-8") as stream:
         stream.write("# Packages this QGIS already has: pip must never replace them.\n")
         stream.write(constraints_text(versions))
-    return pip_command(python or find_python(), target, constraints_file), versions
+    return pip_command(python or find_python(), target, constraints_file, gpu=gpu), versions
 
 
 def _normalised(name):
@@ -184,8 +188,12 @@ def main(argv=None):
     parser.add_argument("--target", default=os.path.join(os.path.dirname(plugins), os.path.basename(FOLDER)),
                         help="package folder (default: fast3dcnn_deps beside the profile's plugins folder)")
     parser.add_argument("--python", default=sys.executable, help="the Python that runs QGIS (default: this one)")
+    parser.add_argument("--gpu", action="store_true",
+                        help="TensorFlow's CUDA build instead of the CPU one (Linux, NVIDIA driver needed)")
     arguments = parser.parse_args(argv)
-    command, versions = prepare(arguments.target, arguments.python)
+    command, versions = prepare(arguments.target, arguments.python, gpu=arguments.gpu)
+    if arguments.gpu:  # both builds own the folder tensorflow/: the CPU build's files go first
+        remove_copies(arguments.target, {"tensorflow-cpu": ""})
     print("Keeping QGIS's packages:", ", ".join(f"{n} {v}" for n, v in sorted(versions.items())) or "none")
     print(" ".join(command), flush=True)
     done = subprocess.run(command)

@@ -72,6 +72,15 @@ def test_pip_command_targets_the_private_folder_under_constraints(tmp_path, plat
     assert not any(argument.startswith("numpy") for argument in command)
 
 
+def test_gpu_build_on_linux_only():
+    command = installer.pip_command("/q/python3", "/t", "/q/c.txt", "linux", gpu=True)
+    assert "tensorflow[and-cuda]>=2.16,<=2.21.0" in command
+    assert not any(argument.startswith("tensorflow-cpu") for argument in command)
+    for platform in ("win32", "darwin"):
+        with pytest.raises(installer.InstallerError, match="WSL2"):
+            installer.pip_command("/q/python3", "/t", "/q/c.txt", platform, gpu=True)
+
+
 def test_constraints_pin_what_qgis_has_to_its_installed_version(tmp_path):
     """The versions are read from the folders given, as QGIS's Python would see them."""
     site = tmp_path / "site"
@@ -119,13 +128,13 @@ def test_remove_copies_deletes_only_the_pinned_packages(tmp_path):
 
 def test_activate_puts_the_folder_first_and_says_when_a_restart_is_needed(tmp_path):
     """In a fresh interpreter the new folder is usable at once; once a heavy module is imported
-    (here scipy, which QGIS's Python has), a restart is needed."""
+    (here scikit-learn), a restart is needed."""
     target = tmp_path / "deps"
     (target / "f3dcnn_probe").mkdir(parents=True)
     (target / "f3dcnn_probe" / "__init__.py").write_text("")
     script = ("import sys; from fast3dcnn_qgis import installer; "
               "print(installer.activate(sys.argv[1]), sys.path.index(sys.argv[1]) <= 1); import f3dcnn_probe; "
-              "import scipy; print(installer.activate(sys.argv[1]), sys.path.count(sys.argv[1]))")
+              "import sklearn; print(installer.activate(sys.argv[1]), sys.path.count(sys.argv[1]))")
     done = subprocess.run([sys.executable, "-c", script, str(target)], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert done.stdout.split() == ["True", "True", "False", "1"], done.stderr
