@@ -105,7 +105,8 @@ def load_classifier(path):
         network = build_fast3dcnn(header["window"], reducer.n_components, len(class_ids), header["dropout"])
         expected = [tuple(w.shape) for w in network.weights]
         if [tuple(w.shape) for w in weights] != expected:
-            raise ModelFileError(f"model file '{path}' is damaged: its weights do not fit its network")
+            raise ModelFileError(f"model file '{path}' is damaged: its weights do not fit its network; "
+                                 f"train it again or ask for a new copy")
         network.set_weights(weights)
     except ModelFileError:
         raise

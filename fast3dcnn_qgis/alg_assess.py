@@ -55,9 +55,10 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
                              "model'. Its category names name the classes in the report."))
         self.declare(QgsProcessingParameterMapLayer(
             self.REFERENCE, self.tr("Reference data"),
-            types=[QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorPoint]),
-            self.tr("The reference: a label raster (class ids, 0 = unlabelled) or a polygon or point layer "
-                    "with a class field. Ideally independent of the data the model was trained on."))
+            types=[QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorLine,
+                   QgsProcessing.TypeVectorPoint]),
+            self.tr("The reference: a label raster (class ids, 0 = unlabelled) or a polygon, line or point "
+                    "layer with a class field. Ideally independent of the data the model was trained on."))
         # A text parameter, not a field picker: QGIS's field widget can crash when its parent layer
         # parameter accepts rasters, as this one must (the same choice as in training).
         self.declare(QgsProcessingParameterString(self.CLASS_FIELD, self.tr("Class field (vector reference)"),

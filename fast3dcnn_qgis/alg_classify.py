@@ -93,16 +93,21 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         return ok, message
 
     def execute(self, parameters, context, progress):
-        from .core.modelfile import load_classifier
+        from .core.modelfile import ModelFileError, load_classifier
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         model_path = self.parameterAsFile(parameters, self.MODEL, context)
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        output = self.prepare_destination(self.OUTPUT, self.parameterAsOutputLayer(parameters, self.OUTPUT, context))
         confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
+        if confidence:
+            self.prepare_destination(self.OUTPUT_CONFIDENCE, confidence)
 
         dataset = open_raster(layer.source(), self.INPUT)
         info = raster_info(dataset)
-        classifier = load_classifier(model_path)
+        try:
+            classifier = load_classifier(model_path)
+        except ModelFileError as error:
+            raise ModelFileError(f"{self.MODEL}: {error}") from None
         classifier.check_band_count(info.band_count, f"{self.INPUT} ('{layer.name()}')")
         trained_on = classifier.metadata.get("wavelengths")
         if trained_on and info.wavelengths and any(abs(a - b) > 1.0 for a, b in zip(trained_on, info.wavelengths)):

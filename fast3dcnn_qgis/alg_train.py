@@ -74,11 +74,13 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                              "nodata value marks pixels to ignore."))
         self.declare(QgsProcessingParameterMapLayer(
             self.GROUND_TRUTH, self.tr("Ground truth"),
-            types=[QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorPoint]),
+            types=[QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorLine,
+                   QgsProcessing.TypeVectorPoint]),
             self.tr("Reference classes: a label raster (class ids, 0 = unlabelled; on the raster's grid, or "
-                    "georeferenced so it can be aligned) or a polygon or point layer with a class field. "
-                    "Polygons label the pixels whose centre they contain, points the pixel they fall in; where "
-                    "polygons overlap the smaller one wins. Vector layers in another CRS are reprojected."))
+                    "georeferenced so it can be aligned) or a polygon, line or point layer with a class "
+                    "field. Polygons label the pixels whose centre they contain, lines the pixels they cross, points "
+                    "the pixel they fall in; where features overlap the smaller one wins (polygons, then lines, "
+                    "then points). Vector layers in another CRS are reprojected."))
         # A text parameter, not a field picker: QGIS's field widget can crash when its parent layer
         # parameter accepts rasters, as this one must.
         self.declare(QgsProcessingParameterString(self.CLASS_FIELD, self.tr("Class field (vector ground truth)"),
@@ -238,6 +240,10 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context) or None
         confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
+        for key, path in ((self.OUTPUT_MODEL, model_path), (self.OUTPUT_REPORT, report_path), (self.OUTPUT, output),
+                          (self.OUTPUT_CONFIDENCE, confidence)):
+            if path:
+                self.prepare_destination(key, path)
 
         dataset = open_raster(layer.source(), self.INPUT)
         info = raster_info(dataset)
@@ -288,7 +294,11 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             progress.log(self.tr("Classifying the scene"))
             classify_scene(classifier, dataset, info, output, confidence, progress.part(75, 97))
         progress.check_cancel()
-        save_classifier(classifier, model_path)
+        try:
+            save_classifier(classifier, model_path)
+        except OSError as error:
+            raise ValueError(self.tr("{} = {}: cannot write the model ({}): free disk space or choose another "
+                                     "folder").format(self.OUTPUT_MODEL, model_path, error.strerror)) from None
         html_path, json_path = write_report(
             classifier.metadata, report_path, class_map_preview(output) if output else None,
             title=self.tr("Fast 3D CNN training report: {}").format(layer.name()),

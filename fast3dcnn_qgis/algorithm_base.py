@@ -21,8 +21,13 @@ The base checks that the modules in ``REQUIRES`` (by default TensorFlow/Keras an
 import before ``execute`` and otherwise fails with the install command, so a missing package never
 breaks the plugin itself; algorithms that need less say so, and never pay TensorFlow's start-up.
 """
+import os
+import tempfile
+
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingLayerPostProcessorInterface,
-                       QgsProcessingParameterBoolean, QgsProcessingParameterEnum)
+                       QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterFile,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterDestination)
 from qgis.PyQt.QtCore import QCoreApplication
 
 from .dependencies import MODULES, missing_message, missing_packages
@@ -168,6 +173,67 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
 
     def execute(self, parameters, context, progress):
         raise NotImplementedError
+
+    def checkParameterValues(self, parameters, context):
+        """QGIS's own check, with numbers outside their range named with the value and the range
+        (QGIS says only 'Incorrect parameter value')."""
+        for definition in self.parameterDefinitions():
+            if not isinstance(definition, QgsProcessingParameterNumber):
+                continue
+            value = parameters.get(definition.name())
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)) or value == "":
+                continue  # unset, or an expression or property QGIS evaluates itself
+            try:
+                number = float(value)
+            except ValueError:
+                return self.reject(definition.name(), value, self.tr("give a number"))
+            low, high = definition.minimum(), definition.maximum()
+            if not low <= number <= high:
+                integer = definition.dataType() == QgsProcessingParameterNumber.Integer
+                shown = (lambda x: f"{x:.0f}") if integer else (lambda x: f"{x:g}")
+                return self.reject(definition.name(), value, self.tr("choose a value from {} to {}").format(
+                    shown(low), shown(high)))
+        ok, message = super().checkParameterValues(parameters, context)
+        return self._check_inputs_kept(parameters, context) if ok else (ok, message)
+
+    def _check_inputs_kept(self, parameters, context):
+        """Refuses a destination that is one of the input files: the run would replace its own input."""
+        inputs = {}
+        for definition in self.parameterDefinitions():
+            if isinstance(definition, QgsProcessingParameterFile):
+                path = self.parameterAsFile(parameters, definition.name(), context)
+            elif definition.isDestination() or parameters.get(definition.name()) in (None, ""):
+                continue
+            else:
+                layer = self.parameterAsLayer(parameters, definition.name(), context)
+                path = layer.source().split("|")[0] if layer is not None else ""
+            if path and os.path.exists(path):
+                inputs[os.path.realpath(path)] = definition.name()
+        for definition in self.destinationParameterDefinitions():
+            if isinstance(definition, QgsProcessingParameterRasterDestination):
+                path = self.parameterAsOutputLayer(parameters, definition.name(), context)
+            elif isinstance(definition, QgsProcessingParameterFileDestination):
+                path = self.parameterAsFileOutput(parameters, definition.name(), context)
+            else:
+                continue
+            source = inputs.get(os.path.realpath(path)) if path else None
+            if source:
+                return self.reject(definition.name(), path, self.tr(
+                    "this is the input {}, which the run must not overwrite: choose a different file").format(source))
+        return True, ""
+
+    def prepare_destination(self, key, path):
+        """Creates the folder of the destination ``path`` and checks that files can be written
+        there, before any long work, so an unwritable destination fails at once and by name."""
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as error:
+            raise QgsProcessingException(self.tr("{} = {}: cannot write in '{}' ({}): choose a writable "
+                                                 "folder").format(key, path, folder, error.strerror)) from None
+        return path
 
     def reject(self, key, value, fix):
         """The (False, message) pair ``checkParameterValues`` returns for a bad value of ``key``."""

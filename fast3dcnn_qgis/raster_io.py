@@ -152,10 +152,15 @@ class RasterWriter:
     the destination folder and renamed to ``path`` by ``commit``. As a context manager it
     discards the temporary file when the block raises (an error or Cancel)."""
 
-    def __init__(self, path, info, data_type, nodata):
+    def __init__(self, path, info, data_type, nodata, parameter="OUTPUT"):
         self.path = os.path.abspath(path)
+        self.parameter = parameter
         folder = os.path.dirname(self.path)
-        os.makedirs(folder, exist_ok=True)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as error:
+            raise RasterError(f"{parameter}: cannot create the folder of '{path}' ({error.strerror}): "
+                              f"choose a writable folder") from None
         # A fresh name beside the destination (same file system, so the final rename is atomic),
         # created by GDAL itself so the file gets the user's usual permissions.
         self.temporary = os.path.join(folder, f".{os.path.basename(self.path)}.{uuid.uuid4().hex[:12]}.part.tif")
@@ -164,7 +169,8 @@ class RasterWriter:
             self.temporary, info.width, info.height, 1, data_type, options)
         if self.dataset is None:
             self.discard()
-            raise RasterError(f"cannot create '{path}': {gdal.GetLastErrorMsg()}; choose a writable folder")
+            raise RasterError(f"{parameter}: cannot create '{path}' ({gdal.GetLastErrorMsg()}): "
+                              f"choose a writable folder")
         if info.georeferenced:  # a bare pixel grid stays one, as QGIS shows the input
             self.dataset.SetGeoTransform(info.geotransform)
         if info.projection:
@@ -174,13 +180,33 @@ class RasterWriter:
 
     def write(self, row, col, array):
         if self.band.WriteArray(np.asarray(array), col, row) != 0:
-            raise RasterError(f"writing '{self.path}' failed: {gdal.GetLastErrorMsg()}")
+            raise self._write_error(gdal.GetLastErrorMsg())
+
+    def _write_error(self, reason):
+        return RasterError(f"{self.parameter}: writing '{self.path}' failed ({reason}): free disk space or "
+                           f"choose another folder")
 
     def commit(self):
         """Closes the file and moves it (and GDAL's .aux.xml sidecar) under the final name."""
-        self.band = None
-        self.dataset.FlushCache()
-        self.dataset = None
+        self._close()
+        return self._rename()
+
+    def _close(self):
+        """GDAL writes cached tiles on closing and reports a full disk only through its error
+        handler, so errors are collected there: a file that did not close cleanly is discarded."""
+        errors = []
+        gdal.PushErrorHandler(lambda kind, code, message: errors.append(message) if kind >= gdal.CE_Failure else None)
+        try:
+            self.band = None
+            self.dataset.FlushCache()
+            self.dataset = None
+        finally:
+            gdal.PopErrorHandler()
+        if errors:
+            self.discard()
+            raise self._write_error(errors[0])
+
+    def _rename(self):
         for suffix in (".aux.xml", ""):
             if os.path.exists(self.temporary + suffix):
                 os.replace(self.temporary + suffix, self.path + suffix)
@@ -207,13 +233,13 @@ class ClassMapWriter(RasterWriter):
     """A class map: ids in the smallest unsigned type, nodata 0 (unclassified), a colour table,
     category names, and after ``commit`` a ``.qml`` paletted style beside it."""
 
-    def __init__(self, path, info, class_ids, class_names=None, class_colors_=None):
+    def __init__(self, path, info, class_ids, class_names=None, class_colors_=None, parameter="OUTPUT"):
         self.class_ids = sorted(int(c) for c in class_ids)
         if not self.class_ids or self.class_ids[0] < 1:
             raise RasterError(f"class ids must be 1 or more (0 marks unclassified pixels), got {self.class_ids}")
         self.names = {c: (class_names or {}).get(c, f"class {c}") for c in self.class_ids}
         self.colors = class_colors(self.class_ids, class_colors_)
-        super().__init__(path, info, smallest_unsigned_type(self.class_ids[-1]), 0)
+        super().__init__(path, info, smallest_unsigned_type(self.class_ids[-1]), 0, parameter)
         # GeoTIFF holds colour tables for Byte and UInt16 only; larger ids rely on the .qml style.
         self.indexed = self.class_ids[-1] <= 65535
         if self.indexed:
@@ -235,9 +261,14 @@ class ClassMapWriter(RasterWriter):
             for class_id, name in self.names.items():
                 names[class_id] = name
             self.band.SetRasterCategoryNames(names)
-        path = super().commit()
-        write_class_style(path, self.class_ids, self.names, self.colors)
-        return path
+        self._close()
+        # Styled before the rename, so a style that cannot be written leaves no map behind either.
+        try:
+            write_class_style(self.temporary, self.class_ids, self.names, self.colors, style_path(self.path))
+        except (RasterError, OSError):
+            self.discard()
+            raise
+        return self._rename()
 
 
 def _rgba(color):
@@ -245,9 +276,9 @@ def _rgba(color):
     return tuple(int(color[i:i + 2], 16) for i in (0, 2, 4)) + (255,)
 
 
-def confidence_writer(path, info):
+def confidence_writer(path, info, parameter="OUTPUT_CONFIDENCE"):
     """A float32 raster of the maximum softmax probability; 0 (never a probability) is nodata."""
-    return RasterWriter(path, info, gdal.GDT_Float32, 0)
+    return RasterWriter(path, info, gdal.GDT_Float32, 0, parameter)
 
 
 def style_path(raster_path):
@@ -255,8 +286,9 @@ def style_path(raster_path):
     return os.path.splitext(raster_path)[0] + ".qml"
 
 
-def write_class_style(raster_path, class_ids, class_names, colors):
-    """Saves a paletted renderer with the class colours and names as the raster's default style."""
+def write_class_style(raster_path, class_ids, class_names, colors, qml_path=None):
+    """Saves a paletted renderer with the class colours and names as the raster's default style
+    (or to ``qml_path``)."""
     from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
     from qgis.PyQt.QtGui import QColor
 
@@ -265,7 +297,9 @@ def write_class_style(raster_path, class_ids, class_names, colors):
         raise RasterError(f"QGIS cannot open the class map '{raster_path}' to style it")
     classes = [QgsPalettedRasterRenderer.Class(int(c), QColor(colors[c]), class_names[c]) for c in class_ids]
     layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
-    message, saved = layer.saveNamedStyle(style_path(raster_path))
+    qml_path = qml_path or style_path(raster_path)
+    message, saved = layer.saveNamedStyle(qml_path)
     if not saved:
-        raise RasterError(f"cannot write the style '{style_path(raster_path)}': {message}")
-    return style_path(raster_path)
+        raise RasterError(f"cannot write the style '{qml_path}' ({message}): free disk space or choose "
+                          f"another folder")
+    return qml_path

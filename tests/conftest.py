@@ -11,3 +11,13 @@ else:
     from fast3dcnn_qgis.dependencies import import_tensorflow
 
     import_tensorflow()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Prints how many cases of the robustness matrix (issue 6) ran, when its tests ran."""
+    import sys
+
+    cases = [case for name, module in list(sys.modules.items()) if name.split(".")[-1].startswith("test_robustness")
+             for case in getattr(module, "MATRIX", [])]
+    if cases:
+        terminalreporter.write_line(f"robustness matrix: {len(cases)} cases")
