@@ -22,7 +22,8 @@ from .raster_io import empty_bands, open_raster, raster_info, read_blocks, style
 #: checkParameterValues must not do on the GUI thread (a test keeps the values in step).
 MIN_WINDOW = 9
 MIN_COMPONENTS = 15
-#: Reduced cubes larger than this are kept in a temporary memory-mapped file instead of memory.
+#: Reduced cubes larger than this, or than a quarter of the memory available when training starts,
+#: are kept in a temporary memory-mapped file instead of memory.
 SPILL_BYTES = 2 * 2 ** 30
 
 SPLITS = ("paper", "fraction", "count", "disjoint")
@@ -272,7 +273,7 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             split=SPLITS[self.parameterAsEnum(parameters, self.SPLIT, context)],
             split_value=self._split_value(parameters, context), training=config)
         training_part = progress.part(0, 75 if output else 97)
-        spill = self._spill_path(info, settings.components)
+        spill = self._spill_path(info, settings.components, progress)
         try:
             classifier = workflow.train_classifier(
                 lambda: read_blocks(dataset), info.height, info.width, info.band_count, truth.grid, settings,
@@ -332,12 +333,15 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                     info.band_count - len(excluded)))
         return format_band_ranges(sorted(excluded))
 
-    def _spill_path(self, info, components):
+    def _spill_path(self, info, components, progress):
         """A temporary file for the reduced cube when it is too large to keep in memory, else None."""
-        if info.width * info.height * components * 4 <= SPILL_BYTES:
+        size = info.width * info.height * components * 4
+        if size <= min(SPILL_BYTES, _available_memory() // 4):
             return None
         handle, path = tempfile.mkstemp(prefix="f3dcnn-cube-", suffix=".npy", dir=QgsProcessingUtils.tempFolder())
         os.close(handle)
+        progress.log(self.tr("The reduced scene ({:.1f} GB) is kept in the temporary file {} rather than in "
+                             "memory").format(size / 2 ** 30, path))
         return path
 
     def _context_metadata(self, layer, info, truth, class_field, classifier):
@@ -350,3 +354,11 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             "classes": [{"id": int(c), "name": classifier.class_name(c), "color": classifier.class_colors.get(int(c)),
                          "labelled_pixels": counts.get(int(c), 0)} for c in classifier.class_ids],
         }
+
+
+def _available_memory():
+    """Bytes of memory free for new allocations (Linux, macOS); unknown elsewhere, so unbounded."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 2 ** 63

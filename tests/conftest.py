@@ -17,7 +17,8 @@ def pytest_terminal_summary(terminalreporter):
     """Prints how many cases of the robustness matrix (issue 6) ran, when its tests ran."""
     import sys
 
-    cases = [case for name, module in list(sys.modules.items()) if name.split(".")[-1].startswith("test_robustness")
-             for case in getattr(module, "MATRIX", [])]
+    lists = {id(module.MATRIX): module.MATRIX for name, module in list(sys.modules.items())
+             if name.split(".")[-1].startswith("test_robustness") and hasattr(module, "MATRIX")}
+    cases = [case for matrix in lists.values() for case in matrix]
     if cases:
         terminalreporter.write_line(f"robustness matrix: {len(cases)} cases")
