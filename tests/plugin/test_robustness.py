@@ -513,3 +513,41 @@ def test_existing_output_replaced_only_on_success(model, bad_models, inputs, tmp
     classify(model, inputs, output)
     assert helpers.read(output).shape == (SIDE, SIDE)
     assert_clean(tmp_path)
+
+
+# -- the same refusals through qgis_process, a separate QGIS process as in scripts and models --------
+from test_package import QGIS_PROCESS, plugin_zip, profile  # noqa: E402,F401  (fixtures)
+
+
+def qgis_process_fails(case, env, algorithm, parameters, *needles):
+    MATRIX.append(f"qgis_process:{case}")
+    done = subprocess.run([QGIS_PROCESS, "run", algorithm, "--", *(f"{k}={v}" for k, v in parameters.items())],
+                          env=env, capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    for needle in needles:
+        assert str(needle) in output, f"{case}: '{needle}' missing from: {output[-2000:]}"
+
+
+@pytest.mark.skipif(not os.path.exists(QGIS_PROCESS), reason="qgis_process.bin is not installed")
+@pytest.mark.parametrize("case", ["window_even", "pickle_payload", "keras_lambda", "truncated",
+                                  "output_equal_to_input"])
+def test_refused_through_qgis_process(case, profile, inputs, model, bad_models, tmp_path):  # noqa: F811
+    made, marker = bad_models
+    copy = shutil.copy(inputs["cube"], tmp_path / "cube.tif")
+    before = sha(copy)
+    classify = {"INPUT": copy, "MODEL": model, "OUTPUT": tmp_path / "map.tif"}
+    if case == "window_even":
+        qgis_process_fails(case, profile, "fast3dcnn:train", train_parameters(inputs, tmp_path, WINDOW_SIZE=10),
+                           "WINDOW_SIZE", "10", "use 9 or 11")
+    elif case == "output_equal_to_input":
+        qgis_process_fails(case, profile, "fast3dcnn:classify", dict(classify, OUTPUT=copy),
+                           "OUTPUT", copy, "different file")
+    else:
+        bad = made[{"pickle_payload": "raw_pickle", "keras_lambda": "keras_lambda", "truncated": "truncated"}[case]]
+        qgis_process_fails(case, profile, "fast3dcnn:classify", dict(classify, MODEL=bad),
+                           "MODEL", bad, "not a Fast 3D CNN model file")
+    assert not marker.exists(), "code from the model file ran"
+    assert sha(copy) == before
+    assert sorted(os.listdir(tmp_path)) == ["cube.tif"] or all(
+        n.startswith("cube.tif") for n in os.listdir(tmp_path)), os.listdir(tmp_path)
