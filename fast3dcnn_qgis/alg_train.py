@@ -13,6 +13,7 @@ from qgis.core import (QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutp
 from .algorithm_base import Cancelled, Fast3DCNNAlgorithm, load_with_style
 from .alg_classify import check_output_extension, classify_scene
 from .core.bands import BandRangeError, format_band_ranges, parse_band_ranges
+from .dependencies import compute_device
 from .ground_truth import read_ground_truth
 from .palette import class_colors
 from .raster_io import empty_bands, open_raster, raster_info, read_blocks, style_path
@@ -290,6 +291,7 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             accuracy["overall_accuracy"], accuracy["average_accuracy"], accuracy["kappa"],
             accuracy["split"]["description"]))
         classifier.metadata.update(self._context_metadata(layer, info, truth, class_field, classifier))
+        classifier.metadata["versions"]["device"] = compute_device()
 
         if output:
             progress.log(self.tr("Classifying the scene"))
