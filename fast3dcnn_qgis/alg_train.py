@@ -232,6 +232,7 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
     def execute(self, parameters, context, progress):
         from .core import workflow
         from .core.modelfile import save_classifier
+        from .core.splits import SplitError
         from .core.training import TrainingCancelled, TrainingConfig
         from .report import class_map_preview, write_report
 
@@ -283,6 +284,9 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                 should_cancel=progress.should_cancel, log=progress.log)
         except (workflow.Cancelled, TrainingCancelled):
             raise Cancelled() from None
+        except SplitError as error:
+            raise SplitError(self.tr("{} ('{}') under {} = {}: {}").format(
+                self.GROUND_TRUTH, truth.source, self.SPLIT, settings.split, error)) from None
         finally:
             if spill and os.path.exists(spill):
                 os.remove(spill)

@@ -321,20 +321,13 @@ def test_overlapping_polygons_smaller_wins(inputs):
 
 @pytest.mark.parametrize("split,value", [("0", None), ("1", 0.5), ("2", 5), ("3", 0.3)])
 def test_single_pixel_class_under_each_split(split, value, inputs, tmp_path):
-    """A class of one pixel cannot be split into training, validation and test: every split either
-    trains without it or names the class and the fix."""
-    MATRIX.append(f"ground_truth:single_pixel_class_split_{split}")
+    """A class of one pixel cannot be split into training, validation and test pixels: every split
+    names the class, its one pixel and the fix."""
     parameters = train_parameters(inputs, tmp_path, truth="gt_single_pixel", SPLIT=split)
     if value is not None:
         parameters["SPLIT_VALUE"] = value
-    try:
-        results = run("train", parameters)
-    except QgsProcessingException as error:
-        assert "class 2" in str(error) or "2" in str(error), str(error)
-        assert not os.listdir(tmp_path)
-    else:
-        assert os.path.getsize(results["OUTPUT_MODEL"])
-        assert_clean(tmp_path)
+    fails(f"ground_truth:single_pixel_class_split_{split}", "train", parameters, "GROUND_TRUTH", "gt_single_pixel",
+          "SPLIT", "class 2", "remove", folder=tmp_path)
 
 
 # -- model files -------------------------------------------------------------------------------------
@@ -450,18 +443,22 @@ def test_output_in_missing_folder_is_created(model, inputs, tmp_path):
     assert os.path.getsize(results["OUTPUT_MODEL"])
 
 
-@pytest.mark.parametrize("key", ["OUTPUT", "OUTPUT_CONFIDENCE"])
-def test_output_read_only_folder(key, model, inputs, tmp_path):
+@pytest.mark.parametrize("algorithm,key", [("classify", "OUTPUT"), ("classify", "OUTPUT_CONFIDENCE"),
+                                           ("train", "OUTPUT_MODEL"), ("train", "OUTPUT_REPORT")])
+def test_output_read_only_folder(algorithm, key, model, inputs, tmp_path):
     if os.geteuid() == 0:
-        folder = "/proc"  # read-only even for root
+        folder = "/proc"  # read-only even for root, who may write in any chmod-ed folder
     else:
         folder = tmp_path / "locked"
         folder.mkdir()
         folder.chmod(0o500)
-    outputs = {"OUTPUT": tmp_path / "map.tif", key: os.path.join(folder, "map2.tif")}
-    fails(f"output:read_only_{key}", "classify", {"INPUT": inputs["cube"], "MODEL": model, **outputs},
-          key, "map2.tif", "writable folder")
-    assert not os.path.exists(tmp_path / "map.tif")
+    if algorithm == "classify":
+        parameters = {"INPUT": inputs["cube"], "MODEL": model, "OUTPUT": tmp_path / "map.tif"}
+    else:
+        parameters = train_parameters(inputs, tmp_path)
+    parameters[key] = os.path.join(folder, "out.tif" if algorithm == "classify" else "out.f3dcnn")
+    fails(f"output:read_only_{algorithm}_{key}", algorithm, parameters, key, "out.", "writable folder")
+    assert [n for n in os.listdir(tmp_path) if n != "locked"] == []
 
 
 def test_output_equal_to_input(model, inputs, tmp_path):
@@ -500,6 +497,13 @@ def test_output_full_disk(full_disk, model, inputs):
                                                       "OUTPUT": full_disk / "map.tif"}, "OUTPUT", "map.tif",
                     "free disk space")
     assert set(os.listdir(full_disk)) == before, message
+
+
+def test_model_on_full_disk(full_disk, inputs):
+    before = set(os.listdir(full_disk))
+    fails("output:full_disk_model", "train", train_parameters(inputs, full_disk), "OUTPUT_MODEL", "model.f3dcnn",
+          "free disk space")
+    assert set(os.listdir(full_disk)) == before
 
 
 def test_existing_output_replaced_only_on_success(model, bad_models, inputs, tmp_path):
