@@ -15,6 +15,10 @@ API for subclasses (the whole contract):
   Raise ``ValueError`` (the core's errors are) or ``QgsProcessingException`` with a message naming
   the parameter, the value and the fix: ValueErrors are turned into QgsProcessingException;
 - optionally ``checkParameterValues`` (call the base first) to reject bad input before anything runs;
+  the base already names numbers outside their range with the range, and refuses a destination
+  that is one of the input files;
+- ``self.prepare_destination(key, path)`` in ``execute``, before the long work, for every file it
+  will write: it creates the folder and fails by name where nothing can be written;
 - ``load_with_style(context, path, qml)`` makes a written map load into the project with its style.
 
 The base checks that the modules in ``REQUIRES`` (by default TensorFlow/Keras and scikit-learn)
