@@ -99,7 +99,8 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
         map_layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         reference = self.parameterAsLayer(parameters, self.REFERENCE, context)
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
-        report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
+        report_path = self.prepare_destination(
+            self.OUTPUT_REPORT, self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context))
         dataset = open_raster(map_layer.source(), self.INPUT)
         info = raster_info(dataset)
         band = dataset.GetRasterBand(1)

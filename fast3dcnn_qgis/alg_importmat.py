@@ -74,7 +74,7 @@ class ImportMatAlgorithm(Fast3DCNNAlgorithm):
     def execute(self, parameters, context, progress):
         path = self.parameterAsFile(parameters, self.INPUT, context)
         name = self.parameterAsString(parameters, self.VARIABLE, context).strip() or None
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        output = self.prepare_destination(self.OUTPUT, self.parameterAsOutputLayer(parameters, self.OUTPUT, context))
         progress.log(self.tr("Reading {}").format(path))
         variable, array = read_image(path, name)
         array = storage_array(array)
