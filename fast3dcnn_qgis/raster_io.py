@@ -116,6 +116,9 @@ def read_blocks(dataset, halo=0, max_bytes=BLOCK_BYTES, max_pixels=None):
             raise RasterError(f"reading '{info.path}' failed at row {row}, column {col}: "
                               f"{gdal.GetLastErrorMsg()}")
         data = data.reshape((info.band_count,) + data.shape[-2:])
+        # Each block is read once (a halo twice at most), so GDAL's block cache, up to 5% of the
+        # machine's memory, would only hold the scene's past: dropping it keeps memory flat.
+        dataset.FlushCache()
         yield Block(row, col, np.moveaxis(data, 0, -1), (top, bottom, left, right))
 
 
