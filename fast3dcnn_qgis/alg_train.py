@@ -363,7 +363,16 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
 
 
 def _available_memory():
-    """Bytes of memory free for new allocations (Linux, macOS); unknown elsewhere, so unbounded."""
+    """Bytes of memory available for new allocations: Linux's MemAvailable (free memory plus the
+    file cache it can drop), else the free pages where the system says (macOS); unbounded where
+    unknown (Windows), so only SPILL_BYTES applies there."""
+    try:
+        with open("/proc/meminfo") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
