@@ -12,7 +12,7 @@ from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessin
 
 import helpers
 from fast3dcnn_qgis import alg_train
-from test_robustness import MATRIX, cut
+from test_robustness import MATRIX, cut, write_cube
 
 FAST = {"WINDOW_SIZE": 9, "COMPONENTS": 15, "SEED": 1, "BATCH_SIZE": 32}
 
@@ -131,3 +131,20 @@ def test_two_algorithms_at_once_do_not_interfere(scene, tmp_path):
     assert (helpers.read(results["classify"]["OUTPUT"]) == helpers.read(alone["OUTPUT"])).all()
     assert 0 < results["train"]["OVERALL_ACCURACY"] <= 1
     assert helpers.read(results["train"]["OUTPUT"]).shape == (40, 40)
+
+
+def test_cancel_classification_keeps_previous_map(scene, tmp_path):
+    """Cancel between the blocks of a 300 x 300 scene (four prediction blocks)."""
+    MATRIX.append("cancel:classify")
+    model = run("train", train_parameters(scene, tmp_path / "model"))["OUTPUT_MODEL"]
+    tiles = np.tile(helpers.read(scene[0]), (1, 8, 8))[:, :300, :300]
+    large = write_cube(tmp_path / "large.tif", tiles, scene[0])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "map.tif").write_bytes(b"previous map")
+    feedback = CancelAt(20)
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        run("classify", {"INPUT": str(large), "MODEL": model, "OUTPUT": str(out / "map.tif"),
+                         "OUTPUT_CONFIDENCE": str(out / "confidence.tif")}, feedback)
+    assert time.monotonic() - feedback.cancelled_at < 5
+    assert os.listdir(out) == ["map.tif"] and (out / "map.tif").read_bytes() == b"previous map"
