@@ -1,4 +1,8 @@
-"""Small real data derived from the shipped Salinas-A scene for the plugin tests."""
+"""Small real data derived from the shipped Salinas-A scene for the plugin tests, and probes of
+QGIS's own Python."""
+import os
+import subprocess
+
 import numpy as np
 from osgeo import gdal, ogr, osr
 
@@ -59,3 +63,22 @@ def label_polygons(label_raster, target, epsg=4326):
                          SQLStatement=f"SELECT class_id, CASE class_id {cases} END AS name, GEOMETRY FROM labels",
                          SQLDialect="SQLITE", layerName="ground_truth")
     return target
+
+
+#: QGIS's own Python on Debian/Ubuntu, as opposed to the project's virtual environment.
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def system_python_has(modules, lacking):
+    """Whether QGIS's own Python (without user site-packages) imports all ``modules`` and not ``lacking``:
+    the situation of a QGIS user who has not installed the plugin's dependencies yet."""
+    if not os.path.exists(SYSTEM_PYTHON):
+        return False
+    probe = subprocess.run([SYSTEM_PYTHON, "-s", "-c", f"import {', '.join(modules)}\ntry:\n import {lacking}\n"
+                            "except ImportError:\n pass\nelse:\n raise SystemExit(1)"], capture_output=True)
+    return probe.returncode == 0
+
+
+def printed(stdout, key):
+    """The value a subprocess printed on its line ``KEY value``."""
+    return next(line.split(" ", 1)[1] for line in stdout.splitlines() if line.startswith(key + " "))

@@ -5,9 +5,9 @@ import os
 import subprocess
 
 import pytest
+from helpers import SYSTEM_PYTHON, printed, system_python_has
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SYSTEM_PYTHON = "/usr/bin/python3"
 
 SCRIPT = """
 from qgis.core import QgsApplication
@@ -66,32 +66,20 @@ print("UNLOADED", iface.menus["Fast 3D CNN"].actions())
 """
 
 
-def system_python_lacks_tensorflow():
-    if not os.path.exists(SYSTEM_PYTHON):
-        return False
-    probe = subprocess.run([SYSTEM_PYTHON, "-s", "-c", "import qgis.gui, pip\ntry:\n import keras\nexcept ImportError:\n"
-                            " pass\nelse:\n raise SystemExit(1)"], capture_output=True)
-    return probe.returncode == 0
-
-
-def value(stdout, key):
-    return next(line.split(" ", 1)[1] for line in stdout.splitlines() if line.startswith(key + " "))
-
-
-@pytest.mark.skipif(not system_python_lacks_tensorflow(), reason="needs QGIS's Python with pip and without Keras")
+@pytest.mark.skipif(not system_python_has(('qgis.gui', 'pip'), 'keras'), reason="needs QGIS's Python with pip and without Keras")
 def test_message_bar_menu_and_a_cancelled_install(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT, QT_QPA_PLATFORM="offscreen", QGIS_CUSTOM_CONFIG_PATH=str(tmp_path))
     done = subprocess.run([SYSTEM_PYTHON, "-s", "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
     assert "UNLOADED" in done.stdout, done.stdout + done.stderr[-3000:]
-    assert value(done.stdout, "MENU") == "['Install dependencies…']"
-    assert "keras (package tensorflow-cpu)" in value(done.stdout, "MESSAGES")
-    assert value(done.stdout, "BUTTONS") == "['Install…']"
-    assert value(done.stdout, "RUNNING") == "True"
-    assert value(done.stdout, "STOPPED") == "True"
-    assert value(done.stdout, "STATUS").startswith("Cancelled.")
-    assert value(done.stdout, "OUTPUT") == "True"
-    assert value(done.stdout, "CLOSE") == "True"
-    assert value(done.stdout, "UNLOADED") == "[]"
+    assert printed(done.stdout, "MENU") == "['Install dependencies…']"
+    assert "keras (package tensorflow-cpu)" in printed(done.stdout, "MESSAGES")
+    assert printed(done.stdout, "BUTTONS") == "['Install…']"
+    assert printed(done.stdout, "RUNNING") == "True"
+    assert printed(done.stdout, "STOPPED") == "True"
+    assert printed(done.stdout, "STATUS").startswith("Cancelled.")
+    assert printed(done.stdout, "OUTPUT") == "True"
+    assert printed(done.stdout, "CLOSE") == "True"
+    assert printed(done.stdout, "UNLOADED") == "[]"
     profile_python = tmp_path / "profiles" / "default" / "python"
     with open(profile_python / "fast3dcnn_deps-constraints.txt") as stream:
         assert "numpy==" in stream.read()

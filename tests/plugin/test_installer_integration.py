@@ -10,9 +10,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import SYSTEM_PYTHON, printed, system_python_has
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SYSTEM_PYTHON = "/usr/bin/python3"
 
 CHECK = """
 import sys
@@ -40,19 +40,7 @@ print("DONE")
 """
 
 
-def system_python_has_qgis_without_tensorflow():
-    if not os.path.exists(SYSTEM_PYTHON):
-        return False
-    probe = subprocess.run([SYSTEM_PYTHON, "-s", "-c", "import qgis.core, numpy, venv\ntry:\n import tensorflow\n"
-                            "except ImportError:\n pass\nelse:\n raise SystemExit(1)"], capture_output=True)
-    return probe.returncode == 0
-
-
-def output_values(stdout, key):
-    return next(line.split(" ", 1)[1] for line in stdout.splitlines() if line.startswith(key + " "))
-
-
-@pytest.mark.skipif(not system_python_has_qgis_without_tensorflow(),
+@pytest.mark.skipif(not system_python_has(('qgis.core', 'numpy', 'venv'), 'tensorflow'),
                     reason="needs QGIS's /usr/bin/python3 with QGIS and without TensorFlow")
 def test_installer_downloads_into_a_throwaway_profile_and_keeps_qgis_numpy(tmp_path):
     venv = tmp_path / "venv"
@@ -75,11 +63,11 @@ def test_installer_downloads_into_a_throwaway_profile_and_keeps_qgis_numpy(tmp_p
     checked = subprocess.run([python, "-c", CHECK, str(target)], capture_output=True, text=True, env=env,
                              timeout=600)
     assert checked.returncode == 0 and "DONE" in checked.stdout, checked.stdout + checked.stderr[-3000:]
-    assert output_values(checked.stdout, "USABLE") == "True"
-    assert output_values(checked.stdout, "MISSING") == "[]"
-    assert output_values(checked.stdout, "PARAMS") == "994166"
-    assert output_values(checked.stdout, "LOSS") == "True"
-    assert output_values(checked.stdout, "NUMPY").split() == before
-    assert output_values(checked.stdout, "TENSORFLOW").split()[1].startswith(str(target))
-    assert output_values(checked.stdout, "DEVICE") == "CPU"
-    print(output_values(checked.stdout, "TENSORFLOW"), "with numpy", before[0], file=sys.stderr)
+    assert printed(checked.stdout, "USABLE") == "True"
+    assert printed(checked.stdout, "MISSING") == "[]"
+    assert printed(checked.stdout, "PARAMS") == "994166"
+    assert printed(checked.stdout, "LOSS") == "True"
+    assert printed(checked.stdout, "NUMPY").split() == before
+    assert printed(checked.stdout, "TENSORFLOW").split()[1].startswith(str(target))
+    assert printed(checked.stdout, "DEVICE") == "CPU"
+    print(printed(checked.stdout, "TENSORFLOW"), "with numpy", before[0], file=sys.stderr)
