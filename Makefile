@@ -40,5 +40,11 @@ deploy:
 	@echo "For QGIS to find TensorFlow in $(VENV), start it with:"
 	@echo "  PYTHONPATH=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null || echo '<.venv site-packages>') qgis"
 
+# The paper's Table III on every scene in DATA (a folder laid out like ../shared/data): table.md,
+# summary.json, runs.jsonl and PNG previews in bench-out/ (resumable). QUICK=1: one scene, one run.
+bench: setup
+	@test -n "$(DATA)" || { echo "make bench needs DATA=<folder with indian_pines/, salinas_a/, ...>, e.g. make bench DATA=../shared/data"; exit 2; }
+	$(PY) tests/benchmarks/paper_tables.py --data "$(DATA)" $(if $(QUICK),--quick)
+
 clean:
 	rm -rf $(VENV) dist .pytest_cache demo-output
