@@ -157,9 +157,9 @@ def _write_text(path, text):
 
 
 def summarise(runs):
-    """{(scene, split, window): {metric: (mean, std, n)}} over the seeds."""
+    """{(scene, split, window): {metric: (mean, std, n)}} over the seeds that could be run."""
     groups = {}
-    for run in runs:
+    for run in (run for run in runs if "error" not in run):
         groups.setdefault((run["scene"], run["split"], run["window"]), []).append(run)
     metrics = ("oa", "aa", "kappa", "train_seconds", "predict_seconds", "peak_rss_mb")
     return {key: {m: (float(np.mean([r[m] for r in group])), float(np.std([r[m] for r in group])), len(group))
@@ -172,7 +172,7 @@ def paper_figures():
         return json.load(stream)
 
 
-def markdown(summary, paper, epochs):
+def markdown(summary, runs, paper, epochs):
     """Table III's layout: window sizes as rows, OA / AA / kappa per scene as columns, in percent, mean ±
     standard deviation over the seeds, with the paper's figure in brackets where it gives one."""
     known = (f"[paper: x] is the paper's Table III figure ({paper['source']})." if paper.get("table3") else
@@ -206,6 +206,11 @@ def markdown(summary, paper, epochs):
                                  f"{figures[metric][0]:.{digits}f} ± {figures[metric][1]:.{digits}f}")
             lines.append(f"| {window} | " + " | ".join(cells) + " |")
         lines.append("")
+    impossible = [run for run in runs if "error" in run]
+    if impossible:
+        lines += ["### Runs that could not be made", ""]
+        lines += ["- {scene} {split} S={window} seed {seed}: {error}".format(**run) for run in impossible]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -222,13 +227,14 @@ def _cell(figures, metric, paper, scene, split, window):
 def write_outputs(out, runs, epochs):
     summary = summarise(runs)
     paper = paper_figures()
-    _write_text(os.path.join(out, "table.md"), markdown(summary, paper, epochs))
+    _write_text(os.path.join(out, "table.md"), markdown(summary, runs, paper, epochs))
     rows = [{"scene": scene, "split": split, "window": window, "n_seeds": figures["oa"][2],
              **{f"{m}_mean": v[0] for m, v in figures.items()}, **{f"{m}_std": v[1] for m, v in figures.items()},
              "paper": paper.get("table3", {}).get(scene, {}).get(str(window)) if split == "paper" else None}
             for (scene, split, window), figures in summary.items()]
     _write_text(os.path.join(out, "summary.json"),
-                json.dumps({"paper_source": paper["source"], "configurations": rows}, indent=2))
+                json.dumps({"paper_source": paper["source"], "configurations": rows,
+                            "impossible_runs": [run for run in runs if "error" in run]}, indent=2))
 
 
 def parse_arguments():
@@ -257,7 +263,12 @@ def parse_arguments():
 def main():
     args = parse_arguments()
     if args.one:
-        _write_text(args.result, json.dumps(measure(json.loads(args.one), args.data, args.figures)))
+        run = json.loads(args.one)
+        try:
+            figures = measure(run, args.data, args.figures)
+        except ValueError as error:  # the configuration cannot be made (say, a disjoint split too coarse)
+            figures = {**run, "error": str(error)}
+        _write_text(args.result, json.dumps(figures))
         return
     os.makedirs(args.out, exist_ok=True)
     runs_path = os.path.join(args.out, "runs.jsonl")
@@ -271,6 +282,9 @@ def main():
         with open(runs_path, "a") as stream:
             stream.write(json.dumps(figures) + "\n")
         done[run_key(figures)] = figures
+        if "error" in figures:
+            print(f"    not possible: {figures['error']}", flush=True)
+            continue
         print(f"    OA {100 * figures['oa']:.2f}%  AA {100 * figures['aa']:.2f}%  kappa {100 * figures['kappa']:.2f}"
               f"  training {figures['train_seconds']:.1f} s  prediction {figures['predict_seconds']:.2f} s"
               f"  peak {figures['peak_rss_mb']:.0f} MB", flush=True)
