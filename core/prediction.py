@@ -16,6 +16,8 @@ from .fully_conv import DEFAULT_BUDGET_BYTES, fully_convolutional, tiled_probabi
 from .patches import check_window
 
 METHODS = ("fully_convolutional", "patch")
+
+
 def reduce_block(classifier, block):
     """The standardised PCA scores of ``block``, padded to a full halo of S // 2, and the core's validity."""
     half = classifier.window // 2

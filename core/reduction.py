@@ -30,7 +30,7 @@ class SpectralReducer:
         self.chunk_pixels = int(chunk_pixels)
 
     # -- fitting ---------------------------------------------------------------------------
-    def fit_blocks(self, blocks, sample_step=1, progress=None, should_cancel=None):
+    def fit_blocks(self, blocks, sample_step=1, should_cancel=None):
         """Fits on every ``sample_step``-th valid pixel of each raw block (rows, cols, all bands).
 
         ``blocks`` is any iterable; pixels are buffered into chunks of ``chunk_pixels`` so each
@@ -44,7 +44,7 @@ class SpectralReducer:
         self._ipca = IncrementalPCA(n_components=self.n_components)
         self.n_fit_pixels_ = 0
         buffered, n_buffered = [], 0
-        for i, block in enumerate(blocks):
+        for block in blocks:
             if should_cancel is not None and should_cancel():
                 return self
             pixels = self.valid_pixels(block)[::sample_step]
@@ -53,8 +53,6 @@ class SpectralReducer:
             if n_buffered >= self.chunk_pixels:
                 self._partial_fit(np.concatenate(buffered))
                 buffered, n_buffered = [], 0
-            if progress is not None:
-                progress(i)
         if n_buffered:
             rest = np.concatenate(buffered)
             if self.n_fit_pixels_ and len(rest) < self.n_components:

@@ -44,7 +44,7 @@ def software_versions():
             "keras": keras.__version__, "keras_backend": keras.backend.backend()}
 
 
-def reduce_scene(reducer, blocks, height, width, spill_path=None, should_cancel=None, progress=None):
+def reduce_scene(reducer, blocks, height, width, spill_path=None, should_cancel=None):
     """The (H, W, B) float32 cube of standardised scores, zero at invalid pixels, and the validity mask.
 
     With ``spill_path`` the cube is a memory-mapped file there, for scenes whose cube does not fit
@@ -56,16 +56,24 @@ def reduce_scene(reducer, blocks, height, width, spill_path=None, should_cancel=
     else:
         cube = np.empty(shape, dtype=np.float32)
     valid = np.zeros((height, width), dtype=bool)
-    for i, block in enumerate(blocks):
+    for block in blocks:
         if should_cancel is not None and should_cancel():
             raise Cancelled()
         rows, cols = block.shape
         scores, ok = reducer.transform_block(block.data)
         cube[block.row:block.row + rows, block.col:block.col + cols] = scores
         valid[block.row:block.row + rows, block.col:block.col + cols] = ok
-        if progress is not None:
-            progress(i)
     return cube, valid
+
+
+def _tracked(blocks, progress, height, width):
+    """Passes ``blocks`` on, reporting after each the share of the scene's pixels done, which the
+    position of a block in row-major order tells without reading the scene once more to count them."""
+    for block in blocks:
+        yield block
+        if progress is not None:
+            rows, cols = block.shape
+            progress((block.row * width + (block.col + cols) * rows) / (height * width))
 
 
 def _phase(progress, name):
@@ -107,10 +115,8 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
     kept = kept_bands(band_count, settings.exclude_bands)
     reducer = SpectralReducer(kept, nodata, settings.components)
     start = time.perf_counter()
-    n_blocks = max(1, sum(1 for _ in blocks()))
-    pca_progress = _phase(progress, "pca")
-    reducer.fit_blocks((block.data for block in blocks()), settings.pca_sample_step,
-                       (lambda i: pca_progress((i + 1) / n_blocks)) if pca_progress else None, cancel)
+    pca_blocks = _tracked(blocks(), _phase(progress, "pca"), height, width)
+    reducer.fit_blocks((block.data for block in pca_blocks), settings.pca_sample_step, should_cancel=cancel)
     if cancel():
         raise Cancelled()
     timings["pca_seconds"] = time.perf_counter() - start
@@ -118,9 +124,8 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
         f"{100 * reducer.explained_variance_ratio_.sum():.2f}% of the variance, {reducer.n_fit_pixels_} pixels")
 
     start = time.perf_counter()
-    reduce_progress = _phase(progress, "reduce")
-    cube, valid = reduce_scene(reducer, blocks(), height, width, spill_path, cancel,
-                               (lambda i: reduce_progress((i + 1) / n_blocks)) if reduce_progress else None)
+    cube, valid = reduce_scene(reducer, _tracked(blocks(), _phase(progress, "reduce"), height, width),
+                               height, width, spill_path, cancel)
     timings["reduce_seconds"] = time.perf_counter() - start
 
     label_grid = np.asarray(label_grid)
