@@ -4,16 +4,16 @@ The benchmark scenes (Indian Pines, Salinas, Pavia) are published as .mat files,
 read; importing them lets an analyst reproduce the paper's figures with the other algorithms.
 """
 import os
-import uuid
 
 import numpy as np
-from osgeo import gdal, gdal_array
+from osgeo import gdal_array
 from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterBoolean, QgsProcessingParameterFile,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
 from .algorithm_base import Fast3DCNNAlgorithm
 from .dependencies import SCIPY
 from .matfile import read_image
+from .raster_io import RasterInfo, RasterWriter
 
 #: Bytes written per GDAL call: progress moves and Cancel answers between calls.
 CHUNK_BYTES = 16 * 2 ** 20
@@ -108,41 +108,18 @@ def storage_array(array):
 
 
 def write_geotiff(array, path, nodata, metadata, progress):
-    """Writes (rows, cols) or (rows, cols, bands) as a GeoTIFF, via a temporary name, in row chunks."""
+    """Writes (rows, cols) or (rows, cols, bands) as a GeoTIFF without georeferencing, in row
+    chunks, through the plugin's writer (temporary name, renamed when complete)."""
     cube = array if array.ndim == 3 else array[:, :, None]
     rows, cols, bands = cube.shape
-    data_type = gdal_array.NumericTypeCodeToGDALTypeCode(cube.dtype)
+    grid = RasterInfo(path, cols, rows, bands, cube.dtype, nodata, (0.0, 1.0, 0.0, 0.0, 0.0, 1.0), "", None, False)
     predictor = "3" if cube.dtype.kind == "f" else "2"
-    path = os.path.abspath(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = os.path.join(os.path.dirname(path), f".{uuid.uuid4().hex[:8]}.part.tif")
-    dataset = gdal.GetDriverByName("GTiff").Create(
-        temporary, cols, rows, bands, data_type,
-        ["COMPRESS=DEFLATE", f"PREDICTOR={predictor}", "INTERLEAVE=PIXEL", "TILED=YES", "BIGTIFF=IF_SAFER"])
-    if dataset is None:
-        raise OSError(f"Imported raster (OUTPUT): cannot create a GeoTIFF in {os.path.dirname(path)} "
-                      f"({gdal.GetLastErrorMsg()}); choose a writable folder")
-    try:
-        dataset.SetMetadata(metadata)
-        if nodata is not None:
-            for band in range(1, bands + 1):
-                dataset.GetRasterBand(band).SetNoDataValue(nodata)
+    with RasterWriter(path, grid, gdal_array.NumericTypeCodeToGDALTypeCode(cube.dtype), nodata, "OUTPUT", bands,
+                      [f"PREDICTOR={predictor}"]) as writer:
+        writer.dataset.SetMetadata(metadata)
         step = max(1, CHUNK_BYTES // max(1, cols * bands * cube.dtype.itemsize))
         for row in range(0, rows, step):
             progress.check_cancel()
-            chunk = cube[row:row + step]
-            written = (dataset.WriteArray(chunk, 0, row, interleave="pixel") if bands > 1
-                       else dataset.GetRasterBand(1).WriteArray(chunk[:, :, 0], 0, row))
-            if written != 0:
-                raise OSError(f"Imported raster (OUTPUT): writing {path} failed: {gdal.GetLastErrorMsg()}")
+            writer.write(row, 0, cube[row:row + step] if bands > 1 else cube[row:row + step, :, 0])
             progress(100 * min(rows, row + step) / rows)
-        dataset.FlushCache()
-        dataset = None
-        os.replace(temporary, path)
-        if os.path.exists(path + ".aux.xml"):
-            os.remove(path + ".aux.xml")  # statistics of a file this one replaced would be wrong
-    finally:
-        dataset = None
-        if os.path.exists(temporary):
-            os.remove(temporary)
-    return path
+        return writer.commit()

@@ -151,11 +151,12 @@ def smallest_unsigned_type(max_value):
 
 
 class RasterWriter:
-    """A single-band GeoTIFF on ``info``'s grid, written block by block to a temporary file in
-    the destination folder and renamed to ``path`` by ``commit``. As a context manager it
-    discards the temporary file when the block raises (an error or Cancel)."""
+    """A GeoTIFF on ``info``'s grid, written block by block to a temporary file in the destination
+    folder and renamed to ``path`` by ``commit``. As a context manager it discards the temporary
+    file when the block raises (an error or Cancel). ``bands`` > 1 writes pixel-interleaved cubes;
+    ``options`` add GDAL creation options (a predictor, say)."""
 
-    def __init__(self, path, info, data_type, nodata, parameter="OUTPUT"):
+    def __init__(self, path, info, data_type, nodata, parameter="OUTPUT", bands=1, options=()):
         self.path = os.path.abspath(path)
         self.parameter = parameter
         folder = os.path.dirname(self.path)
@@ -167,9 +168,11 @@ class RasterWriter:
         # A fresh name beside the destination (same file system, so the final rename is atomic),
         # created by GDAL itself so the file gets the user's usual permissions.
         self.temporary = os.path.join(folder, f".{os.path.basename(self.path)}.{uuid.uuid4().hex[:12]}.part.tif")
-        options = ["COMPRESS=DEFLATE", "TILED=YES", "BIGTIFF=IF_SAFER"]
+        options = ["COMPRESS=DEFLATE", "TILED=YES", "BIGTIFF=IF_SAFER"] + list(options)
+        if bands > 1:
+            options.append("INTERLEAVE=PIXEL")
         self.dataset = gdal.GetDriverByName("GTiff").Create(
-            self.temporary, info.width, info.height, 1, data_type, options)
+            self.temporary, info.width, info.height, bands, data_type, options)
         if self.dataset is None:
             self.discard()
             raise RasterError(f"{parameter}: cannot create '{path}' ({gdal.GetLastErrorMsg()}): "
@@ -179,10 +182,16 @@ class RasterWriter:
         if info.projection:
             self.dataset.SetProjection(info.projection)
         self.band = self.dataset.GetRasterBand(1)
-        self.band.SetNoDataValue(nodata)
+        if nodata is not None:
+            for band in range(1, bands + 1):
+                self.dataset.GetRasterBand(band).SetNoDataValue(nodata)
 
     def write(self, row, col, array):
-        if self.band.WriteArray(np.asarray(array), col, row) != 0:
+        """Writes (rows, cols) values, or (rows, cols, bands) for a multi-band file, at ``row``, ``col``."""
+        array = np.asarray(array)
+        written = (self.dataset.WriteArray(array, col, row, interleave="pixel") if array.ndim == 3
+                   else self.band.WriteArray(array, col, row))
+        if written != 0:
             raise self._write_error(gdal.GetLastErrorMsg())
 
     def _write_error(self, reason):
