@@ -6,13 +6,12 @@ the network from this package's own builder, so a model file from anyone can nev
 crafted pickle or Keras Lambda layer has nowhere to go.
 """
 import json
-import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from .classifier import Fast3DCNNClassifier
+from .files import written_atomically
 from .network import build_fast3dcnn
 from .reduction import SpectralReducer
 
@@ -44,23 +43,8 @@ def save_classifier(classifier, path):
     arrays = {f"reducer_{k}": v for k, v in classifier.reducer.to_arrays().items()}
     arrays.update({f"weight_{i:03d}": w for i, w in enumerate(weights)})
     arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".f3dcnn-", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; a model is shared like any output
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with written_atomically(path, binary=True) as stream:
+        np.savez_compressed(stream, **arrays)
 
 
 def read_header(path):

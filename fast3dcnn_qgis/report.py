@@ -20,10 +20,11 @@ import json
 import math
 import os
 import struct
-import uuid
 import zlib
 
 import numpy as np
+
+from .core.files import written_atomically
 
 #: Labels of known settings; other keys are shown as they are.
 SETTING_LABELS = {
@@ -63,8 +64,10 @@ def write_report(report, html_path, map_preview_png=None, title=None, class_colo
     written to a temporary name and renamed, so a reader never sees half a report.
     """
     json_path = os.path.splitext(html_path)[0] + ".json"
-    _write_atomic(json_path, json.dumps(json_ready(report), indent=2, allow_nan=False))
-    _write_atomic(html_path, render_html(report, map_preview_png, title, class_colors))
+    with written_atomically(json_path) as stream:
+        stream.write(json.dumps(json_ready(report), indent=2, allow_nan=False))
+    with written_atomically(html_path) as stream:
+        stream.write(render_html(report, map_preview_png, title, class_colors))
     return html_path, json_path
 
 
@@ -334,19 +337,6 @@ def _number(value, digits):
 
 def _e(value):
     return html.escape(str(value), quote=True)
-
-
-def _write_atomic(path, text):
-    temp = os.path.join(os.path.dirname(os.path.abspath(path)),
-                        f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.part")
-    try:
-        with open(temp, "x", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
 
 
 # --- map preview ---------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fast3dcnn_qgis.core.classifier import BandCountError
-from fast3dcnn_qgis.core.modelfile import ModelFileError, _umask, load_classifier, read_header, save_classifier
+from fast3dcnn_qgis.core.modelfile import ModelFileError, load_classifier, read_header, save_classifier
 
 from .conftest import SALINAS_BAD_BANDS
 
@@ -16,7 +16,9 @@ def test_round_trip_keeps_everything(salinas_classifier, tmp_path, salinas):
     path = tmp_path / "salinas.f3dcnn"
     save_classifier(salinas_classifier, str(path))
     assert os.listdir(tmp_path) == ["salinas.f3dcnn"]  # no temporary file left behind
-    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # shared like any output, not private
     loaded = load_classifier(str(path))
     assert loaded.window == 9 and loaded.input_band_count == 224
     assert list(loaded.class_ids) == [1, 10, 11, 12, 13, 14]
