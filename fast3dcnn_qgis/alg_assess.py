@@ -14,7 +14,7 @@ from qgis.core import (Qgis, QgsProcessing, QgsProcessingOutputFile, QgsProcessi
 
 from .algorithm_base import Fast3DCNNAlgorithm
 from .core.metrics import accuracy_report
-from .ground_truth import GroundTruthError, read_ground_truth
+from .ground_truth import GroundTruthError, class_field_problem, read_ground_truth
 from .raster_io import open_raster, raster_info
 from .report import class_map_preview, write_report
 
@@ -85,14 +85,9 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
         reference = self.parameterAsLayer(parameters, self.REFERENCE, context)
         field = self.parameterAsString(parameters, self.CLASS_FIELD, context)
         if isinstance(reference, QgsVectorLayer):
-            names = ", ".join(reference.fields().names())
-            if not field:
-                return self.reject(self.CLASS_FIELD, "(empty)", self.tr(
-                    "a vector reference needs the field holding the classes; fields of '{}': {}").format(
-                        reference.name(), names))
-            if reference.fields().lookupField(field) < 0:
-                return self.reject(self.CLASS_FIELD, field, self.tr("'{}' has no such field; choose one of {}")
-                                   .format(reference.name(), names))
+            problem = class_field_problem(reference, field, self.REFERENCE)
+            if problem:
+                return self.reject(self.CLASS_FIELD, field, problem)
         return True, ""
 
     def execute(self, parameters, context, progress):

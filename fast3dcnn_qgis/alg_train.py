@@ -14,7 +14,7 @@ from .algorithm_base import Cancelled, Fast3DCNNAlgorithm, load_with_style
 from .alg_classify import check_output_extension, classify_scene
 from .core.bands import BandRangeError, format_band_ranges, parse_band_ranges
 from .dependencies import compute_device
-from .ground_truth import read_ground_truth
+from .ground_truth import class_field_problem, read_ground_truth
 from .palette import class_colors
 from .raster_io import empty_bands, open_raster, raster_info, read_blocks, style_path
 
@@ -204,14 +204,9 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         truth = self.parameterAsLayer(parameters, self.GROUND_TRUTH, context)
         field = self.parameterAsString(parameters, self.CLASS_FIELD, context)
         if isinstance(truth, QgsVectorLayer):
-            names = ", ".join(truth.fields().names())
-            if not field:
-                return self.reject(self.CLASS_FIELD, field, self.tr(
-                    "a vector ground truth needs the field holding the classes; fields of '{}': {}").format(
-                        truth.name(), names))
-            if truth.fields().lookupField(field) < 0:
-                return self.reject(self.CLASS_FIELD, field, self.tr("'{}' has no such field; choose one of {}")
-                                   .format(truth.name(), names))
+            problem = class_field_problem(truth, field, self.GROUND_TRUTH)
+            if problem:
+                return self.reject(self.CLASS_FIELD, field, problem)
         for key in (self.OUTPUT, self.OUTPUT_CONFIDENCE):
             ok, message = check_output_extension(self, parameters, context, key)
             if not ok:

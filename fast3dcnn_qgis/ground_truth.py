@@ -169,21 +169,28 @@ def _raster_classes(band, labels):
 
 
 # -- vector ground truth -------------------------------------------------------------------------
+def class_field_problem(layer, class_field, parameter="GROUND_TRUTH"):
+    """What is wrong with ``class_field`` as the class field of vector ``layer`` (the fix, naming the
+    layer's fields), or None: checked before an algorithm runs and again when the layer is read."""
+    names = ", ".join(layer.fields().names())
+    if not class_field:
+        return (f"a vector {parameter} needs the field that holds each feature's class; fields of "
+                f"'{layer.name()}': {names}")
+    if layer.fields().lookupField(class_field) < 0:
+        return f"'{layer.name()}' has no such field; choose one of {names}"
+    return None
+
+
 def vector_ground_truth(layer, info, class_field, transform_context=None, warn=None,
                         parameter="GROUND_TRUTH", field_parameter="CLASS_FIELD"):
     from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransformContext, QgsFeatureRequest,
                            QgsRectangle)
 
     warn = warn or (lambda text: None)
-    fields = layer.fields()
-    names = ", ".join(f.name() for f in fields)
-    if not class_field:
-        raise GroundTruthError(f"{field_parameter} is empty: a vector {parameter} needs the field that holds "
-                               f"each feature's class (fields of '{layer.name()}': {names})")
-    index = fields.lookupField(class_field)
-    if index < 0:
-        raise GroundTruthError(f"{field_parameter} = '{class_field}' is not a field of '{layer.name()}': "
-                               f"choose one of {names}")
+    problem = class_field_problem(layer, class_field, parameter)
+    if problem:
+        raise GroundTruthError(f"{field_parameter} = '{class_field or ''}': {problem}")
+    index = layer.fields().lookupField(class_field)
     if not info.georeferenced:
         raise GroundTruthError(f"the input raster has no georeferencing, so the vector {parameter} cannot be "
                                f"placed on its pixels: georeference the raster or use a label raster")
@@ -217,7 +224,7 @@ def vector_ground_truth(layer, info, class_field, transform_context=None, warn=N
             f"no feature of {parameter} ('{layer.name()}') with a value in {class_field} overlaps the input "
             f"raster: check that both cover the same area (layer CRS {layer.crs().authid() or 'unknown'})")
 
-    class_of, class_names = _class_ids([value for value, _ in features], fields.at(index), class_field,
+    class_of, class_names = _class_ids([value for value, _ in features], layer.fields().at(index), class_field,
                                        field_parameter)
     grid = _rasterise([(class_of(value), geometry) for value, geometry in features], info)
     style_colors, style_names = _style_classes(layer, class_field, class_of)
