@@ -16,7 +16,12 @@ METHODS = ("paper", "fraction", "count", "disjoint")
 
 
 class SplitError(ValueError):
-    """A split that the labelled pixels cannot satisfy."""
+    """A split that the labelled pixels cannot satisfy. ``classes`` names the class ids at fault when
+    the split is possible without them, so a caller may choose to drop them instead of failing."""
+
+    def __init__(self, message, classes=()):
+        super().__init__(message)
+        self.classes = tuple(int(c) for c in classes)
 
 
 @dataclass
@@ -117,7 +122,8 @@ def _disjoint_split(rows, cols, labels, window, test_fraction, seed, class_names
                 f"the disjoint split (window {window}) leaves no {name} pixel of "
                 f"{', '.join(_name(c, class_names) for c in missing)}: these classes are too small or too "
                 f"compact to hold training pixels at least {window // 2 + 1} pixels away from their test "
-                f"pixels; label more of them, remove them, use a smaller window or a random split")
+                f"pixels; label more of them, remove them, use a smaller window or a random split",
+                classes=missing)
     return parts
 
 

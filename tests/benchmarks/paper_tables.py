@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
 
@@ -56,8 +57,9 @@ def planned_runs(args):
         windows, splits, seeds = [11], ["paper"], [0]
     else:
         windows, splits, seeds = args.windows, args.splits, range(args.seeds)
+    # Protocol first: a grid cut short by a time limit still holds whole protocols, the paper's first.
     return [{"scene": scene, "split": split, "window": window, "seed": seed, "epochs": args.epochs}
-            for scene in scenes for split in splits for window in windows for seed in seeds]
+            for split in splits for window in windows for scene in scenes for seed in seeds]
 
 
 def done_runs(path):
@@ -92,6 +94,7 @@ def measure(run, data, figures):
     cube, labels = scene.load(data)
     method, value = SPLITS[run["split"]]
     colors = class_colors(np.unique(labels[labels != 0]))
+    dropped = separable_labels(labels, method, value, run)
     settings = TrainingSettings(exclude_bands=scene.exclude_bands, split=method, split_value=value,
                                 training=TrainingConfig(window=run["window"], epochs=run["epochs"], seed=run["seed"]))
     classifier = train_classifier(lambda: array_blocks(cube, 64), *cube.shape, labels, settings,
@@ -121,7 +124,45 @@ def measure(run, data, figures):
             "n_train": split["n_train"], "n_val": split["n_val"], "n_test": split["n_test"],
             "split_description": split["description"], "best_epoch": report["best_epoch"],
             "per_class_recall": {str(c["id"]): c["recall"] for c in report["per_class"]},
-            "versions": classifier.metadata["versions"]}
+            "dropped_classes": dropped, "machine": machine(), "versions": classifier.metadata["versions"]}
+
+
+def machine():
+    """Where the run trained: CPU cores and the accelerator Keras's backend used, if any."""
+    import keras
+
+    backend = keras.backend.backend()
+    accelerator = None
+    if backend == "jax":
+        import jax
+        device = jax.devices()[0]
+        accelerator = None if device.platform == "cpu" else device.device_kind
+    elif backend == "torch":
+        import torch
+        accelerator = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    elif backend == "tensorflow":
+        import tensorflow as tf
+        accelerator = "GPU" if tf.config.list_physical_devices("GPU") else None
+    return f"{os.cpu_count()} CPU cores" + (f", {accelerator}" if accelerator else "") + f", Keras on {backend}"
+
+
+def separable_labels(labels, method, value, run):
+    """Unlabels (in place) the classes the split cannot separate, one failure at a time, and returns
+    their ids. Only the disjoint split has such classes (a field too small to hold a training pixel
+    whose patch misses every test pixel): the benchmark reports the other classes rather than no
+    figure, and says which were left out."""
+    from fast3dcnn_qgis.core.splits import SplitError, labelled_pixels, make_split
+
+    dropped = []
+    while True:
+        try:
+            make_split(*labelled_pixels(labels), method, value, seed=run["seed"], window=run["window"])
+            return dropped
+        except SplitError as error:
+            if not error.classes or len(np.unique(labels)) - len(error.classes) < 3:  # 0 and two classes
+                raise
+            labels[np.isin(labels, error.classes)] = 0
+            dropped += list(error.classes)
 
 
 def _enlarged(labels):
@@ -177,8 +218,9 @@ def markdown(summary, runs, paper, epochs):
     standard deviation over the seeds, with the paper's figure in brackets where it gives one."""
     known = (f"[paper: x] is the paper's Table III figure ({paper['source']})." if paper.get("table3") else
              f"The paper's figures are not shown. Source: {paper['source']}.")
+    machines = sorted({run.get("machine", "unrecorded machine") for run in runs if "error" not in run})
     lines = [f"All figures in percent, mean ± standard deviation over seeds (n = number of seeds), {epochs} "
-             f"epochs. {known}", ""]
+             f"epochs, measured on: {'; '.join(machines)}. {known}", ""]
     scenes = sorted({scene for scene, _, _ in summary})
     for split in SPLITS:
         windows = sorted({w for s, sp, w in summary if sp == split})
@@ -194,6 +236,7 @@ def markdown(summary, runs, paper, epochs):
                 for metric in ("oa", "aa", "kappa"):
                     cells.append(_cell(figures, metric, paper, scene, split, window))
             lines.append(f"| {window} | " + " | ".join(cells) + " |")
+        lines += _left_out(runs, split)
         lines += ["", f"Cost per run ({split} split): training s, whole-scene prediction s, peak memory MB.", "",
                   "| S | " + " | ".join(f"{s} train s | {s} predict s | {s} peak MB" for s in scenes) + " |",
                   "|---|" + "---|" * (3 * len(scenes))]
@@ -214,6 +257,22 @@ def markdown(summary, runs, paper, epochs):
     return "\n".join(lines)
 
 
+def _left_out(runs, split):
+    """Lines naming the classes a split could not separate, per scene and window (the figures above
+    are over the other classes)."""
+    left_out = {}
+    for run in runs:
+        if run["split"] == split and run.get("dropped_classes"):
+            key = (run["scene"], run["window"], tuple(sorted(run["dropped_classes"])))
+            left_out.setdefault(key, []).append(run["seed"])
+    if not left_out:
+        return []
+    return ["", "Classes left out, because this split cannot give them training pixels whose patches miss "
+                "every test pixel (the figures above are over the other classes):", ""] + [
+        f"- {scene} S={window}: classes {', '.join(map(str, classes))} (seeds {', '.join(map(str, sorted(seeds)))})"
+        for (scene, window, classes), seeds in sorted(left_out.items())]
+
+
 def _cell(figures, metric, paper, scene, split, window):
     text = "—" if figures is None else \
         f"{100 * figures[metric][0]:.2f} ± {100 * figures[metric][1]:.2f} (n={figures[metric][2]})"
@@ -230,6 +289,9 @@ def write_outputs(out, runs, epochs):
     _write_text(os.path.join(out, "table.md"), markdown(summary, runs, paper, epochs))
     rows = [{"scene": scene, "split": split, "window": window, "n_seeds": figures["oa"][2],
              **{f"{m}_mean": v[0] for m, v in figures.items()}, **{f"{m}_std": v[1] for m, v in figures.items()},
+             "dropped_classes": sorted({c for run in runs if "error" not in run
+                                        and (run["scene"], run["split"], run["window"]) == (scene, split, window)
+                                        for c in run.get("dropped_classes", [])}),
              "paper": paper.get("table3", {}).get(scene, {}).get(str(window)) if split == "paper" else None}
             for (scene, split, window), figures in summary.items()]
     _write_text(os.path.join(out, "summary.json"),
@@ -248,6 +310,11 @@ def parse_arguments():
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--quick", action="store_true", help="one scene (salinas_a if present), window 11, "
                                                              "paper split, seed 0")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1: on a CPU one run "
+                                                            "already keeps every core busy; on a GPU several "
+                                                            "share it)")
+    parser.add_argument("--tabulate", action="store_true", help="run nothing: write the table from the runs "
+                                                                "already in <out>/runs.jsonl")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a run, as JSON: the child process's job
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--figures", help=argparse.SUPPRESS)
@@ -255,9 +322,19 @@ def parse_arguments():
     bad = [w for w in args.windows if w < 3 or w % 2 == 0]
     if bad:
         parser.error(f"--windows {' '.join(map(str, bad))}: a window must be an odd number of pixels, 3 or more")
-    if args.seeds < 1 or args.epochs < 1:
-        parser.error(f"--seeds {args.seeds} --epochs {args.epochs}: both must be 1 or more")
+    if min(args.seeds, args.epochs, args.jobs) < 1:
+        parser.error(f"--seeds {args.seeds} --epochs {args.epochs} --jobs {args.jobs}: each must be 1 or more")
     return args
+
+
+def print_run(figures):
+    if "error" in figures:
+        print(f"    not possible: {figures['error']}", flush=True)
+        return
+    dropped = f"  (classes {figures['dropped_classes']} left out)" if figures.get("dropped_classes") else ""
+    print(f"    OA {100 * figures['oa']:.2f}%  AA {100 * figures['aa']:.2f}%  kappa {100 * figures['kappa']:.2f}"
+          f"  training {figures['train_seconds']:.1f} s  prediction {figures['predict_seconds']:.2f} s"
+          f"  peak {figures['peak_rss_mb']:.0f} MB{dropped}", flush=True)
 
 
 def main():
@@ -274,20 +351,18 @@ def main():
     runs_path = os.path.join(args.out, "runs.jsonl")
     done = done_runs(runs_path)
     plan = planned_runs(args)
-    todo = [run for run in plan if run_key(run) not in done]
+    todo = [] if args.tabulate else [run for run in plan if run_key(run) not in done]
     print(f"{len(plan)} runs planned, {len(plan) - len(todo)} already in {runs_path}", flush=True)
-    for number, run in enumerate(todo, 1):
-        print(f"[{number}/{len(todo)}] {run}", flush=True)
-        figures = run_in_child(run, args.data, os.path.join(args.out, "figures"))
-        with open(runs_path, "a") as stream:
-            stream.write(json.dumps(figures) + "\n")
-        done[run_key(figures)] = figures
-        if "error" in figures:
-            print(f"    not possible: {figures['error']}", flush=True)
-            continue
-        print(f"    OA {100 * figures['oa']:.2f}%  AA {100 * figures['aa']:.2f}%  kappa {100 * figures['kappa']:.2f}"
-              f"  training {figures['train_seconds']:.1f} s  prediction {figures['predict_seconds']:.2f} s"
-              f"  peak {figures['peak_rss_mb']:.0f} MB", flush=True)
+    figures_folder = os.path.join(args.out, "figures")
+    with ThreadPoolExecutor(args.jobs) as pool:  # threads only wait for the child processes
+        futures = {pool.submit(run_in_child, run, args.data, figures_folder): run for run in todo}
+        for number, future in enumerate(as_completed(futures), 1):
+            figures = future.result()
+            with open(runs_path, "a") as stream:
+                stream.write(json.dumps(figures) + "\n")
+            done[run_key(figures)] = figures
+            print(f"[{number}/{len(todo)}] {futures[future]}", flush=True)
+            print_run(figures)
     wanted = {run_key(run) for run in plan}
     write_outputs(args.out, [run for key, run in done.items() if key in wanted], args.epochs)
     print(open(os.path.join(args.out, "table.md")).read())

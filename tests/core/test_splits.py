@@ -76,5 +76,6 @@ def test_disjoint_split_reports_classes_it_cannot_separate():
     grid[:, :30] = 1
     grid[5:7, 35:37] = 2    # one small patch of class 2: it cannot be in three places at once
     rows, cols, labels = labelled_pixels(grid)
-    with pytest.raises(SplitError, match="class 2"):
+    with pytest.raises(SplitError, match="class 2") as caught:
         make_split(rows, cols, labels, "disjoint", window=5)
+    assert caught.value.classes == (2,)
