@@ -42,9 +42,10 @@ deploy:
 
 # The paper's Table III on every scene in DATA (a folder laid out like ../shared/data): table.md,
 # summary.json, runs.jsonl and PNG previews in bench-out/ (resumable). QUICK=1: one scene, one run.
+# BENCH_ARGS passes options on, e.g. BENCH_ARGS="--splits paper --windows 11 13" (see --help).
 bench: setup
 	@test -n "$(DATA)" || { echo "make bench needs DATA=<folder with indian_pines/, salinas_a/, ...>, e.g. make bench DATA=../shared/data"; exit 2; }
-	$(PY) tests/benchmarks/paper_tables.py --data "$(DATA)" $(if $(QUICK),--quick)
+	$(PY) tests/benchmarks/paper_tables.py --data "$(DATA)" $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) dist .pytest_cache demo-output

@@ -351,8 +351,10 @@ def main():
     runs_path = os.path.join(args.out, "runs.jsonl")
     done = done_runs(runs_path)
     plan = planned_runs(args)
-    todo = [] if args.tabulate else [run for run in plan if run_key(run) not in done]
-    print(f"{len(plan)} runs planned, {len(plan) - len(todo)} already in {runs_path}", flush=True)
+    missing = [run for run in plan if run_key(run) not in done]
+    todo = [] if args.tabulate else missing
+    print(f"{len(plan)} runs planned, {len(plan) - len(missing)} already in {runs_path}"
+          + (f"; {len(missing)} not run (--tabulate)" if args.tabulate and missing else ""), flush=True)
     figures_folder = os.path.join(args.out, "figures")
     with ThreadPoolExecutor(args.jobs) as pool:  # threads only wait for the child processes
         futures = {pool.submit(run_in_child, run, args.data, figures_folder): run for run in todo}
