@@ -14,7 +14,8 @@ its own. Runs are appended to <out>/runs.jsonl as they finish; a rerun skips tho
 leaves a confusion-matrix heat map and a classification-map preview under <out>/figures/, like the
 paper's Figures 5-8. The table is <out>/table.md, the figures by configuration <out>/summary.json;
 --tabulate rewrites both from runs.jsonl alone. --jobs N runs N children at once: pointless on a CPU,
-where one training already keeps every core busy, but 12 at once gave an H200 about 2.5 times the throughput of one.
+where one training already keeps every core busy, but 12 at once gave an H200 about 2.5 times the
+throughput of one.
 Classes the disjoint split cannot separate at a window are left out of that run and named in the table.
 Not a test: the full grid takes about a day on 2 cores.
 """
