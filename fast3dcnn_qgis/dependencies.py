@@ -72,19 +72,25 @@ def unfound_packages(modules=MODULES):
 
 
 def compute_device():
-    """What trains the network here, for the report: "CPU", or "GPU: <name>" for TensorFlow's first
-    GPU (the GPU build of TensorFlow places the work there by itself)."""
+    """What trains the network here, for the report: "CPU", or "GPU: <name>" for the first GPU of
+    Keras's backend (TensorFlow's GPU build, JAX and PyTorch place the work there by themselves)."""
     import keras
 
-    if keras.backend.backend() != "tensorflow":
-        return f"Keras {keras.backend.backend()} backend"
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+        gpus = [device for device in jax.devices() if device.platform != "cpu"]
+        names = [device.device_kind for device in gpus]
+    elif backend == "torch":
+        import torch
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    else:
+        import tensorflow as tf
+        gpus = tf.config.list_physical_devices("GPU")
+        names = [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name) for gpu in gpus]
+    if not names:
         return "CPU"
-    name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
-    return f"GPU: {name}" + (f" (and {len(gpus) - 1} more)" if len(gpus) > 1 else "")
+    return f"GPU: {names[0]}" + (f" (and {len(names) - 1} more)" if len(names) > 1 else "")
 
 
 def missing_message(problems):

@@ -132,22 +132,14 @@ def measure(run, data, figures):
 
 
 def machine():
-    """Where the run trained: CPU cores and the accelerator Keras's backend used, if any."""
+    """Where the run trained: CPU cores, the GPU if one did the work, and Keras's backend."""
     import keras
 
-    backend = keras.backend.backend()
-    accelerator = None
-    if backend == "jax":
-        import jax
-        device = jax.devices()[0]
-        accelerator = None if device.platform == "cpu" else device.device_kind
-    elif backend == "torch":
-        import torch
-        accelerator = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    elif backend == "tensorflow":
-        import tensorflow as tf
-        accelerator = "GPU" if tf.config.list_physical_devices("GPU") else None
-    return f"{os.cpu_count()} CPU cores" + (f", {accelerator}" if accelerator else "") + f", Keras on {backend}"
+    from fast3dcnn_qgis.dependencies import compute_device
+
+    device = compute_device()
+    return (f"{os.cpu_count()} CPU cores" + ("" if device == "CPU" else f", {device.removeprefix('GPU: ')}")
+            + f", Keras on {keras.backend.backend()}")
 
 
 def separable_labels(labels, method, value, run):
