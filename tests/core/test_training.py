@@ -69,3 +69,12 @@ def test_keep_best_restores_the_best_validation_epoch(scene):
     val = PatchDataset(cube, rows[split.val], cols[split.val], targets[split.val], 9, 64)
     _, accuracy = result.model.evaluate(val, verbose=0)
     assert accuracy == pytest.approx(result.history["val_accuracy"][best], abs=1e-6)
+
+
+def test_scoring_validation_less_often_trains_the_same_model(scene):
+    every_epoch = _train(scene, epochs=3, seed=2)
+    last_only = _train(scene, epochs=3, seed=2, validation_every=3)
+    assert all(np.array_equal(a, b) for a, b in zip(every_epoch.model.get_weights(), last_only.model.get_weights()))
+    assert last_only.history["val_accuracy"][:2] == [None, None]
+    assert last_only.history["val_accuracy"][2] == pytest.approx(every_epoch.history["val_accuracy"][2], abs=1e-6)
+    assert last_only.history["loss"] == every_epoch.history["loss"]
