@@ -36,6 +36,7 @@ SETTING_LABELS = {
     "padding": "Padding at the raster edge",
     "seed": "Random seed",
     "keep_best": "Keep the epoch with the best validation accuracy",
+    "validation_every": "Validation pixels scored every (epochs)",
     "components": "PCA components",
     "excluded_bands": "Excluded bands (1-based)",
     "kept_bands": "Kept bands (1-based)",
