@@ -8,10 +8,12 @@ import re
 
 import numpy as np
 
+from .errors import InputError
+
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
 
-class BandRangeError(ValueError):
+class BandRangeError(InputError):
     """A band range text that cannot be read or does not fit the raster."""
 
 

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .network import CONV_LAYERS, DENSE_UNITS
+from .settings import CONV_LAYERS, DENSE_UNITS
 
 #: Default memory for one tile's activations.
 DEFAULT_BUDGET_BYTES = 512 * 2 ** 20

@@ -5,6 +5,8 @@ reported by the user's own ids (and names), not by the network's internal indice
 """
 import numpy as np
 
+from .errors import InputError
+
 
 def confusion_matrix(reference, predicted, class_ids):
     """Counts (classes x classes), rows = reference, columns = predicted, for ``class_ids`` in order.
@@ -33,7 +35,7 @@ def accuracy_report(reference, predicted, class_ids, class_names=None):
     matrix, support = confusion_matrix(reference, predicted, class_ids)
     total = int(support.sum())
     if total == 0:
-        raise ValueError("no labelled reference pixel to assess: the reference holds only 0 (unlabelled) here")
+        raise InputError("no labelled reference pixel to assess: the reference holds only 0 (unlabelled) here")
     correct = np.diag(matrix)
     predicted_totals = matrix.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -1,7 +1,8 @@
 """The model file: one ``.f3dcnn`` file (a numpy ``.npz`` archive) holding a whole classifier.
 
 It stores the network weights as plain arrays and everything else as arrays or JSON text, never
-pickled objects or Keras configurations. Loading reads it with ``allow_pickle=False`` and rebuilds
+pickled objects or Keras configurations: the classes and the training record in their own JSON
+forms (format 2; format 1 kept them as parallel dicts and is still read). Loading reads it with ``allow_pickle=False`` and rebuilds
 the network from this package's own builder, so a model file from anyone can never run code: a
 crafted pickle or Keras Lambda layer has nowhere to go.
 """
@@ -10,17 +11,20 @@ import zipfile
 
 import numpy as np
 
+from .classes import ClassTable
 from .classifier import Fast3DCNNClassifier
+from .errors import InputError
 from .files import written_atomically
 from .network import build_fast3dcnn
+from .record import RunRecord
 from .reduction import SpectralReducer
 
 FORMAT = "fast3dcnn-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 EXTENSION = ".f3dcnn"
 
 
-class ModelFileError(ValueError):
+class ModelFileError(InputError):
     """A file that is not a readable model file of this plugin."""
 
 
@@ -32,13 +36,11 @@ def save_classifier(classifier, path):
         "format_version": FORMAT_VERSION,
         "window": int(classifier.window),
         "padding": classifier.padding,
-        "dropout": float(classifier.metadata.get("training", {}).get("dropout", 0.4)),
-        "class_ids": [int(c) for c in classifier.class_ids],
-        "class_names": {str(k): v for k, v in classifier.class_names.items()},
-        "class_colors": {str(k): v for k, v in classifier.class_colors.items()},
+        "dropout": classifier.dropout,
+        "classes": classifier.classes.to_json(),
         "input_band_count": int(classifier.input_band_count),
         "n_weights": len(weights),
-        "metadata": classifier.metadata,
+        "record": None if classifier.record is None else classifier.record.to_json(),
     }
     arrays = {f"reducer_{k}": v for k, v in classifier.reducer.to_arrays().items()}
     arrays.update({f"weight_{i:03d}": w for i, w in enumerate(weights)})
@@ -85,8 +87,9 @@ def load_classifier(path):
             reducer = SpectralReducer.from_arrays(
                 {k[len("reducer_"):]: archive[k] for k in archive.files if k.startswith("reducer_")})
             weights = [archive[f"weight_{i:03d}"] for i in range(header["n_weights"])]
-        class_ids = np.asarray(header["class_ids"], dtype=np.int64)
-        network = build_fast3dcnn(header["window"], reducer.n_components, len(class_ids), header["dropout"])
+        classes = _classes(header)
+        record = RunRecord.from_json(header["record"]) if header.get("record") else None
+        network = build_fast3dcnn(header["window"], reducer.n_components, len(classes), header["dropout"])
         expected = [tuple(w.shape) for w in network.weights]
         if [tuple(w.shape) for w in weights] != expected:
             raise ModelFileError(f"model file '{path}' is damaged: its weights do not fit its network; "
@@ -98,8 +101,12 @@ def load_classifier(path):
         raise ModelFileError(f"model file '{path}' is damaged or truncated ({error}): train it again "
                              f"or ask for a new copy") from None
     return Fast3DCNNClassifier(
-        reducer=reducer, network=network, window=header["window"], class_ids=class_ids,
-        input_band_count=header["input_band_count"], padding=header["padding"],
-        class_names={int(k): v for k, v in header["class_names"].items()},
-        class_colors={int(k): v for k, v in header["class_colors"].items()},
-        metadata=header["metadata"])
+        reducer=reducer, network=network, window=header["window"], classes=classes,
+        input_band_count=header["input_band_count"], padding=header["padding"], record=record)
+
+
+def _classes(header):
+    """The class table of a format 2 header, or of format 1's parallel id, name and colour dicts."""
+    if header["format_version"] >= 2:
+        return ClassTable.from_json(header["classes"])
+    return ClassTable.from_ids(header["class_ids"], header["class_names"], header["class_colors"])

@@ -8,12 +8,8 @@ reflection.
 import keras
 import numpy as np
 
-PADDINGS = ("zero", "reflect")
-
-
-def check_window(window):
-    if window % 2 != 1 or not 3 <= window <= 31:
-        raise ValueError(f"window size {window} is not an odd number from 3 to 31")
+from .errors import InputError
+from .settings import PADDINGS
 
 
 def _reflect(index, size):
@@ -28,7 +24,7 @@ def _reflect(index, size):
 def extract_patches(cube, rows, cols, window, padding="zero"):
     """Patches (n, S, S, B) float32 of ``cube`` (H, W, B) centred on pixels (rows[i], cols[i])."""
     if padding not in PADDINGS:
-        raise ValueError(f"padding '{padding}' is not one of {', '.join(PADDINGS)}")
+        raise InputError(f"padding '{padding}' is not one of {', '.join(PADDINGS)}")
     height, width = cube.shape[:2]
     offsets = np.arange(window) - window // 2
     rr = np.asarray(rows)[:, None] + offsets  # (n, S)
@@ -53,7 +49,6 @@ class PatchDataset(keras.utils.PyDataset):
     def __init__(self, cube, rows, cols, targets=None, window=11, batch_size=256, padding="zero",
                  shuffle=False, seed=0):
         super().__init__(workers=1, use_multiprocessing=False)
-        check_window(window)
         self.cube, self.window, self.padding = cube, window, padding
         self.rows, self.cols = np.asarray(rows), np.asarray(cols)
         self.targets = None if targets is None else np.asarray(targets)

@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .errors import InputError
 from .fully_conv import DEFAULT_BUDGET_BYTES, fully_convolutional, tiled_probabilities
-from .patches import check_window
+from .settings import check_window
 
 METHODS = ("fully_convolutional", "patch")
 
@@ -91,7 +92,7 @@ def predict_blocks(classifier, blocks, batch_size=1024, method="fully_convolutio
         def probabilities_of(padded):
             return patch_probabilities(classifier.network, padded, window, batch_size)
     else:
-        raise ValueError(f"prediction method '{method}' is not one of {', '.join(METHODS)}")
+        raise InputError(f"prediction method '{method}' is not one of {', '.join(METHODS)}")
     class_ids = np.asarray(classifier.class_ids)
     for block, (padded, valid) in _prepared(blocks, lambda block: reduce_block(classifier, block), prefetch):
         probabilities = probabilities_of(padded)

@@ -10,9 +10,10 @@ import numpy as np
 from sklearn.decomposition import IncrementalPCA
 
 from .bands import valid_mask
+from .errors import InputError, check_cancel
 
 
-class ComponentCountError(ValueError):
+class ComponentCountError(InputError):
     """More components asked for than the kept bands or fit pixels allow."""
 
 
@@ -35,6 +36,7 @@ class SpectralReducer:
 
         ``blocks`` is any iterable; pixels are buffered into chunks of ``chunk_pixels`` so each
         ``partial_fit`` sees enough samples, and memory stays bounded by the chunk and the block.
+        Raises ``Cancelled`` when ``should_cancel()`` says so between blocks.
         """
         n_kept = len(self.band_indices)
         if not 1 <= self.n_components <= n_kept:
@@ -45,8 +47,7 @@ class SpectralReducer:
         self.n_fit_pixels_ = 0
         buffered, n_buffered = [], 0
         for block in blocks:
-            if should_cancel is not None and should_cancel():
-                return self
+            check_cancel(should_cancel)
             pixels = self.valid_pixels(block)[::sample_step]
             buffered.append(pixels.astype(np.float64))
             n_buffered += len(pixels)

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-METHODS = ("paper", "fraction", "count", "disjoint")
+from .errors import InputError
+from .settings import DISJOINT_TEST_FRACTION, split_value_problem
 
 
-class SplitError(ValueError):
+class SplitError(InputError):
     """A split that the labelled pixels cannot satisfy. ``classes`` names the class ids at fault when
     the split is possible without them, so a caller may choose to drop them instead of failing."""
 
@@ -95,9 +96,7 @@ def _disjoint_split(rows, cols, labels, window, test_fraction, seed, class_names
     contiguous segments: training, then validation, then test. Validation lies between training
     and test, and any training pixel whose patch still reaches a test pixel (of any class) is
     dropped."""
-    test_fraction = 0.3 if test_fraction is None else float(test_fraction)
-    if not 0 < test_fraction < 1:
-        raise SplitError(f"disjoint split test fraction {test_fraction} must lie between 0 and 1 (default 0.3)")
+    test_fraction = DISJOINT_TEST_FRACTION if test_fraction is None else float(test_fraction)
     angle = np.random.default_rng(seed).uniform(0, 2 * np.pi)
     position = rows * np.sin(angle) + cols * np.cos(angle)
     pixel_set = np.empty(len(labels), dtype=int)
@@ -136,19 +135,16 @@ def make_split(rows, cols, labels, method="paper", value=None, seed=0, window=11
     - ``disjoint``: ``value`` (default 0.3) of each class for test, taken as one spatially contiguous
       segment, the rest as validation then training segments; no test pixel in any training patch.
     """
+    problem = split_value_problem(method, value)
+    if problem:
+        raise SplitError(f"split {method} {'' if value is None else value}: {problem}")
     labels = np.asarray(labels)
     if method == "paper":
         parts = _paper_split(labels, seed, class_names)
     elif method == "fraction":
-        if value is None or not 0 < value < 1:
-            raise SplitError(f"split fraction {value} must lie between 0 and 1 (0.1 = 10% of each class for training)")
         parts = _random_split(labels, lambda n: max(1, int(round(value * n))), seed, class_names)
     elif method == "count":
-        if value is None or value < 1 or value != int(value):
-            raise SplitError(f"split count {value} must be a whole number of training pixels per class, 1 or more")
         parts = _random_split(labels, lambda n: int(value), seed, class_names)
-    elif method == "disjoint":
-        parts = _disjoint_split(np.asarray(rows), np.asarray(cols), labels, window, value, seed, class_names)
     else:
-        raise SplitError(f"split method '{method}' is not one of {', '.join(METHODS)}")
+        parts = _disjoint_split(np.asarray(rows), np.asarray(cols), labels, window, value, seed, class_names)
     return Split(*parts, method=method, value=float(value) if value is not None else 0.0)

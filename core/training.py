@@ -5,35 +5,15 @@ Defaults are the paper's: Adam with learning rate 1e-3, batch 256, 50 epochs, an
 same machine.
 """
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 
+from .errors import Cancelled
 from .network import build_fast3dcnn
 from .patches import PatchDataset
-
-
-class TrainingCancelled(Exception):
-    """Raised when the cancellation callable asked training to stop."""
-
-
-@dataclass
-class TrainingConfig:
-    window: int = 11
-    epochs: int = 50
-    batch_size: int = 256
-    learning_rate: float = 1e-3
-    dropout: float = 0.4
-    padding: str = "zero"
-    seed: int = 0
-    keep_best: bool = False  # restore the weights of the epoch with the best validation accuracy
-    # Score the validation pixels every N epochs (and after the last). Without keep_best they only
-    # fill the report's curves, and at S = 21 scoring them every epoch costs a third of the time.
-    validation_every: int = 1
-
-    def as_dict(self):
-        return asdict(self)
+from .settings import TrainingConfig
 
 
 class _Progress(keras.callbacks.Callback):
@@ -88,7 +68,7 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
     ``rows``, ``cols`` and ``targets`` (class indices 0..n_classes-1) are parallel arrays over the
     labelled pixels; ``split.train`` and ``split.val`` index them. ``progress(epoch, batch,
     batches)`` is called after each batch; ``should_cancel()`` is polled after each batch and a
-    True answer stops training cleanly and raises ``TrainingCancelled``.
+    True answer stops training cleanly and raises ``Cancelled``.
     """
     config = config or TrainingConfig()
     keras.utils.set_random_seed(config.seed)
@@ -115,7 +95,7 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
                        callbacks=callbacks, validation_freq=[epoch + 1 for epoch in validated])
     seconds = time.perf_counter() - start
     if watcher.cancelled:
-        raise TrainingCancelled("training was cancelled")
+        raise Cancelled()
     epochs_run = len(fitted.history.get("loss", []))
     history = {key: _per_epoch(values, validated if key.startswith("val_") else range(epochs_run), epochs_run)
                for key, values in fitted.history.items()}

@@ -3,40 +3,30 @@ the benchmarks and the tests share.
 
 Steps: fit the reduction on a streamed pixel sample, reduce the scene into an (H, W, B) cube (in
 memory, or a temporary memory-mapped file for large scenes), split the labelled pixels, train,
-and score the held-out test pixels.
+and score the held-out test pixels. Each step is a function of its own; ``train_classifier``
+only runs them in order and keeps the record.
 """
 import platform
 import time
-from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 import sklearn
 
+from .bands import format_band_ranges, kept_bands
+from .classes import ClassTable
 from .classifier import Fast3DCNNClassifier
+from .errors import InputError, check_cancel
 from .metrics import accuracy_report
-from .network import build_fast3dcnn, min_band_count
-from .patches import PatchDataset, check_window
+from .patches import PatchDataset
+from .record import RunRecord
 from .reduction import SpectralReducer
+from .settings import TrainingSettings
 from .splits import labelled_pixels, make_split
-from .training import TrainingConfig, train_network
+from .training import train_network
 
 #: Share of the progress bar taken by each phase of ``train_classifier``.
 PHASES = {"pca": (0, 10), "reduce": (10, 20), "train": (20, 95), "test": (95, 100)}
-
-
-class Cancelled(Exception):
-    """The user cancelled; nothing was produced."""
-
-
-@dataclass
-class TrainingSettings:
-    components: int = 20
-    exclude_bands: str = ""
-    split: str = "paper"
-    split_value: float = None
-    pca_sample_step: int = 1
-    training: TrainingConfig = field(default_factory=TrainingConfig)
 
 
 def software_versions():
@@ -57,8 +47,7 @@ def reduce_scene(reducer, blocks, height, width, spill_path=None, should_cancel=
         cube = np.empty(shape, dtype=np.float32)
     valid = np.zeros((height, width), dtype=bool)
     for block in blocks:
-        if should_cancel is not None and should_cancel():
-            raise Cancelled()
+        check_cancel(should_cancel)
         rows, cols = block.shape
         scores, ok = reducer.transform_block(block.data)
         cube[block.row:block.row + rows, block.col:block.col + cols] = scores
@@ -82,103 +71,106 @@ def _phase(progress, name):
     return (lambda fraction: progress(low + (high - low) * min(max(fraction, 0.0), 1.0))) if progress else None
 
 
-def check_settings(settings, band_count, height, width):
-    """Raises ValueError for settings that cannot work on this scene, before any work is done."""
-    window = settings.training.window
-    check_window(window)
-    if window > min(height, width):
-        raise ValueError(f"window size {window} is larger than the raster ({width} x {height} pixels): "
-                         f"choose an odd window no larger than the raster's smaller side")
-    if settings.components <= min_band_count():
-        raise ValueError(f"{settings.components} components are too few for the network's spectral "
-                         f"convolutions: use at least {min_band_count() + 1} (the paper uses 20)")
+class _Scene:
+    """The scene as the steps see it: a callable returning a fresh iterator of raw blocks, its size,
+    and the progress, cancel and log callables of the run."""
+
+    def __init__(self, blocks, height, width, progress, should_cancel, log):
+        self.blocks, self.height, self.width = blocks, height, width
+        self.progress, self.should_cancel, self.log = progress, should_cancel, log
+
+    def tracked_blocks(self, phase):
+        return _tracked(self.blocks(), _phase(self.progress, phase), self.height, self.width)
 
 
-def train_classifier(blocks, height, width, band_count, label_grid, settings=None, class_names=None,
-                     class_colors=None, nodata=None, spill_path=None, progress=None, should_cancel=None,
-                     log=None):
-    """Trains a classifier on a scene. ``blocks`` is a callable returning a fresh iterator of raw
-    blocks (no halo needed) over the scene, each time it is called (the scene is read twice).
-
-    ``label_grid`` is (H, W) of user class ids, 0 = unlabelled. Returns the classifier, whose
-    ``metadata['report']`` holds the test-set accuracy, the split, the history and timings.
-    """
-    from .bands import kept_bands, format_band_ranges
-
-    settings = settings or TrainingSettings()
-    config = settings.training
-    check_settings(settings, band_count, height, width)
-    log = log or (lambda message: None)
-    cancel = should_cancel or (lambda: False)
-    timings = {}
-
-    kept = kept_bands(band_count, settings.exclude_bands)
+def _fit_reducer(scene, kept, nodata, settings):
     reducer = SpectralReducer(kept, nodata, settings.components)
-    start = time.perf_counter()
-    pca_blocks = _tracked(blocks(), _phase(progress, "pca"), height, width)
-    reducer.fit_blocks((block.data for block in pca_blocks), settings.pca_sample_step, should_cancel=cancel)
-    if cancel():
-        raise Cancelled()
-    timings["pca_seconds"] = time.perf_counter() - start
-    log(f"PCA: {len(kept)} bands -> {settings.components} components, "
-        f"{100 * reducer.explained_variance_ratio_.sum():.2f}% of the variance, {reducer.n_fit_pixels_} pixels")
+    reducer.fit_blocks((block.data for block in scene.tracked_blocks("pca")), settings.pca_sample_step,
+                       should_cancel=scene.should_cancel)
+    scene.log(f"PCA: {len(kept)} bands -> {settings.components} components, "
+              f"{100 * reducer.explained_variance_ratio_.sum():.2f}% of the variance, {reducer.n_fit_pixels_} pixels")
+    return reducer
 
-    start = time.perf_counter()
-    cube, valid = reduce_scene(reducer, _tracked(blocks(), _phase(progress, "reduce"), height, width),
-                               height, width, spill_path, cancel)
-    timings["reduce_seconds"] = time.perf_counter() - start
 
+def _labelled(label_grid, valid, log):
+    """rows, cols, labels of the labelled valid pixels, the class ids, and how many labelled pixels
+    were invalid in the raster."""
     label_grid = np.asarray(label_grid)
-    n_invalid_labelled = int(((label_grid != 0) & ~valid).sum())
+    n_invalid = int(((label_grid != 0) & ~valid).sum())
     rows, cols, labels = labelled_pixels(np.where(valid, label_grid, 0))
     class_ids = np.unique(labels)
     if len(class_ids) < 2:
-        raise ValueError(f"the ground truth has {len(class_ids)} labelled class on valid pixels of the raster: "
+        raise InputError(f"the ground truth has {len(class_ids)} labelled class on valid pixels of the raster: "
                          f"a classifier needs at least two classes")
-    if n_invalid_labelled:
-        log(f"{n_invalid_labelled} labelled pixels are nodata or non-finite in the raster and were left out")
-    targets = np.searchsorted(class_ids, labels)
-    split = make_split(rows, cols, labels, settings.split, settings.split_value, config.seed, config.window,
-                       class_names)
-    log(f"Split {split.describe()}")
+    if n_invalid:
+        log(f"{n_invalid} labelled pixels are nodata or non-finite in the raster and were left out")
+    return rows, cols, labels, class_ids, n_invalid
 
-    train_progress = _phase(progress, "train")
+
+def _train(scene, cube, rows, cols, targets, split, n_classes, config):
+    train_progress = _phase(scene.progress, "train")
 
     def on_batch(epoch, batch, batches):
         if train_progress:
             train_progress((epoch + batch / batches) / config.epochs)
 
-    result = train_network(cube, rows, cols, targets, split, len(class_ids), config, on_batch, cancel)
-    timings["train_seconds"] = result.seconds
-    timings["train_patches_per_second"] = result.patches_per_second
+    return train_network(cube, rows, cols, targets, split, n_classes, config, on_batch, scene.should_cancel)
+
+
+def _test_predictions(model, cube, rows, cols, config):
+    """Class indices the network predicts for the pixels (rows, cols)."""
+    test = PatchDataset(cube, rows, cols, None, config.window, 1024, config.padding)
+    return np.argmax(model.predict(test, verbose=0), axis=-1)
+
+
+def _split_record(split):
+    return {"method": split.method, "value": split.value, "n_train": len(split.train), "n_val": len(split.val),
+            "n_test": len(split.test), "description": split.describe()}
+
+
+def train_classifier(blocks, height, width, band_count, label_grid, settings=None, classes=None, nodata=None,
+                     spill_path=None, progress=None, should_cancel=None, log=None):
+    """Trains a classifier on a scene. ``blocks`` is a callable returning a fresh iterator of raw
+    blocks (no halo needed) over the scene, each time it is called (the scene is read twice).
+
+    ``label_grid`` is (H, W) of user class ids, 0 = unlabelled; ``classes`` a ClassTable of the
+    names and colours the user gave. Returns the classifier, whose ``record`` holds the test-set
+    accuracy, the split, the history and timings. Raises ``InputError`` for settings or ground
+    truth that cannot work, ``Cancelled`` when ``should_cancel()`` says so.
+    """
+    settings = settings or TrainingSettings()
+    config = settings.training
+    settings.check((width, height))
+    classes = classes or ClassTable()
+    scene = _Scene(blocks, height, width, progress, should_cancel, log or (lambda message: None))
+    timings, start = {}, time.perf_counter()
+
+    kept = kept_bands(band_count, settings.exclude_bands)
+    reducer = _fit_reducer(scene, kept, nodata, settings)
+    timings["pca_seconds"], start = time.perf_counter() - start, time.perf_counter()
+    cube, valid = reduce_scene(reducer, scene.tracked_blocks("reduce"), height, width, spill_path, should_cancel)
+    timings["reduce_seconds"] = time.perf_counter() - start
+
+    rows, cols, labels, class_ids, n_invalid = _labelled(label_grid, valid, scene.log)
+    split = make_split(rows, cols, labels, settings.split, settings.split_value, config.seed, config.window,
+                       classes.names)
+    scene.log(f"Split {split.describe()}")
+    result = _train(scene, cube, rows, cols, np.searchsorted(class_ids, labels), split, len(class_ids), config)
+    timings.update(train_seconds=result.seconds, train_patches_per_second=result.patches_per_second)
 
     start = time.perf_counter()
-    test = PatchDataset(cube, rows[split.test], cols[split.test], None, config.window, 1024, config.padding)
-    predicted = class_ids[np.argmax(result.model.predict(test, verbose=0), axis=-1)]
+    predicted = class_ids[_test_predictions(result.model, cube, rows[split.test], cols[split.test], config)]
     timings["test_seconds"] = time.perf_counter() - start
     if progress:
         progress(100)
-    names = {int(c): (class_names or {}).get(int(c), f"class {int(c)}") for c in class_ids}
-    report = accuracy_report(labels[split.test], predicted, class_ids, names)
-    report.update({
-        "split": {"method": split.method, "value": split.value, "n_train": len(split.train),
-                  "n_val": len(split.val), "n_test": len(split.test), "description": split.describe()},
-        "history": result.history, "best_epoch": result.best_epoch, "timings": timings,
-        "n_labelled_invalid_excluded": n_invalid_labelled,
-    })
-    metadata = {
-        "training": config.as_dict(),
-        "components": settings.components,
-        "excluded_bands": settings.exclude_bands or "",
-        "kept_bands": format_band_ranges(kept),
-        "explained_variance_ratio": float(reducer.explained_variance_ratio_.sum()),
-        "split": report["split"],
-        "report": report,
-        "versions": software_versions(),
-        "parameters": int(result.model.count_params()),
-    }
-    return Fast3DCNNClassifier(
-        reducer=reducer, network=result.model, window=config.window, class_ids=class_ids,
-        input_band_count=band_count, padding=config.padding, class_names=names,
-        class_colors={int(c): v for c, v in (class_colors or {}).items() if int(c) in names},
-        metadata=metadata)
+    table = classes.subset(class_ids).completed()
+    record = RunRecord(
+        accuracy=accuracy_report(labels[split.test], predicted, class_ids, {c.id: c.label for c in table}),
+        classes=table, versions=software_versions(), settings=settings.as_dict(),
+        model={"kept_bands": format_band_ranges(kept),
+               "explained_variance_ratio": float(reducer.explained_variance_ratio_.sum()),
+               "parameters": int(result.model.count_params())},
+        split=_split_record(split), history=result.history, best_epoch=result.best_epoch, timings=timings,
+        n_labelled_invalid_excluded=n_invalid)
+    return Fast3DCNNClassifier(reducer=reducer, network=result.model, window=config.window, classes=table,
+                               input_band_count=band_count, padding=config.padding, record=record)

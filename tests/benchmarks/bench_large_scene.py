@@ -55,6 +55,7 @@ def write_scene(path, size, bands):
 
 
 def write_model(path, size, bands):
+    from fast3dcnn_qgis.core.classes import ClassTable
     from fast3dcnn_qgis.core.classifier import Fast3DCNNClassifier
     from fast3dcnn_qgis.core.modelfile import save_classifier
     from fast3dcnn_qgis.core.network import build_fast3dcnn
@@ -62,7 +63,8 @@ def write_model(path, size, bands):
     reducer = SpectralReducer(np.arange(bands), None, COMPONENTS)
     reducer.fit_blocks([scene_rows(row, 16, size, bands)[::4, ::4] for row in range(0, size, size // 8)])
     network = build_fast3dcnn(WINDOW, COMPONENTS, CLASSES)
-    save_classifier(Fast3DCNNClassifier(reducer, network, WINDOW, np.arange(1, CLASSES + 1), bands), path)
+    classes = ClassTable.from_ids(range(1, CLASSES + 1))
+    save_classifier(Fast3DCNNClassifier(reducer, network, WINDOW, classes, bands), path)
 
 
 def classify(scene, model, output):

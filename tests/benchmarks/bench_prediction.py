@@ -106,11 +106,12 @@ def peak_flops():
 # -- one measurement, in its own process -------------------------------------------------------------
 def _random_classifier(reducer, band_count, n_classes, seed=0):
     import keras
+    from fast3dcnn_qgis.core.classes import ClassTable
     from fast3dcnn_qgis.core.classifier import Fast3DCNNClassifier
     from fast3dcnn_qgis.core.network import build_fast3dcnn
     keras.utils.set_random_seed(seed)
     network = build_fast3dcnn(WINDOW, COMPONENTS, n_classes)
-    return Fast3DCNNClassifier(reducer, network, WINDOW, np.arange(1, n_classes + 1), band_count)
+    return Fast3DCNNClassifier(reducer, network, WINDOW, ClassTable.from_ids(range(1, n_classes + 1)), band_count)
 
 
 def _scene(job):
@@ -166,8 +167,8 @@ def bfloat16_differences(data):
     from fast3dcnn_qgis.core.blocks import array_blocks
     from fast3dcnn_qgis.core.fully_conv import fully_convolutional, tiled_probabilities
     from fast3dcnn_qgis.core.prediction import reduce_block
-    from fast3dcnn_qgis.core.training import TrainingConfig
-    from fast3dcnn_qgis.core.workflow import TrainingSettings, train_classifier
+    from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
+    from fast3dcnn_qgis.core.workflow import train_classifier
     from scenes import SCENES
     scene = SCENES["salinas_a"]
     cube, labels = scene.load(data)
@@ -177,7 +178,7 @@ def bfloat16_differences(data):
     padded, valid = reduce_block(classifier, next(array_blocks(cube, *cube.shape[:2])))
     single, half = (tiled_probabilities(fully_convolutional(classifier.network, dtype), padded, WINDOW)[valid]
                     for dtype in (None, "mixed_bfloat16"))
-    return {"test_accuracy": classifier.metadata["report"]["overall_accuracy"],
+    return {"test_accuracy": classifier.record.accuracy["overall_accuracy"],
             "max_probability_difference": float(np.abs(single - half).max()),
             "label_agreement": float((single.argmax(-1) == half.argmax(-1)).mean())}
 

@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fast3dcnn_qgis.palette import class_colors  # noqa: E402
+from fast3dcnn_qgis.core.classes import ClassTable  # noqa: E402
 from fast3dcnn_qgis.report import class_map_png, png_bytes  # noqa: E402
 from scenes import SCENES  # noqa: E402
 
@@ -94,20 +94,21 @@ def measure(run, data, figures):
     """Trains, classifies the whole scene and saves the previews; returns the figures of the run."""
     from fast3dcnn_qgis.core.blocks import array_blocks
     from fast3dcnn_qgis.core.prediction import predict_blocks
-    from fast3dcnn_qgis.core.training import TrainingConfig
-    from fast3dcnn_qgis.core.workflow import TrainingSettings, train_classifier
+    from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
+    from fast3dcnn_qgis.core.workflow import train_classifier
 
     scene = SCENES[run["scene"]]
     cube, labels = scene.load(data)
     method, value = SPLITS[run["split"]]
-    colors = class_colors(np.unique(labels[labels != 0]))
+    classes = ClassTable.from_ids(np.unique(labels[labels != 0])).completed()
+    colors = classes.colors
     dropped = separable_labels(labels, method, value, run)
     settings = TrainingSettings(exclude_bands=scene.exclude_bands, split=method, split_value=value,
                                 training=TrainingConfig(window=run["window"], epochs=run["epochs"], seed=run["seed"],
                                                         validation_every=run["epochs"]))
-    classifier = train_classifier(lambda: array_blocks(cube, 64), *cube.shape, labels, settings,
-                                  class_colors=colors)
-    report = classifier.metadata["report"]
+    classifier = train_classifier(lambda: array_blocks(cube, 64), *cube.shape, labels, settings, classes=classes)
+    record = classifier.record
+    report = record.accuracy
 
     start = time.perf_counter()
     predicted = np.zeros(labels.shape, dtype=np.int32)
@@ -124,15 +125,15 @@ def measure(run, data, figures):
     if not os.path.exists(ground_truth):
         _write(ground_truth, class_map_png(_enlarged(labels), colors))
 
-    split = report["split"]
+    split = record.split
     return {**run, "oa": report["overall_accuracy"], "aa": report["average_accuracy"], "kappa": report["kappa"],
-            "train_seconds": report["timings"]["train_seconds"], "predict_seconds": predict_seconds,
+            "train_seconds": record.timings["train_seconds"], "predict_seconds": predict_seconds,
             "predict_pixels_per_second": labels.size / predict_seconds,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "n_train": split["n_train"], "n_val": split["n_val"], "n_test": split["n_test"],
-            "split_description": split["description"], "best_epoch": report["best_epoch"],
+            "split_description": split["description"], "best_epoch": record.best_epoch,
             "per_class_recall": {str(c["id"]): c["recall"] for c in report["per_class"]},
-            "dropped_classes": dropped, "machine": machine(), "versions": classifier.metadata["versions"]}
+            "dropped_classes": dropped, "machine": machine(), "versions": record.versions}
 
 
 def machine():

@@ -15,8 +15,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
 from fast3dcnn_qgis.core.blocks import array_blocks  # noqa: E402
-from fast3dcnn_qgis.core.training import TrainingConfig  # noqa: E402
-from fast3dcnn_qgis.core.workflow import TrainingSettings, train_classifier  # noqa: E402
+from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings  # noqa: E402
+from fast3dcnn_qgis.core.workflow import train_classifier  # noqa: E402
 from scenes import SCENES  # noqa: E402
 
 
@@ -39,12 +39,13 @@ def main():
     start = time.perf_counter()
     classifier = train_classifier(lambda: array_blocks(cube, 64), *cube.shape, labels, settings, log=print)
     total = time.perf_counter() - start
-    report = classifier.metadata["report"]
+    record = classifier.record
+    report, timings = record.accuracy, record.timings
     figures = {
-        "scene": args.scene, "window": args.window, "epochs": args.epochs, "split": report["split"]["description"],
+        "scene": args.scene, "window": args.window, "epochs": args.epochs, "split": record.split["description"],
         "seed": args.seed, "oa": report["overall_accuracy"], "aa": report["average_accuracy"],
-        "kappa": report["kappa"], "train_seconds": report["timings"]["train_seconds"],
-        "train_patches_per_second": report["timings"]["train_patches_per_second"], "total_seconds": total,
+        "kappa": report["kappa"], "train_seconds": timings["train_seconds"],
+        "train_patches_per_second": timings["train_patches_per_second"], "total_seconds": total,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     print(f"{args.scene} S={args.window} {figures['split']}: OA {100 * figures['oa']:.2f}%  "

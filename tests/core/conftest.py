@@ -33,10 +33,12 @@ def salinas():
 def salinas_classifier(salinas):
     """A classifier trained for a few epochs on Salinas-A with a 9 x 9 window (fast, still accurate)."""
     from fast3dcnn_qgis.core.blocks import array_blocks
-    from fast3dcnn_qgis.core.training import TrainingConfig
-    from fast3dcnn_qgis.core.workflow import TrainingSettings, train_classifier
+    from fast3dcnn_qgis.core.classes import ClassTable
+    from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
+    from fast3dcnn_qgis.core.workflow import train_classifier
     cube, labels = salinas
     settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS,
                                 training=TrainingConfig(window=9, epochs=3, seed=1))
     return train_classifier(lambda: array_blocks(cube, 32), *cube.shape, labels, settings,
-                            class_names={1: "Brocoli_green_weeds_1", 10: "Corn_senesced_green_weeds"})
+                            classes=ClassTable.from_ids([1, 10], {1: "Brocoli_green_weeds_1",
+                                                                  10: "Corn_senesced_green_weeds"}))

@@ -9,13 +9,14 @@ import pytest
 
 from fast3dcnn_qgis.core.bands import kept_bands
 from fast3dcnn_qgis.core.blocks import Block, array_blocks
+from fast3dcnn_qgis.core.classes import ClassTable
 from fast3dcnn_qgis.core.classifier import Fast3DCNNClassifier
 from fast3dcnn_qgis.core.fully_conv import bytes_per_position, fully_convolutional, tile_shape, tiled_probabilities
 from fast3dcnn_qgis.core.network import build_fast3dcnn
 from fast3dcnn_qgis.core.prediction import patch_probabilities, predict_blocks, reduce_block
 from fast3dcnn_qgis.core.reduction import SpectralReducer
-from fast3dcnn_qgis.core.training import TrainingConfig
-from fast3dcnn_qgis.core.workflow import TrainingSettings, train_classifier
+from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
+from fast3dcnn_qgis.core.workflow import train_classifier
 
 from .conftest import SALINAS_BAD_BANDS
 
@@ -38,7 +39,8 @@ def random_classifier(cube, window, padding, components=20, n_classes=6, seed=0)
     reducer.fit_blocks(block.data for block in array_blocks(cube, 32))
     keras.utils.set_random_seed(seed)
     network = build_fast3dcnn(window, components, n_classes)
-    return Fast3DCNNClassifier(reducer, network, window, np.arange(1, n_classes + 1) * 3, cube.shape[2], padding)
+    classes = ClassTable.from_ids(np.arange(1, n_classes + 1) * 3)
+    return Fast3DCNNClassifier(reducer, network, window, classes, cube.shape[2], padding)
 
 
 def trained_classifier(scene, window):

@@ -22,9 +22,10 @@ def test_round_trip_keeps_everything(salinas_classifier, tmp_path, salinas):
     loaded = load_classifier(str(path))
     assert loaded.window == 9 and loaded.input_band_count == 224
     assert list(loaded.class_ids) == [1, 10, 11, 12, 13, 14]
-    assert loaded.class_name(1) == "Brocoli_green_weeds_1" and loaded.class_name(12) == "class 12"
-    assert loaded.metadata["excluded_bands"] == SALINAS_BAD_BANDS
-    assert loaded.metadata["report"]["overall_accuracy"] == salinas_classifier.metadata["report"]["overall_accuracy"]
+    assert loaded.classes == salinas_classifier.classes
+    assert loaded.classes.name(1) == "Brocoli_green_weeds_1" and loaded.classes.name(12) == "class 12"
+    assert loaded.record.settings["excluded_bands"] == SALINAS_BAD_BANDS
+    assert loaded.record.to_json() == salinas_classifier.record.to_json()
     assert all(np.array_equal(a, b) for a, b in zip(loaded.network.get_weights(),
                                                      salinas_classifier.network.get_weights()))
     block = salinas[0][:12, :12]

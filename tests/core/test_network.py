@@ -38,7 +38,7 @@ def test_other_windows_and_band_counts_build_and_predict(window, bands, classes)
 
 
 def test_too_small_shapes_are_refused():
-    with pytest.raises(ValueError, match="window 7 is too small"):
+    with pytest.raises(ValueError, match="window size 7 is not an odd number from 9 to 31"):
         build_fast3dcnn(7, 20, 3)
-    with pytest.raises(ValueError, match="14 bands are too few"):
+    with pytest.raises(ValueError, match="14 components are too few"):
         build_fast3dcnn(11, 14, 3)

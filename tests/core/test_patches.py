@@ -1,7 +1,6 @@
 import numpy as np
-import pytest
 
-from fast3dcnn_qgis.core.patches import PatchDataset, check_window, extract_patches
+from fast3dcnn_qgis.core.patches import PatchDataset, extract_patches
 
 
 def _cube():
@@ -31,12 +30,6 @@ def test_patches_work_on_a_memory_mapped_cube(tmp_path):
     mapped = np.lib.format.open_memmap(tmp_path / "cube.npy", mode="w+", dtype=np.float32, shape=cube.shape)
     mapped[:] = cube
     assert np.array_equal(extract_patches(mapped, [1, 4], [1, 5], 5), extract_patches(cube, [1, 4], [1, 5], 5))
-
-
-@pytest.mark.parametrize("window", [2, 1, 33, 12])
-def test_windows_must_be_odd_from_3_to_31(window):
-    with pytest.raises(ValueError, match=f"window size {window}"):
-        check_window(window)
 
 
 def test_dataset_batches_cover_each_pixel_once_per_epoch_in_seeded_order():

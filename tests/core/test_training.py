@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 from fast3dcnn_qgis.core.splits import labelled_pixels, make_split
-from fast3dcnn_qgis.core.training import TrainingCancelled, TrainingConfig, train_network
+from fast3dcnn_qgis.core.errors import Cancelled
+from fast3dcnn_qgis.core.settings import TrainingConfig
+from fast3dcnn_qgis.core.training import train_network
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def test_cancel_stops_between_batches(scene):
         polls.append(1)
         return len(polls) >= 2
 
-    with pytest.raises(TrainingCancelled):
+    with pytest.raises(Cancelled):
         train_network(cube, rows, cols, targets, split, 3, TrainingConfig(window=9, epochs=50, batch_size=16),
                       should_cancel=should_cancel)
     assert len(polls) == 2

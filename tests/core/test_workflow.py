@@ -4,19 +4,21 @@ import pytest
 
 from fast3dcnn_qgis.core.blocks import array_blocks
 from fast3dcnn_qgis.core.prediction import predict_blocks
-from fast3dcnn_qgis.core.training import TrainingConfig
-from fast3dcnn_qgis.core.workflow import Cancelled, TrainingSettings, train_classifier
+from fast3dcnn_qgis.core.errors import Cancelled
+from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
+from fast3dcnn_qgis.core.workflow import train_classifier
 
 from .conftest import SALINAS_BAD_BANDS
 
 
 def test_a_few_epochs_on_salinas_a_beat_chance_clearly(salinas_classifier):
-    report = salinas_classifier.metadata["report"]
+    record = salinas_classifier.record
+    accuracy = record.accuracy
     # Six classes: chance is about 1/6 (29% for always guessing the largest class).
-    assert report["overall_accuracy"] > 0.9 and report["kappa"] > 0.85
-    assert report["split"]["method"] == "paper" and report["n_pixels"] == report["split"]["n_test"]
-    assert salinas_classifier.metadata["kept_bands"] == "1-107,113-153,168-223"
-    assert len(report["history"]["val_accuracy"]) == 3
+    assert accuracy["overall_accuracy"] > 0.9 and accuracy["kappa"] > 0.85
+    assert record.split["method"] == "paper" and accuracy["n_pixels"] == record.split["n_test"]
+    assert record.model["kept_bands"] == "1-107,113-153,168-223"
+    assert len(record.history["val_accuracy"]) == 3
 
 
 def _map(classifier, cube, block_rows, block_cols):
@@ -59,7 +61,7 @@ def test_training_ignores_labelled_nodata_and_cancels(salinas):
     classifier = train_classifier(lambda: array_blocks(cube, 16), *cube.shape, labels, settings, nodata=-9999,
                                   log=messages.append, progress=percents.append)
     excluded = int((labels[:10] > 0).sum())
-    assert classifier.metadata["report"]["n_labelled_invalid_excluded"] == excluded
+    assert classifier.record.n_labelled_invalid_excluded == excluded
     assert any(f"{excluded} labelled pixels are nodata" in m for m in messages)
     assert percents == sorted(percents) and percents[-1] == 100
     with pytest.raises(Cancelled):

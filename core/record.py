@@ -1,0 +1,66 @@
+"""What a run measured, typed, with the one JSON form the model file, the report and assess share.
+
+A training run and an accuracy assessment both end in accuracy figures for a set of classes, read
+from some inputs with some software; training adds its settings, split, curves and timings. One
+record type holds either, so the report renders both the same way and a script reads the JSON of
+either without special cases: figures under ``accuracy``, classes under ``classes``, the training
+parts present only for training.
+"""
+import math
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from .classes import ClassTable
+
+
+@dataclass
+class RunRecord:
+    accuracy: dict                 # core.metrics.accuracy_report: test pixels (training) or reference pixels
+    classes: ClassTable
+    inputs: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    # Training only:
+    settings: dict = None          # TrainingSettings.as_dict(): what the user chose
+    model: dict = None             # what training found: kept bands, explained variance, parameters
+    split: dict = None             # method, value, n_train, n_val, n_test, description
+    history: dict = None           # per-epoch loss, accuracy, val_loss, val_accuracy (None: not scored)
+    best_epoch: int = None         # 0-based epoch whose weights were kept, or None
+    timings: dict = None
+    labelled_pixels: dict = None   # {class id: labelled pixels in the ground truth}
+    n_labelled_invalid_excluded: int = 0
+    wavelengths: list = None       # per input band, nanometres, or None
+
+    @property
+    def is_training(self):
+        return self.settings is not None
+
+    def to_json(self):
+        """A dict of plain JSON values (numpy numbers as Python's, NaN as None)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["classes"] = self.classes.to_json()
+        return json_ready(data)
+
+    @classmethod
+    def from_json(cls, data):
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        values["classes"] = ClassTable.from_json(data.get("classes") or [])
+        if values.get("labelled_pixels"):
+            values["labelled_pixels"] = {int(k): v for k, v in values["labelled_pixels"].items()}
+        return cls(**values)
+
+
+def json_ready(value):
+    """``value`` with numpy scalars and arrays as Python numbers and lists, NaN as None."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(value) else float(value)
+    return value

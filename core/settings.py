@@ -1,0 +1,123 @@
+"""Every limit, default and split rule of the method, written once and free of Keras.
+
+The network, training, the splits and the plugin's parameters all read them from here, so QGIS can
+build its dialogs and reject bad input before TensorFlow is ever loaded, and a limit changed here
+changes everywhere. The numbers are the paper's (Ahmad, 2020): Table I's layers, Adam at 1e-3,
+batch 256, 50 epochs, 20 components, an 11 x 11 window; dropout 0.4 is the author's code.
+"""
+from dataclasses import asdict, dataclass, field
+
+from .errors import InputError
+
+#: (filters, spectral kernel depth) of the four Conv3D layers; spatial kernels are all 3 x 3.
+CONV_LAYERS = ((8, 7), (16, 5), (32, 3), (64, 3))
+DENSE_UNITS = (256, 128)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A setting's default and its allowed range (``maximum`` None: unbounded)."""
+    default: object
+    minimum: float
+    maximum: float = None
+
+    def admits(self, value):
+        return value >= self.minimum and (self.maximum is None or value <= self.maximum)
+
+
+#: The four valid 3 x 3 convolutions consume 8 pixels of the window, so it must be at least 9.
+WINDOW = Limit(11, 2 * len(CONV_LAYERS) + 1, 31)
+#: The spectral kernels consume 7 + 5 + 3 + 3 - 4 = 14 components: at least 15 must enter.
+COMPONENTS = Limit(20, sum(depth - 1 for _, depth in CONV_LAYERS) + 1, 200)
+EPOCHS = Limit(50, 1, 10000)
+BATCH_SIZE = Limit(256, 1, 65536)
+LEARNING_RATE = Limit(1e-3, 1e-7, 1.0)
+DROPOUT = Limit(0.4, 0.0, 0.9)
+SEED = Limit(0, 0)
+
+PADDINGS = ("zero", "reflect")
+SPLIT_METHODS = ("paper", "fraction", "count", "disjoint")
+#: The disjoint split's test share when none is given.
+DISJOINT_TEST_FRACTION = 0.3
+
+
+def check_window(window, raster_size=None):
+    """Raises InputError unless ``window`` is odd, within WINDOW's range and (given ``raster_size``,
+    (width, height)) no larger than the raster's smaller side."""
+    if window % 2 != 1 or not WINDOW.admits(window):
+        raise InputError(f"window size {window} is not an odd number from {WINDOW.minimum} to {WINDOW.maximum}: "
+                         f"the network's four 3 x 3 convolutions need at least {WINDOW.minimum} (the paper uses "
+                         f"{WINDOW.default})")
+    if raster_size is not None and window > min(raster_size):
+        width, height = raster_size
+        raise InputError(f"window size {window} is larger than the raster ({width} x {height} pixels): "
+                         f"choose an odd window no larger than the raster's smaller side")
+
+
+def check_components(components, kept_bands=None):
+    """Raises InputError unless ``components`` suits the network and, given ``kept_bands``, the bands."""
+    if components < COMPONENTS.minimum:
+        raise InputError(f"{components} components are too few for the network's spectral convolutions: "
+                         f"use at least {COMPONENTS.minimum} (the paper uses {COMPONENTS.default})")
+    if kept_bands is not None and components > kept_bands:
+        raise InputError(f"{components} components asked for, but only {kept_bands} bands are kept: "
+                         f"choose at most {kept_bands} components or exclude fewer bands")
+
+
+def split_value_problem(method, value):
+    """What is wrong with ``value`` for the split ``method`` (the fix included), or None."""
+    if method not in SPLIT_METHODS:
+        return f"split method '{method}' is not one of {', '.join(SPLIT_METHODS)}"
+    if method == "fraction" and (value is None or not 0 < value < 1):
+        return "the fraction split needs the training share of each class, between 0 and 1 (e.g. 0.1)"
+    if method == "count" and (value is None or value < 1 or value != int(value)):
+        return "the count split needs a whole number of training pixels per class, 1 or more (e.g. 50)"
+    if method == "disjoint" and value is not None and not 0 < value < 1:
+        return (f"the disjoint split needs the test share of each class, between 0 and 1 "
+                f"(default {DISJOINT_TEST_FRACTION})")
+    return None
+
+
+@dataclass
+class TrainingConfig:
+    """How the network is trained; the defaults are the paper's."""
+    window: int = WINDOW.default
+    epochs: int = EPOCHS.default
+    batch_size: int = BATCH_SIZE.default
+    learning_rate: float = LEARNING_RATE.default
+    dropout: float = DROPOUT.default
+    padding: str = "zero"
+    seed: int = SEED.default
+    keep_best: bool = False  # restore the weights of the epoch with the best validation accuracy
+    # Score the validation pixels every N epochs (and after the last). Without keep_best they only
+    # fill the report's curves, and at S = 21 scoring them every epoch costs a third of the time.
+    validation_every: int = 1
+
+    def as_dict(self):
+        return asdict(self)
+
+
+@dataclass
+class TrainingSettings:
+    """The whole recipe: band selection, PCA, split and training."""
+    components: int = COMPONENTS.default
+    exclude_bands: str = ""
+    split: str = "paper"
+    split_value: float = None
+    pca_sample_step: int = 1
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def as_dict(self):
+        """One flat dict of every setting, as the record and the report show them."""
+        settings = {"components": self.components, "excluded_bands": self.exclude_bands or "",
+                    "split": self.split, "split_value": self.split_value}
+        settings.update(self.training.as_dict())
+        return settings
+
+    def check(self, raster_size=None):
+        """Raises InputError for settings that cannot work (on a raster of ``raster_size``), before any work."""
+        check_window(self.training.window, raster_size)
+        check_components(self.components)
+        problem = split_value_problem(self.split, self.split_value)
+        if problem:
+            raise InputError(problem)

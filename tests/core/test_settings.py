@@ -1,0 +1,57 @@
+"""The limits, defaults and split rules that the core and the plugin share, and that reading them needs no Keras."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fast3dcnn_qgis.core.errors import InputError
+from fast3dcnn_qgis.core.settings import (COMPONENTS, SPLIT_METHODS, WINDOW, TrainingSettings, check_components,
+                                          check_window, split_value_problem)
+
+
+@pytest.mark.parametrize("window", [2, 7, 33, 12])
+def test_windows_must_be_odd_from_9_to_31(window):
+    with pytest.raises(InputError, match=f"window size {window} is not an odd number from 9 to 31"):
+        check_window(window)
+
+
+def test_window_limits_follow_the_network_and_the_raster():
+    assert (WINDOW.default, WINDOW.minimum, WINDOW.maximum) == (11, 9, 31)
+    check_window(9)
+    check_window(31, raster_size=(31, 40))
+    with pytest.raises(InputError, match=r"window size 13 is larger than the raster \(40 x 12 pixels\)"):
+        check_window(13, raster_size=(40, 12))
+
+
+def test_components_need_the_spectral_depth_and_the_bands():
+    assert (COMPONENTS.default, COMPONENTS.minimum) == (20, 15)
+    check_components(15, kept_bands=15)
+    with pytest.raises(InputError, match="14 components are too few"):
+        check_components(14)
+    with pytest.raises(InputError, match="only 16 bands are kept"):
+        check_components(20, kept_bands=16)
+
+
+@pytest.mark.parametrize("method,good,bad", [("fraction", 0.1, 1.5), ("count", 50, 2.5), ("disjoint", None, 0)])
+def test_split_values_are_checked_once_for_every_caller(method, good, bad):
+    assert split_value_problem(method, good) is None
+    assert method in split_value_problem(method, bad)
+    with pytest.raises(InputError, match=f"the {method} split needs"):
+        TrainingSettings(split=method, split_value=bad).check()
+
+
+def test_every_split_method_is_known_and_others_are_named():
+    assert SPLIT_METHODS == ("paper", "fraction", "count", "disjoint")
+    assert split_value_problem("paper", None) is None
+    assert "'random' is not one of paper, fraction, count, disjoint" in split_value_problem("random", None)
+
+
+def test_settings_splits_and_classes_import_without_keras():
+    code = ("import sys; import fast3dcnn_qgis.core.settings, fast3dcnn_qgis.core.splits, "
+            "fast3dcnn_qgis.core.classes, fast3dcnn_qgis.core.record, fast3dcnn_qgis.core.bands; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow')))")
+    root = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
+    printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             cwd=root).stdout
+    assert printed.strip() == "[]"
