@@ -44,23 +44,28 @@ DISJOINT_TEST_FRACTION = 0.3
 def check_window(window, raster_size=None):
     """Raises InputError unless ``window`` is odd, within WINDOW's range and (given ``raster_size``,
     (width, height)) no larger than the raster's smaller side."""
-    if window % 2 != 1 or not WINDOW.admits(window):
+    if not WINDOW.admits(window):
         raise InputError(f"window size {window} is not an odd number from {WINDOW.minimum} to {WINDOW.maximum}: "
                          f"the network's four 3 x 3 convolutions need at least {WINDOW.minimum} (the paper uses "
                          f"{WINDOW.default})")
+    if window % 2 != 1:
+        raise InputError(f"window size {window} is even: the window must be odd so that it centres on its pixel; "
+                         f"use {window - 1} or {window + 1}")
     if raster_size is not None and window > min(raster_size):
         width, height = raster_size
         raise InputError(f"window size {window} is larger than the raster ({width} x {height} pixels): "
-                         f"choose an odd window no larger than the raster's smaller side")
+                         f"choose a smaller odd window, at most the raster's smaller side")
 
 
-def check_components(components, kept_bands=None):
-    """Raises InputError unless ``components`` suits the network and, given ``kept_bands``, the bands."""
+def check_components(components, kept_bands=None, excluded=""):
+    """Raises InputError unless ``components`` suits the network and, given ``kept_bands`` (left
+    after excluding the bands ``excluded``), the bands."""
     if components < COMPONENTS.minimum:
         raise InputError(f"{components} components are too few for the network's spectral convolutions: "
                          f"use at least {COMPONENTS.minimum} (the paper uses {COMPONENTS.default})")
     if kept_bands is not None and components > kept_bands:
-        raise InputError(f"{components} components asked for, but only {kept_bands} bands are kept: "
+        after = f" after excluding '{excluded}'" if excluded else ""
+        raise InputError(f"{components} components asked for, but only {kept_bands} bands are kept{after}: "
                          f"choose at most {kept_bands} components or exclude fewer bands")
 
 

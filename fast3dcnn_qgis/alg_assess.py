@@ -13,10 +13,12 @@ from qgis.core import (Qgis, QgsProcessing, QgsProcessingOutputFile, QgsProcessi
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsVectorLayer)
 
 from .algorithm_base import Fast3DCNNAlgorithm
+from .core.classes import ClassTable
 from .core.metrics import accuracy_report
+from .core.record import RunRecord
 from .ground_truth import GroundTruthError, class_field_problem, read_ground_truth
-from .raster_io import open_raster, raster_info
-from .report import class_map_preview, write_report
+from .raster_io import band_classes, class_map_preview, open_raster, raster_info
+from .report import write_report
 
 #: Rows of the class map read at a time.
 STRIP_ROWS = 512
@@ -92,27 +94,52 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
 
     def execute(self, parameters, context, progress):
         map_layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        reference = self.parameterAsLayer(parameters, self.REFERENCE, context)
-        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
         report_path = self.prepare_destination(
             self.OUTPUT_REPORT, self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context))
         dataset = open_raster(map_layer.source(), self.INPUT)
         info = raster_info(dataset)
         band = dataset.GetRasterBand(1)
-        map_names, map_colors = _categories(band)
+        map_classes = band_classes(band)
 
         progress.log(self.tr("Reading the reference on the class map's grid ({})").format(info.describe()))
+        grid, reference_classes, source = self._reference(parameters, context, info, map_classes, progress)
+        progress(20)
+        expected, mapped = self._labelled_pairs(band, grid, info, progress)
+
+        class_ids = np.union1d(np.unique(expected), np.unique(mapped[mapped > 0]))
+        classes = map_classes.merged(reference_classes).subset(class_ids)
+        figures = accuracy_report(expected, mapped, class_ids, {c.id: c.label for c in classes})
+        progress.log(self.tr("OA {:.2%}, AA {:.2%}, kappa {:.4f} on {} reference pixels").format(
+            figures["overall_accuracy"], figures["average_accuracy"], figures["kappa"], figures["n_pixels"]))
+        record = RunRecord(figures, classes, inputs={"class_map": info.path, "reference": source},
+                           versions={"python": platform.python_version(), "numpy": np.__version__,
+                                     "GDAL": gdal.__version__, "QGIS": Qgis.QGIS_VERSION})
+        progress(85)
+        html_path, json_path = write_report(record, report_path, class_map_preview(info.path),
+                                            title=self.tr("Accuracy assessment of {}").format(map_layer.name()))
+        progress(100)
+        return {self.OUTPUT_REPORT: html_path, self.OUTPUT_JSON: json_path,
+                self.OVERALL_ACCURACY: figures["overall_accuracy"],
+                self.AVERAGE_ACCURACY: figures["average_accuracy"], self.KAPPA: figures["kappa"]}
+
+    def _reference(self, parameters, context, info, map_classes, progress):
+        """The reference's label grid on the map's grid, its classes and its source. Text class names
+        are matched to the map's category names, so the grid then holds the map's ids."""
+        reference = self.parameterAsLayer(parameters, self.REFERENCE, context)
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
         truth = read_ground_truth(reference, info, class_field, context.transformContext(), progress.warn,
                                   self.REFERENCE, self.CLASS_FIELD)
-        progress(20)
-        grid, reference_names, reference_colors = truth.grid, truth.class_names, truth.class_colors
+        grid, classes = truth.grid, truth.classes
         if _text_field(reference, class_field):
-            grid, reference_names = _match_names(grid, truth.class_names, map_names, progress.warn)
-            reference_colors = {}
+            grid, names = _match_names(grid, truth.classes.names, map_classes.names, progress.warn)
+            classes = ClassTable.from_ids(names, names)
         if not (grid != 0).any():
             raise GroundTruthError(f"{self.REFERENCE} ({truth.source}) labels no pixel of the class map: check "
                                    f"that both cover the same area")
+        return grid, classes, truth.source
 
+    def _labelled_pairs(self, band, grid, info, progress):
+        """(reference ids, mapped ids) at the reference's labelled pixels; unclassified (nodata, non-finite) is 0."""
         expected, mapped = [], []
         nodata = band.GetNoDataValue()
         for row in range(0, info.height, STRIP_ROWS):
@@ -128,40 +155,7 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
             expected.append(grid[row:row + STRIP_ROWS][labelled])
             mapped.append(values.astype(np.int64))
             progress(20 + 60 * min(info.height, row + STRIP_ROWS) / info.height)
-        expected, mapped = np.concatenate(expected), np.concatenate(mapped)
-
-        class_ids = np.union1d(np.unique(expected), np.unique(mapped[mapped > 0]))
-        names = {int(c): map_names.get(int(c)) or reference_names.get(int(c)) or f"class {int(c)}"
-                 for c in class_ids}
-        figures = accuracy_report(expected, mapped, class_ids, names)
-        progress.log(self.tr("OA {:.2%}, AA {:.2%}, kappa {:.4f} on {} reference pixels").format(
-            figures["overall_accuracy"], figures["average_accuracy"], figures["kappa"], figures["n_pixels"]))
-        figures["inputs"] = {"class_map": info.path, "reference": truth.source}
-        figures["versions"] = {"python": platform.python_version(), "numpy": np.__version__,
-                               "GDAL": gdal.__version__, "QGIS": Qgis.QGIS_VERSION}
-        progress(85)
-        html_path, json_path = write_report(figures, report_path, class_map_preview(info.path),
-                                            title=self.tr("Accuracy assessment of {}").format(map_layer.name()),
-                                            class_colors={**reference_colors, **map_colors})
-        progress(100)
-        return {self.OUTPUT_REPORT: html_path, self.OUTPUT_JSON: json_path,
-                self.OVERALL_ACCURACY: figures["overall_accuracy"],
-                self.AVERAGE_ACCURACY: figures["average_accuracy"], self.KAPPA: figures["kappa"]}
-
-
-def _categories(band):
-    """({id: name}, {id: '#rrggbb'}) from the class map's category names and colour table."""
-    names, colors = {}, {}
-    for class_id, name in enumerate(band.GetRasterCategoryNames() or []):
-        if class_id and name.strip():
-            names[class_id] = name.strip()
-    table = band.GetRasterColorTable()
-    if table is not None:
-        for class_id in range(1, table.GetCount()):
-            red, green, blue, alpha = table.GetColorEntry(class_id)
-            if alpha:
-                colors[class_id] = f"#{red:02x}{green:02x}{blue:02x}"
-    return names, colors
+        return np.concatenate(expected), np.concatenate(mapped)
 
 
 def _text_field(layer, class_field):

@@ -2,6 +2,7 @@
 file, an accuracy report and, if asked, the class map of the scene."""
 import os
 import tempfile
+from typing import NamedTuple
 
 from qgis.core import (QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutputNumber,
                        QgsProcessingParameterBoolean, QgsProcessingParameterDefinition,
@@ -10,24 +11,19 @@ from qgis.core import (QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutp
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString, QgsProcessingUtils, QgsVectorLayer)
 
-from .algorithm_base import Cancelled, Fast3DCNNAlgorithm, load_with_style
-from .alg_classify import check_output_extension, classify_scene
+from .algorithm_base import Fast3DCNNAlgorithm, load_with_style
+from .class_maps import check_output_extension, classify_scene
+from .core import settings as limits
 from .core.bands import BandRangeError, format_band_ranges, parse_band_ranges
+from .core.errors import InputError
+from .core.settings import SPLIT_METHODS, TrainingConfig, TrainingSettings, check_components, check_window
 from .dependencies import compute_device
 from .ground_truth import class_field_problem, read_ground_truth
-from .palette import class_colors
 from .raster_io import empty_bands, open_raster, raster_info, read_blocks, style_path
 
-#: The smallest window and the fewest components the network accepts: core.network.min_window() and
-#: min_band_count() + 1, written out because importing core.network loads Keras, which
-#: checkParameterValues must not do on the GUI thread (a test keeps the values in step).
-MIN_WINDOW = 9
-MIN_COMPONENTS = 15
 #: Reduced cubes larger than this, or than a quarter of the memory available when training starts,
 #: are kept in a temporary memory-mapped file instead of memory.
 SPILL_BYTES = 2 * 2 ** 30
-
-SPLITS = ("paper", "fraction", "count", "disjoint")
 
 
 class TrainAlgorithm(Fast3DCNNAlgorithm):
@@ -70,7 +66,11 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         "the epochs; TensorFlow uses all CPU cores.")
 
     def defineParameters(self):
-        advanced = []
+        self._define_inputs()
+        self._define_training()
+        self._define_outputs()
+
+    def _define_inputs(self):
         self.declare(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Hyperspectral raster")),
                      self.tr("The image to learn from: one band per wavelength, any format GDAL reads. Its "
                              "nodata value marks pixels to ignore."))
@@ -93,54 +93,58 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         self.declare(QgsProcessingParameterString(self.BANDS, self.tr("Bands to exclude"), optional=True),
                      self.tr("1-based bands and ranges to leave out, e.g. noisy water-absorption bands: "
                              "108-112,154-167,224 for the 224-band AVIRIS scenes. Empty keeps every band."))
-        self.declare(QgsProcessingParameterNumber(self.WINDOW_SIZE, self.tr("Window size (pixels)"),
-                                                  QgsProcessingParameterNumber.Integer, 11, False,
-                                                  MIN_WINDOW, 31),
-                     self.tr("Side S of the S x S window around each pixel that the network sees; odd. Larger "
-                             "windows use more spatial context but blur class edges and train slower. The "
-                             "paper uses 11; the network needs at least 9."))
-        self.declare(QgsProcessingParameterNumber(self.COMPONENTS, self.tr("PCA components"),
-                                                  QgsProcessingParameterNumber.Integer, 20, False,
-                                                  MIN_COMPONENTS, 200),
-                     self.tr("Number of principal components the bands are reduced to before the network. "
-                             "The paper uses 20; at least 15 are needed."))
-        self.declare(QgsProcessingParameterNumber(self.EPOCHS, self.tr("Epochs"),
-                                                  QgsProcessingParameterNumber.Integer, 50, False, 1, 10000),
-                     self.tr("Passes over the training pixels. The paper uses 50; fewer train faster and "
-                             "usually lose a little accuracy."))
-        advanced.append(self.declare(QgsProcessingParameterNumber(
-            self.BATCH_SIZE, self.tr("Batch size"), QgsProcessingParameterNumber.Integer, 256, False, 1, 65536),
-            self.tr("Training patches per update step (the paper: 256). Smaller batches need less memory.")))
-        advanced.append(self.declare(QgsProcessingParameterNumber(
-            self.LEARNING_RATE, self.tr("Learning rate"), QgsProcessingParameterNumber.Double, 0.001, False,
-            1e-7, 1.0),
-            self.tr("Step size of the Adam optimiser (the paper: 0.001).")))
-        advanced.append(self.declare(QgsProcessingParameterNumber(
-            self.DROPOUT, self.tr("Dropout"), QgsProcessingParameterNumber.Double, 0.4, False, 0.0, 0.9),
-            self.tr("Share of the dense layers' units switched off at random during training, against "
-                    "over-fitting (the paper's code: 0.4).")))
+
+    def _number(self, key, label, limit, help_text, advanced=False, integer=True):
+        """Declares a number parameter whose default and range are ``limit``'s (core.settings)."""
+        definition = QgsProcessingParameterNumber(
+            key, label, type=QgsProcessingParameterNumber.Integer if integer else QgsProcessingParameterNumber.Double,
+            defaultValue=limit.default, minValue=limit.minimum,
+            **({} if limit.maximum is None else {"maxValue": limit.maximum}))
+        if advanced:
+            definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        return self.declare(definition, help_text)
+
+    def _define_training(self):
+        self._number(self.WINDOW_SIZE, self.tr("Window size (pixels)"), limits.WINDOW, self.tr(
+            "Side S of the S x S window around each pixel that the network sees; odd. Larger windows use more "
+            "spatial context but blur class edges and train slower. The paper uses {}; the network needs at "
+            "least {}.").format(limits.WINDOW.default, limits.WINDOW.minimum))
+        self._number(self.COMPONENTS, self.tr("PCA components"), limits.COMPONENTS, self.tr(
+            "Number of principal components the bands are reduced to before the network. The paper uses {}; at "
+            "least {} are needed.").format(limits.COMPONENTS.default, limits.COMPONENTS.minimum))
+        self._number(self.EPOCHS, self.tr("Epochs"), limits.EPOCHS, self.tr(
+            "Passes over the training pixels. The paper uses 50; fewer train faster and usually lose a little "
+            "accuracy."))
+        self._number(self.BATCH_SIZE, self.tr("Batch size"), limits.BATCH_SIZE, self.tr(
+            "Training patches per update step (the paper: 256). Smaller batches need less memory."), advanced=True)
+        self._number(self.LEARNING_RATE, self.tr("Learning rate"), limits.LEARNING_RATE, self.tr(
+            "Step size of the Adam optimiser (the paper: 0.001)."), advanced=True, integer=False)
+        self._number(self.DROPOUT, self.tr("Dropout"), limits.DROPOUT, self.tr(
+            "Share of the dense layers' units switched off at random during training, against over-fitting "
+            "(the paper's code: 0.4)."), advanced=True, integer=False)
         self.declare(QgsProcessingParameterEnum(self.SPLIT, self.tr("Split of the labelled pixels"),
-                                                list(SPLITS), defaultValue=0),
+                                                options=list(SPLIT_METHODS), defaultValue=0),
                      self.tr("paper: per class 30% test, the rest halved into training and validation (the "
                              "paper's text). fraction: a share of each class for training, the rest halved into "
                              "validation and test. count: a number of pixels per class for training, the rest "
                              "halved. disjoint: per class a contiguous area held out for test, with training "
                              "pixels whose window would reach a test pixel dropped, for honest figures."))
         self.declare(QgsProcessingParameterNumber(self.SPLIT_VALUE, self.tr("Split value"),
-                                                  QgsProcessingParameterNumber.Double, None, True, 0.0),
+                                                  type=QgsProcessingParameterNumber.Double, optional=True,
+                                                  minValue=0.0),
                      self.tr("For fraction: the training share of each class (0 to 1, e.g. 0.1). For count: "
                              "training pixels per class (e.g. 50). For disjoint: the test share of each class "
-                             "(default 0.3). Not used by paper."))
-        advanced.append(self.declare(QgsProcessingParameterNumber(
-            self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer, 0, False, 0),
-            self.tr("Seed of the split, the weight initialisation and the batch order: the same data, settings "
-                    "and seed give the same model on the same machine.")))
-        advanced.append(self.declare(QgsProcessingParameterBoolean(
-            self.KEEP_BEST, self.tr("Keep the best epoch"), False),
-            self.tr("Keep the network of the epoch with the highest validation accuracy instead of the last.")))
-        for definition in advanced:
-            definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+                             "(default {}). Not used by paper.").format(limits.DISJOINT_TEST_FRACTION))
+        self._number(self.SEED, self.tr("Random seed"), limits.SEED, self.tr(
+            "Seed of the split, the weight initialisation and the batch order: the same data, settings and seed "
+            "give the same model on the same machine."), advanced=True)
+        keep_best = self.declare(QgsProcessingParameterBoolean(self.KEEP_BEST, self.tr("Keep the best epoch"),
+                                                               defaultValue=False),
+                                 self.tr("Keep the network of the epoch with the highest validation accuracy "
+                                         "instead of the last."))
+        keep_best.setFlags(keep_best.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
 
+    def _define_outputs(self):
         self.declare(QgsProcessingParameterFileDestination(self.OUTPUT_MODEL, self.tr("Model file"),
                                                            self.tr("Fast 3D CNN model (*.f3dcnn)")),
                      self.tr("The trained model (.f3dcnn): band selection, PCA, network, classes with names and "
@@ -167,55 +171,55 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
     # -- checks before anything runs ---------------------------------------------------------
     def checkParameterValues(self, parameters, context):
         ok, message = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, message
+        for check in (self._check_raster_settings, self._check_split, self._check_class_field, self._check_outputs):
+            if not ok:
+                break
+            ok, message = check(parameters, context)
+        return ok, message
+
+    def _check_raster_settings(self, parameters, context):
+        """The window and the components, against the network and the raster's size and bands."""
         window = self.parameterAsInt(parameters, self.WINDOW_SIZE, context)
-        if window % 2 == 0:
-            return self.reject(self.WINDOW_SIZE, window, self.tr("the window must be odd so that it centres on "
-                                                                 "its pixel: use {} or {}").format(window - 1, window + 1))
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         components = self.parameterAsInt(parameters, self.COMPONENTS, context)
-        if layer is not None:
-            bands_text = self.parameterAsString(parameters, self.BANDS, context)
-            try:
-                excluded = parse_band_ranges(bands_text, layer.bandCount())
-            except BandRangeError as error:
-                return self.reject(self.BANDS, bands_text, str(error))
-            kept = layer.bandCount() - len(excluded)
-            if kept < components:
-                return self.reject(self.COMPONENTS, components, self.tr(
-                    "only {} bands are left after excluding '{}': choose at most {} components or exclude "
-                    "fewer bands").format(kept, bands_text, kept))
-            if window > min(layer.width(), layer.height()):
-                return self.reject(self.WINDOW_SIZE, window, self.tr(
-                    "the raster is only {} x {} pixels: choose a smaller odd window").format(
-                        layer.width(), layer.height()))
-        split = SPLITS[self.parameterAsEnum(parameters, self.SPLIT, context)]
-        value = self._split_value(parameters, context)
-        if split == "fraction" and (value is None or not 0 < value < 1):
-            return self.reject(self.SPLIT_VALUE, value, self.tr("the fraction split needs the training share of "
-                                                                "each class, between 0 and 1 (e.g. 0.1)"))
-        if split == "count" and (value is None or value < 1 or value != int(value)):
-            return self.reject(self.SPLIT_VALUE, value, self.tr("the count split needs a whole number of training "
-                                                                "pixels per class, 1 or more (e.g. 50)"))
-        if split == "disjoint" and value is not None and not 0 < value < 1:
-            return self.reject(self.SPLIT_VALUE, value, self.tr("the disjoint split needs the test share of each "
-                                                                "class, between 0 and 1 (default 0.3)"))
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        size = (layer.width(), layer.height()) if layer is not None else None
+        try:
+            check_window(window, size)
+        except InputError as error:
+            return self.reject(self.WINDOW_SIZE, window, str(error))
+        if layer is None:
+            return True, ""
+        bands_text = self.parameterAsString(parameters, self.BANDS, context)
+        try:
+            kept = layer.bandCount() - len(parse_band_ranges(bands_text, layer.bandCount()))
+        except BandRangeError as error:
+            return self.reject(self.BANDS, bands_text, str(error))
+        try:
+            check_components(components, kept, bands_text)
+        except InputError as error:
+            return self.reject(self.COMPONENTS, components, str(error))
+        return True, ""
+
+    def _check_split(self, parameters, context):
+        problem = limits.split_value_problem(SPLIT_METHODS[self.parameterAsEnum(parameters, self.SPLIT, context)],
+                                             self._split_value(parameters, context))
+        return self.reject(self.SPLIT_VALUE, self._split_value(parameters, context), problem) if problem else (True, "")
+
+    def _check_class_field(self, parameters, context):
         truth = self.parameterAsLayer(parameters, self.GROUND_TRUTH, context)
         field = self.parameterAsString(parameters, self.CLASS_FIELD, context)
-        if isinstance(truth, QgsVectorLayer):
-            problem = class_field_problem(truth, field, self.GROUND_TRUTH)
-            if problem:
-                return self.reject(self.CLASS_FIELD, field, problem)
+        problem = class_field_problem(truth, field, self.GROUND_TRUTH) if isinstance(truth, QgsVectorLayer) else None
+        return self.reject(self.CLASS_FIELD, field, problem) if problem else (True, "")
+
+    def _check_outputs(self, parameters, context):
         for key in (self.OUTPUT, self.OUTPUT_CONFIDENCE):
             ok, message = check_output_extension(self, parameters, context, key)
             if not ok:
                 return ok, message
-        if self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) and \
-                not self.parameterAsOutputLayer(parameters, self.OUTPUT, context):
-            return self.reject(self.OUTPUT_CONFIDENCE, self.parameterAsOutputLayer(
-                parameters, self.OUTPUT_CONFIDENCE, context), self.tr("the confidence comes with the class map: "
-                                                                      "set the class map (OUTPUT) too"))
+        confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context)
+        if confidence and not self.parameterAsOutputLayer(parameters, self.OUTPUT, context):
+            return self.reject(self.OUTPUT_CONFIDENCE, confidence, self.tr(
+                "the confidence comes with the class map: set the class map (OUTPUT) too"))
         return True, ""
 
     def _split_value(self, parameters, context):
@@ -225,38 +229,59 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
 
     # -- the run ---------------------------------------------------------------------------------
     def execute(self, parameters, context, progress):
-        from .core import workflow
-        from .core.modelfile import save_classifier
-        from .core.splits import SplitError
-        from .core.training import TrainingCancelled, TrainingConfig
-        from .report import class_map_preview, write_report
-
+        paths = self._destinations(parameters, context)
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        truth_layer = self.parameterAsLayer(parameters, self.GROUND_TRUTH, context)
-        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
-        model_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
-        report_path = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context) or None
-        confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
-        for key, path in ((self.OUTPUT_MODEL, model_path), (self.OUTPUT_REPORT, report_path), (self.OUTPUT, output),
-                          (self.OUTPUT_CONFIDENCE, confidence)):
-            if path:
-                self.prepare_destination(key, path)
-
         dataset = open_raster(layer.source(), self.INPUT)
         info = raster_info(dataset)
         progress.log(self.tr("{}: {}").format(layer.name(), info.describe()))
-        truth = read_ground_truth(truth_layer, info, class_field, context.transformContext(), progress.warn,
-                                  self.GROUND_TRUTH, self.CLASS_FIELD)
+        truth = self._ground_truth(parameters, context, info, progress)
+        settings = self._settings(parameters, context, dataset, info, progress)
+        progress.check_cancel()
+
+        classifier = self._train(dataset, info, truth, settings, progress.part(0, 75 if paths.map else 97))
+        accuracy = classifier.record.accuracy
+        progress.log(self.tr("Test pixels: OA {:.2%}, AA {:.2%}, kappa {:.4f} ({})").format(
+            accuracy["overall_accuracy"], accuracy["average_accuracy"], accuracy["kappa"],
+            classifier.record.split["description"]))
+        self._complete_record(classifier.record, info, truth,
+                              self.parameterAsString(parameters, self.CLASS_FIELD, context))
+        if paths.map:
+            progress.log(self.tr("Classifying the scene"))
+            classify_scene(classifier, dataset, info, paths.map, paths.confidence, progress.part(75, 97))
+        progress.check_cancel()
+        results = self._write_model_and_report(classifier, paths, layer.name())
+        progress(100)
+        if paths.map:
+            load_with_style(context, paths.map, style_path(paths.map))
+            results[self.OUTPUT] = paths.map
+            if paths.confidence:
+                results[self.OUTPUT_CONFIDENCE] = paths.confidence
+        return results
+
+    def _destinations(self, parameters, context):
+        """The output paths, each checked writable before the long work."""
+        paths = _Destinations(self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context),
+                              self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context),
+                              self.parameterAsOutputLayer(parameters, self.OUTPUT, context) or None,
+                              self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None)
+        for key, path in zip((self.OUTPUT_MODEL, self.OUTPUT_REPORT, self.OUTPUT, self.OUTPUT_CONFIDENCE), paths):
+            if path:
+                self.prepare_destination(key, path)
+        return paths
+
+    def _ground_truth(self, parameters, context, info, progress):
+        truth = read_ground_truth(self.parameterAsLayer(parameters, self.GROUND_TRUTH, context), info,
+                                  self.parameterAsString(parameters, self.CLASS_FIELD, context) or None,
+                                  context.transformContext(), progress.warn, self.GROUND_TRUTH, self.CLASS_FIELD)
         truth.require_classes(2, self.GROUND_TRUTH)
         counts = truth.class_counts()
         progress.log(self.tr("Ground truth: {} labelled pixels in {} classes ({})").format(
             sum(counts.values()), len(counts), ", ".join(
-                f"{c} {truth.class_names[c]}: {n}" if c in truth.class_names else f"{c}: {n}"
+                f"{c} {truth.classes.names[c]}: {n}" if c in truth.classes.names else f"{c}: {n}"
                 for c, n in counts.items())))
-        exclude = self._excluded_bands(parameters, context, dataset, info, progress)
-        progress.check_cancel()
+        return truth
 
+    def _settings(self, parameters, context, dataset, info, progress):
         config = TrainingConfig(
             window=self.parameterAsInt(parameters, self.WINDOW_SIZE, context),
             epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
@@ -265,57 +290,46 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             dropout=self.parameterAsDouble(parameters, self.DROPOUT, context),
             seed=self.parameterAsInt(parameters, self.SEED, context),
             keep_best=self.parameterAsBool(parameters, self.KEEP_BEST, context))
-        settings = workflow.TrainingSettings(
-            components=self.parameterAsInt(parameters, self.COMPONENTS, context), exclude_bands=exclude,
-            split=SPLITS[self.parameterAsEnum(parameters, self.SPLIT, context)],
+        return TrainingSettings(
+            components=self.parameterAsInt(parameters, self.COMPONENTS, context),
+            exclude_bands=self._excluded_bands(parameters, context, dataset, info, progress),
+            split=SPLIT_METHODS[self.parameterAsEnum(parameters, self.SPLIT, context)],
             split_value=self._split_value(parameters, context), training=config)
-        training_part = progress.part(0, 75 if output else 97)
+
+    def _train(self, dataset, info, truth, settings, progress):
+        from .core.splits import SplitError
+        from .core.workflow import train_classifier
+
         spill = self._spill_path(info, settings.components, progress)
         try:
-            classifier = workflow.train_classifier(
+            return train_classifier(
                 lambda: read_blocks(dataset), info.height, info.width, info.band_count, truth.grid, settings,
-                class_names=truth.class_names, class_colors=class_colors(truth.class_ids, truth.class_colors),
-                nodata=info.nodata, spill_path=spill, progress=training_part,
+                classes=truth.classes, nodata=info.nodata, spill_path=spill, progress=progress,
                 should_cancel=progress.should_cancel, log=progress.log)
-        except (workflow.Cancelled, TrainingCancelled):
-            raise Cancelled() from None
         except SplitError as error:
             raise SplitError(self.tr("{} ('{}') under {} = {}: {}").format(
                 self.GROUND_TRUTH, truth.source, self.SPLIT, settings.split, error)) from None
         finally:
             if spill and os.path.exists(spill):
                 os.remove(spill)
-        accuracy = classifier.metadata["report"]
-        progress.log(self.tr("Test pixels: OA {:.2%}, AA {:.2%}, kappa {:.4f} ({})").format(
-            accuracy["overall_accuracy"], accuracy["average_accuracy"], accuracy["kappa"],
-            accuracy["split"]["description"]))
-        classifier.metadata.update(self._context_metadata(layer, info, truth, class_field, classifier))
-        classifier.metadata["versions"]["device"] = compute_device()
 
-        if output:
-            progress.log(self.tr("Classifying the scene"))
-            classify_scene(classifier, dataset, info, output, confidence, progress.part(75, 97))
-        progress.check_cancel()
+    def _write_model_and_report(self, classifier, paths, layer_name):
+        from .core.modelfile import save_classifier
+        from .raster_io import class_map_preview
+        from .report import write_report
+
         try:
-            save_classifier(classifier, model_path)
+            save_classifier(classifier, paths.model)
         except OSError as error:
-            raise ValueError(self.tr("{} = {}: cannot write the model ({}): free disk space or choose another "
-                                     "folder").format(self.OUTPUT_MODEL, model_path, error.strerror)) from None
+            raise InputError(self.tr("{} = {}: cannot write the model ({}): free disk space or choose another "
+                                     "folder").format(self.OUTPUT_MODEL, paths.model, error.strerror)) from None
         html_path, json_path = write_report(
-            classifier.metadata, report_path, class_map_preview(output) if output else None,
-            title=self.tr("Fast 3D CNN training report: {}").format(layer.name()),
-            class_colors=classifier.class_colors)
-        progress(100)
-
-        results = {self.OUTPUT_MODEL: model_path, self.OUTPUT_REPORT: html_path, self.OUTPUT_JSON: json_path,
-                   self.OVERALL_ACCURACY: accuracy["overall_accuracy"],
-                   self.AVERAGE_ACCURACY: accuracy["average_accuracy"], self.KAPPA: accuracy["kappa"]}
-        if output:
-            load_with_style(context, output, style_path(output))
-            results[self.OUTPUT] = output
-            if confidence:
-                results[self.OUTPUT_CONFIDENCE] = confidence
-        return results
+            classifier.record, paths.report, class_map_preview(paths.map) if paths.map else None,
+            title=self.tr("Fast 3D CNN training report: {}").format(layer_name))
+        accuracy = classifier.record.accuracy
+        return {self.OUTPUT_MODEL: paths.model, self.OUTPUT_REPORT: html_path, self.OUTPUT_JSON: json_path,
+                self.OVERALL_ACCURACY: accuracy["overall_accuracy"],
+                self.AVERAGE_ACCURACY: accuracy["average_accuracy"], self.KAPPA: accuracy["kappa"]}
 
     def _excluded_bands(self, parameters, context, dataset, info, progress):
         """The user's excluded bands plus the bands that hold only nodata, as 1-based ranges."""
@@ -325,14 +339,14 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         if empty:
             progress.log(self.tr("Bands {} hold only nodata and are excluded automatically").format(
                 format_band_ranges(empty)))
-        excluded |= set(empty)
+        excluded = format_band_ranges(sorted(excluded | set(empty)))
         components = self.parameterAsInt(parameters, self.COMPONENTS, context)
-        if info.band_count - len(excluded) < components:
-            raise ValueError(self.tr(
-                "{} = {}: only {} bands hold data after excluding '{}': choose at most {} components").format(
-                    self.COMPONENTS, components, info.band_count - len(excluded), format_band_ranges(excluded),
-                    info.band_count - len(excluded)))
-        return format_band_ranges(sorted(excluded))
+        try:
+            check_components(components, info.band_count - len(parse_band_ranges(excluded, info.band_count)),
+                             excluded)
+        except InputError as error:
+            raise InputError(f"{self.COMPONENTS} = {components}: {error}") from None
+        return excluded
 
     def _spill_path(self, info, components, progress):
         """A temporary file for the reduced cube when it is too large to keep in memory, else None."""
@@ -345,16 +359,21 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                              "memory").format(size / 2 ** 30, path))
         return path
 
-    def _context_metadata(self, layer, info, truth, class_field, classifier):
-        """What the model file and the report keep about the inputs and the classes."""
-        counts = truth.class_counts()
-        return {
-            "inputs": {"raster": info.path, "raster_size": info.describe(), "ground_truth": truth.source,
-                       "class_field": class_field or "", "nodata": info.nodata},
-            "wavelengths": info.wavelengths,
-            "classes": [{"id": int(c), "name": classifier.class_name(c), "color": classifier.class_colors.get(int(c)),
-                         "labelled_pixels": counts.get(int(c), 0)} for c in classifier.class_ids],
-        }
+    @staticmethod
+    def _complete_record(record, info, truth, class_field):
+        """What the model file and the report keep about the inputs, beside what training measured."""
+        record.inputs = {"raster": info.path, "raster_size": info.describe(), "ground_truth": truth.source,
+                         "class_field": class_field or "", "nodata": info.nodata}
+        record.wavelengths = info.wavelengths
+        record.labelled_pixels = truth.class_counts()
+        record.versions["device"] = compute_device()
+
+
+class _Destinations(NamedTuple):
+    model: str
+    report: str
+    map: str
+    confidence: str
 
 
 def _available_memory():

@@ -12,8 +12,10 @@ API for subclasses (the whole contract):
   override ``run``: that is QgsProcessingAlgorithm.run, which Processing calls). ``progress`` is a
   ``Progress`` that the core's callbacks accept as they are (``progress(percent)``,
   ``progress.should_cancel()``, ``progress.log(text)``), with ``progress.part(a, b)`` for a phase.
-  Raise ``ValueError`` (the core's errors are) or ``QgsProcessingException`` with a message naming
-  the parameter, the value and the fix: ValueErrors are turned into QgsProcessingException;
+  Raise ``core.errors.InputError`` (every input error of the core and the plugin derives from it)
+  or ``QgsProcessingException`` with a message naming the parameter, the value and the fix, and
+  let ``core.errors.Cancelled`` through: ``processAlgorithm`` turns them into QGIS's exception,
+  in this one place;
 - optionally ``checkParameterValues`` (call the base first) to reject bad input before anything runs;
   the base already names numbers outside their range with the range, and refuses a destination
   that is one of the input files;
@@ -34,11 +36,8 @@ from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException, QgsProces
                        QgsProcessingParameterRasterDestination)
 from qgis.PyQt.QtCore import QCoreApplication
 
+from .core.errors import Cancelled, check_cancel
 from .dependencies import MODULES, missing_message, missing_packages
-
-
-class Cancelled(Exception):
-    """The user pressed Cancel; the algorithm stops and leaves no output behind."""
 
 
 class Progress:
@@ -62,8 +61,7 @@ class Progress:
 
     def check_cancel(self):
         """Raises Cancelled when the user has pressed Cancel."""
-        if self.feedback.isCanceled():
-            raise Cancelled()
+        check_cancel(self.should_cancel)
 
     def log(self, text):
         self.feedback.pushInfo(text)
@@ -172,7 +170,7 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(self.tr("Cancelled by the user: no output was written.")) from None
         except QgsProcessingException:
             raise
-        except (ValueError, OSError) as error:
+        except (ValueError, OSError) as error:  # InputError is a ValueError
             raise QgsProcessingException(str(error)) from error
 
     def execute(self, parameters, context, progress):

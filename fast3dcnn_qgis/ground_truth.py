@@ -20,19 +20,20 @@ from dataclasses import dataclass, field
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from .raster_io import open_raster, raster_info
+from .core.classes import ClassTable
+from .core.errors import InputError
+from .raster_io import band_classes, open_raster, raster_info
 
 
-class GroundTruthError(ValueError):
+class GroundTruthError(InputError):
     """Ground truth that cannot become a label grid on the input raster, and how to fix it."""
 
 
 @dataclass
 class GroundTruth:
-    grid: np.ndarray                                  # (H, W) int32 class ids, 0 = unlabelled
-    class_names: dict = field(default_factory=dict)   # id -> name, where known
-    class_colors: dict = field(default_factory=dict)  # id -> '#rrggbb', where known
-    source: str = ""                                  # what it was read from, for reports
+    grid: np.ndarray                                        # (H, W) int32 class ids, 0 = unlabelled
+    classes: ClassTable = field(default_factory=ClassTable)  # the names and colours the user gave
+    source: str = ""                                        # what it was read from, for reports
 
     @property
     def class_ids(self):
@@ -51,7 +52,7 @@ class GroundTruth:
         if len(ids) == 0:
             raise GroundTruthError(f"{parameter} ({self.source}) labels no pixel of the input raster: "
                                    f"check that it overlaps the raster and holds class ids above 0")
-        named = ", ".join(f"{int(c)} ({self.class_names.get(int(c), 'unnamed')})" for c in ids)
+        named = ", ".join(f"{int(c)} ({self.classes.names.get(int(c), 'unnamed')})" for c in ids)
         raise GroundTruthError(
             f"{parameter} ({self.source}) labels only {len(ids)} class on the input raster ({named}): "
             f"a classifier needs at least {minimum}; add reference data for the other classes")
@@ -104,7 +105,7 @@ def raster_ground_truth(path, info, warn=None, parameter="GROUND_TRUTH"):
             f"{info.width} x {info.height}, and they are not both georeferenced: give a label raster "
             f"of exactly the input's size, or georeference both so it can be aligned")
     labels = _integer_labels(labels, band.GetNoDataValue(), parameter)
-    return GroundTruth(labels, *_raster_classes(band, labels), source=path)
+    return GroundTruth(labels, band_classes(band, np.unique(labels[labels != 0])), source=path)
 
 
 def _same_grid(a, b):
@@ -153,21 +154,6 @@ def _integer_labels(values, nodata, parameter):
     return kept.astype(np.int32)
 
 
-def _raster_classes(band, labels):
-    """(names, colours) from the label band's category names and colour table, for present ids."""
-    ids = [int(c) for c in np.unique(labels) if c != 0]
-    names, colors = {}, {}
-    categories = band.GetRasterCategoryNames() or []
-    table = band.GetRasterColorTable()
-    for class_id in ids:
-        if class_id < len(categories) and categories[class_id].strip():
-            names[class_id] = categories[class_id].strip()
-        if table is not None and class_id < table.GetCount():
-            red, green, blue = table.GetColorEntry(class_id)[:3]
-            colors[class_id] = f"#{red:02x}{green:02x}{blue:02x}"
-    return names, colors
-
-
 # -- vector ground truth -------------------------------------------------------------------------
 def class_field_problem(layer, class_field, parameter="GROUND_TRUTH"):
     """What is wrong with ``class_field`` as the class field of vector ``layer`` (the fix, naming the
@@ -183,17 +169,35 @@ def class_field_problem(layer, class_field, parameter="GROUND_TRUTH"):
 
 def vector_ground_truth(layer, info, class_field, transform_context=None, warn=None,
                         parameter="GROUND_TRUTH", field_parameter="CLASS_FIELD"):
-    from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransformContext, QgsFeatureRequest,
-                           QgsRectangle)
-
     warn = warn or (lambda text: None)
     problem = class_field_problem(layer, class_field, parameter)
     if problem:
         raise GroundTruthError(f"{field_parameter} = '{class_field or ''}': {problem}")
-    index = layer.fields().lookupField(class_field)
     if not info.georeferenced:
         raise GroundTruthError(f"the input raster has no georeferencing, so the vector {parameter} cannot be "
                                f"placed on its pixels: georeference the raster or use a label raster")
+    index = layer.fields().lookupField(class_field)
+    features = _labelled_features(layer, index, info, transform_context, warn, parameter, class_field)
+    class_of, class_names = _class_ids([value for value, _ in features], layer.fields().at(index), class_field,
+                                       field_parameter)
+    grid = _rasterise([(class_of(value), geometry) for value, geometry in features], info)
+    style_colors, style_names = _style_classes(layer, class_field, class_of)
+    ids = np.unique(grid[grid != 0])
+    truth = GroundTruth(grid, ClassTable.from_ids(ids, {**style_names, **class_names}, style_colors),
+                        source=f"{layer.name()}, field {class_field}")
+    if not truth.class_ids.size:
+        raise GroundTruthError(
+            f"{parameter} ('{layer.name()}') overlaps the input raster but covers no pixel centre: polygons "
+            f"smaller than a pixel label nothing; use points or larger polygons")
+    return truth
+
+
+def _labelled_features(layer, index, info, transform_context, warn, parameter, class_field):
+    """(class value, geometry in the raster's CRS) of the features over the raster that have both;
+    the others are counted in a warning."""
+    from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransformContext, QgsFeatureRequest,
+                           QgsRectangle)
+
     raster_crs = QgsCoordinateReferenceSystem.fromWkt(info.projection) if info.projection else None
     request = QgsFeatureRequest().setSubsetOfAttributes([index])
     if raster_crs is not None and raster_crs.isValid() and layer.crs().isValid():
@@ -203,7 +207,6 @@ def vector_ground_truth(layer, info, class_field, transform_context=None, warn=N
              f"coordinates")
     x0, dx, _, y0, _, dy = info.geotransform
     request.setFilterRect(QgsRectangle(x0, y0 + dy * info.height, x0 + dx * info.width, y0))
-
     features, skipped_value, skipped_geometry = [], 0, 0
     for feature in layer.getFeatures(request):
         value = feature.attribute(index)
@@ -223,18 +226,7 @@ def vector_ground_truth(layer, info, class_field, transform_context=None, warn=N
         raise GroundTruthError(
             f"no feature of {parameter} ('{layer.name()}') with a value in {class_field} overlaps the input "
             f"raster: check that both cover the same area (layer CRS {layer.crs().authid() or 'unknown'})")
-
-    class_of, class_names = _class_ids([value for value, _ in features], layer.fields().at(index), class_field,
-                                       field_parameter)
-    grid = _rasterise([(class_of(value), geometry) for value, geometry in features], info)
-    style_colors, style_names = _style_classes(layer, class_field, class_of)
-    truth = GroundTruth(grid, {**style_names, **class_names}, style_colors,
-                        source=f"{layer.name()}, field {class_field}")
-    if not truth.class_ids.size:
-        raise GroundTruthError(
-            f"{parameter} ('{layer.name()}') overlaps the input raster but covers no pixel centre: polygons "
-            f"smaller than a pixel label nothing; use points or larger polygons")
-    return truth
+    return features
 
 
 def _is_null(value):

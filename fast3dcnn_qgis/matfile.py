@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .core.errors import InputError
+
 #: MATLAB classes that hold an image; char, cell, struct, sparse, objects do not.
 NUMERIC_CLASSES = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
                    "uint64", "logical"}
@@ -22,7 +24,7 @@ NUMERIC_CLASSES = {"double", "single", "int8", "uint8", "int16", "uint16", "int3
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-class MatFileError(ValueError):
+class MatFileError(InputError):
     """A .mat file that cannot be read as an image, with a message saying what to do."""
 
 

@@ -15,7 +15,9 @@ import numpy as np
 from osgeo import gdal, gdal_array
 
 from .core.blocks import Block, block_windows
-from .palette import class_colors
+from .core.classes import ClassInfo, ClassTable, hex_color, rgb_color
+from .core.errors import InputError
+from .png import class_map_png
 
 #: Raw bytes read per block: a few blocks live at once, so memory stays well below a gigabyte.
 BLOCK_BYTES = 64 * 2 ** 20
@@ -24,7 +26,7 @@ BLOCK_BYTES = 64 * 2 ** 20
 PREDICTION_BLOCK_PIXELS = 256 * 256
 
 
-class RasterError(ValueError):
+class RasterError(InputError):
     """A raster GDAL cannot open, read or write, with what to do about it."""
 
 
@@ -140,6 +142,36 @@ def empty_bands(dataset, sample_side=512):
     return [i for i in range(info.band_count) if not valid[i].any()]
 
 
+def band_classes(band, ids=None):
+    """The ClassTable a class band carries: its category names and colour-table entries (those not
+    fully transparent), for ``ids`` (by default every id from 1 that either names or colours)."""
+    categories = band.GetRasterCategoryNames() or []
+    table = band.GetRasterColorTable()
+    entries = table.GetCount() if table is not None else 0
+    if ids is None:
+        ids = range(1, max(len(categories), entries))
+    classes = []
+    for class_id in (int(i) for i in ids):
+        name = categories[class_id].strip() if class_id < len(categories) else ""
+        rgba = table.GetColorEntry(class_id) if class_id < entries else (0, 0, 0, 0)
+        classes.append(ClassInfo(class_id, name or None, hex_color(rgba) if rgba[3] else None))
+    return ClassTable(classes)
+
+
+def class_map_preview(path, max_side=560):
+    """PNG bytes of a written class map (band 1), read thinned to at most ``max_side`` pixels a side,
+    in the colours of its colour table, nodata transparent.
+    """
+    dataset = open_raster(path, "the class map")
+    band = dataset.GetRasterBand(1)
+    step = max(1, math.ceil(max(dataset.RasterXSize, dataset.RasterYSize) / max_side))
+    labels = band.ReadAsArray(buf_xsize=max(1, dataset.RasterXSize // step),
+                              buf_ysize=max(1, dataset.RasterYSize // step))
+    colors = band_classes(band, np.unique(labels[labels > 0])).colors
+    nodata = band.GetNoDataValue()
+    return class_map_png(labels, colors, None if nodata is None else int(nodata))
+
+
 # -- writing ------------------------------------------------------------------------------------
 def smallest_unsigned_type(max_value):
     """The smallest GDAL unsigned integer type holding 0..``max_value``."""
@@ -243,14 +275,14 @@ class RasterWriter:
 
 class ClassMapWriter(RasterWriter):
     """A class map: ids in the smallest unsigned type, nodata 0 (unclassified), a colour table,
-    category names, and after ``commit`` a ``.qml`` paletted style beside it."""
+    category names, and after ``commit`` a ``.qml`` paletted style beside it. Classes without a
+    colour get the palette's."""
 
-    def __init__(self, path, info, class_ids, class_names=None, class_colors_=None, parameter="OUTPUT"):
-        self.class_ids = sorted(int(c) for c in class_ids)
+    def __init__(self, path, info, classes, parameter="OUTPUT"):
+        self.classes = classes.completed()
+        self.class_ids = [int(c) for c in self.classes.ids]
         if not self.class_ids or self.class_ids[0] < 1:
             raise RasterError(f"class ids must be 1 or more (0 marks unclassified pixels), got {self.class_ids}")
-        self.names = {c: (class_names or {}).get(c, f"class {c}") for c in self.class_ids}
-        self.colors = class_colors(self.class_ids, class_colors_)
         super().__init__(path, info, smallest_unsigned_type(self.class_ids[-1]), 0, parameter)
         # GeoTIFF holds colour tables for Byte and UInt16 only; larger ids rely on the .qml style.
         self.indexed = self.class_ids[-1] <= 65535
@@ -261,8 +293,8 @@ class ClassMapWriter(RasterWriter):
         table = gdal.ColorTable()
         for value in range(self.class_ids[-1] + 1):
             table.SetColorEntry(value, (0, 0, 0, 0))  # unclassified and unused values: transparent
-        for class_id in self.class_ids:
-            table.SetColorEntry(class_id, _rgba(self.colors[class_id]))
+        for info in self.classes:
+            table.SetColorEntry(info.id, rgb_color(info.color) + (255,))
         self.band.SetRasterColorTable(table)
         self.band.SetRasterColorInterpretation(gdal.GCI_PaletteIndex)
 
@@ -270,22 +302,17 @@ class ClassMapWriter(RasterWriter):
         if self.indexed:
             names = [""] * (self.class_ids[-1] + 1)
             names[0] = "unclassified"
-            for class_id, name in self.names.items():
-                names[class_id] = name
+            for info in self.classes:
+                names[info.id] = info.label
             self.band.SetRasterCategoryNames(names)
         self._close()
         # Styled before the rename, so a style that cannot be written leaves no map behind either.
         try:
-            write_class_style(self.temporary, self.class_ids, self.names, self.colors, style_path(self.path))
+            write_class_style(self.temporary, self.classes, style_path(self.path))
         except (RasterError, OSError):
             self.discard()
             raise
         return self._rename()
-
-
-def _rgba(color):
-    color = color.lstrip("#")
-    return tuple(int(color[i:i + 2], 16) for i in (0, 2, 4)) + (255,)
 
 
 def confidence_writer(path, info, parameter="OUTPUT_CONFIDENCE"):
@@ -298,17 +325,17 @@ def style_path(raster_path):
     return os.path.splitext(raster_path)[0] + ".qml"
 
 
-def write_class_style(raster_path, class_ids, class_names, colors, qml_path=None):
-    """Saves a paletted renderer with the class colours and names as the raster's default style
-    (or to ``qml_path``)."""
+def write_class_style(raster_path, classes, qml_path=None):
+    """Saves a paletted renderer with the colours and names of ``classes`` (a completed ClassTable)
+    as the raster's default style (or to ``qml_path``)."""
     from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
     from qgis.PyQt.QtGui import QColor
 
     layer = QgsRasterLayer(raster_path, os.path.basename(raster_path), "gdal")
     if not layer.isValid():
         raise RasterError(f"QGIS cannot open the class map '{raster_path}' to style it")
-    classes = [QgsPalettedRasterRenderer.Class(int(c), QColor(colors[c]), class_names[c]) for c in class_ids]
-    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
+    palette = [QgsPalettedRasterRenderer.Class(info.id, QColor(info.color), info.label) for info in classes]
+    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, palette))
     qml_path = qml_path or style_path(raster_path)
     message, saved = layer.saveNamedStyle(qml_path)
     if not saved:

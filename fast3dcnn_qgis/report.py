@@ -1,17 +1,14 @@
 """The accuracy report: one self-contained HTML page and the same figures as JSON beside it.
 
 The page is mailed, archived and opened long after the run, away from the model and the map, so it
-carries everything inline: the curves as SVG, the confusion matrix as a coloured table, the map
-preview as an embedded PNG; it loads no script, font or image from anywhere. The JSON is for
-programs (and for comparing runs), so it holds the figures exactly as given.
+carries everything inline: the curves as SVG (``charts``), the confusion matrix as a coloured
+table, the map preview as an embedded PNG; it loads no script, font or image from anywhere. The
+JSON is for programs (and for comparing runs): the record's own JSON form, the same for training
+and assessment.
 
-Two kinds of input render with the same function: the metadata of a trained classifier (figures
-under ``report``, plus settings, split, history, timings and versions) and a bare accuracy report
-of ``core.metrics.accuracy_report`` with whatever context the caller adds (``inputs``, ``versions``,
-...). Sections whose figures are absent are left out.
-
-Only numpy and the standard library are needed (GDAL only for ``class_map_preview``), so scripts
-and tests can write reports without QGIS.
+Training and assessment records render with the same function; sections whose figures the record
+lacks (curves, settings, split for an assessment) are left out. Only numpy and the standard
+library are needed, so scripts and tests can write reports without QGIS.
 """
 import base64
 import datetime
@@ -19,12 +16,12 @@ import html
 import json
 import math
 import os
-import struct
-import zlib
 
 import numpy as np
 
+from .charts import history_section
 from .core.files import written_atomically
+from .png import png_size
 
 #: Labels of known settings; other keys are shown as they are.
 SETTING_LABELS = {
@@ -37,6 +34,8 @@ SETTING_LABELS = {
     "seed": "Random seed",
     "keep_best": "Keep the epoch with the best validation accuracy",
     "validation_every": "Validation pixels scored every (epochs)",
+    "split": "Split of the labelled pixels",
+    "split_value": "Split value",
     "components": "PCA components",
     "excluded_bands": "Excluded bands (1-based)",
     "kept_bands": "Kept bands (1-based)",
@@ -49,60 +48,32 @@ SETTING_LABELS = {
     "train_patches_per_second": "Training speed (patches/s)",
 }
 
-#: Keys rendered by their own section, never in a key/value table.
-_FIGURE_KEYS = {"overall_accuracy", "average_accuracy", "kappa", "n_pixels", "n_unclassified", "class_ids",
-                "per_class", "confusion_matrix", "split", "history", "best_epoch", "timings", "report",
-                "versions", "title", "n_labelled_invalid_excluded"}
 
-_UNKNOWN_COLOR = (128, 128, 128)
-_SERIES_COLORS = ("#1f6feb", "#d1242f")
+def write_report(record, html_path, map_preview_png=None, title=None):
+    """Writes the HTML page of a RunRecord and its JSON beside it (same name, ``.json``); returns both paths.
 
-
-def write_report(report, html_path, map_preview_png=None, title=None, class_colors=None):
-    """Writes the HTML page and the JSON beside it (same name, ``.json``); returns both paths.
-
-    ``class_colors`` ({id: '#rrggbb'}) adds colour swatches to the per-class table. Each file is
-    written to a temporary name and renamed, so a reader never sees half a report.
+    Each file is written to a temporary name and renamed, so a reader never sees half a report.
     """
     json_path = os.path.splitext(html_path)[0] + ".json"
     with written_atomically(json_path) as stream:
-        stream.write(json.dumps(json_ready(report), indent=2, allow_nan=False))
+        stream.write(json.dumps(record.to_json(), indent=2, allow_nan=False))
     with written_atomically(html_path) as stream:
-        stream.write(render_html(report, map_preview_png, title, class_colors))
+        stream.write(render_html(record, map_preview_png, title))
     return html_path, json_path
 
 
-def json_ready(value):
-    """``value`` with numpy scalars and arrays as Python numbers and lists, NaN as null."""
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if not math.isfinite(value) else float(value)
-    return value
-
-
-def render_html(report, map_preview_png=None, title=None, class_colors=None):
-    figures = report.get("report", report)
-    title = title or report.get("title") or "Fast 3D CNN accuracy report"
-    split = report.get("split") or figures.get("split")
-    timings = figures.get("timings") or report.get("timings")
+def render_html(record, map_preview_png=None, title=None):
+    title = title or "Fast 3D CNN accuracy report"
     sections = [
-        _summary(figures, split),
+        _summary(record),
         _map_section(map_preview_png),
-        _per_class_section(figures, class_colors or {}),
-        _confusion_section(figures),
-        _history_section(figures.get("history"), figures.get("best_epoch")),
-        _settings_section(report),
-        *(_table_section(_label(key), value) for key, value in report.items()
-          if isinstance(value, dict) and key not in _FIGURE_KEYS and key != "training"),
-        _table_section("Timings", timings),
-        _table_section("Software versions", report.get("versions"), raw_keys=True),
+        _per_class_section(record.accuracy, record.classes),
+        _confusion_section(record.accuracy),
+        history_section(record.history, record.best_epoch),
+        _settings_section(record),
+        _table_section("Inputs", record.inputs),
+        _table_section("Timings", record.timings),
+        _table_section("Software versions", record.versions, raw_keys=True),
     ]
     generated = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -112,9 +83,8 @@ def render_html(report, map_preview_png=None, title=None, class_colors=None):
             + "\n".join(s for s in sections if s) + "\n</body></html>\n")
 
 
-def _summary(figures, split):
-    if "overall_accuracy" not in figures:
-        return ""
+def _summary(record):
+    figures, split = record.accuracy, record.split
     cards = "".join(
         f"<div class=\"card\"><div class=\"value\">{text}</div><div class=\"muted\">{_e(label)}</div></div>"
         for label, text in (("Overall accuracy (OA)", _percent(figures.get("overall_accuracy"))),
@@ -129,8 +99,8 @@ def _summary(figures, split):
     if figures.get("n_unclassified"):
         notes.append(f"{figures['n_unclassified']:,} of them have no class in the map (nodata or a class "
                      f"absent from the reference); they count as errors.")
-    if figures.get("n_labelled_invalid_excluded"):
-        notes.append(f"{figures['n_labelled_invalid_excluded']:,} labelled pixels were nodata in the raster "
+    if record.n_labelled_invalid_excluded:
+        notes.append(f"{record.n_labelled_invalid_excluded:,} labelled pixels were nodata in the raster "
                      f"and were left out.")
     return (f"<section><h2>Accuracy</h2><div class=\"cards\">{cards}</div>"
             f"<p>{' '.join(notes)}</p></section>")
@@ -139,27 +109,23 @@ def _summary(figures, split):
 def _map_section(png):
     if not png:
         return ""
-    width, height = struct.unpack(">II", png[16:24])
+    width, height = png_size(png)
     scale = max(1, 560 // max(width, height))
     return (f"<section><h2>Map preview</h2><img class=\"map\" alt=\"class map preview\" "
             f"width=\"{width * scale}\" height=\"{height * scale}\" "
             f"src=\"data:image/png;base64,{base64.b64encode(png).decode('ascii')}\"></section>")
 
 
-def _per_class_section(figures, class_colors):
+def _per_class_section(figures, classes):
     rows = figures.get("per_class")
     if not rows:
         return ""
-    swatches = bool(class_colors)
     head = "".join(f"<th>{h}</th>" for h in ("Id", "Class", "Precision", "Recall (producer's)", "F1",
                                              "Support (pixels)"))
     body = []
     for row in rows:
-        swatch = ""
-        if swatches:
-            color = class_colors.get(row["id"], class_colors.get(str(row["id"])))
-            if color:
-                swatch = f"<span class=\"swatch\" style=\"background:{_e(color)}\"></span>"
+        color = classes.color(row["id"])
+        swatch = f"<span class=\"swatch\" style=\"background:{_e(color)}\"></span>" if color else ""
         body.append(f"<tr><td class=\"num\">{_e(row['id'])}</td><td>{swatch}{_e(row.get('name', ''))}</td>"
                     f"<td class=\"num\">{_percent(row.get('precision'))}</td>"
                     f"<td class=\"num\">{_percent(row.get('recall'))}</td>"
@@ -219,84 +185,10 @@ def _heat_cell(count, share, diagonal, tooltip):
             f"{int(count):,}</td>")
 
 
-def _history_section(history, best_epoch):
-    if not history or not history.get("loss"):
+def _settings_section(record):
+    if not record.is_training:
         return ""
-    charts = [
-        _line_chart("Loss", {"training": history.get("loss"), "validation": history.get("val_loss")}, best_epoch),
-        _line_chart("Accuracy", {"training": history.get("accuracy"), "validation": history.get("val_accuracy")},
-                    best_epoch, (0.0, 1.0)),
-    ]
-    note = (f"<p class=\"muted\">The dashed line marks epoch {best_epoch + 1}, whose weights were kept "
-            f"(best validation accuracy).</p>" if best_epoch is not None else "")
-    return f"<section><h2>Training curves</h2><div class=\"charts\">{''.join(charts)}</div>{note}</section>"
-
-
-def _line_chart(name, series, best_epoch=None, y_range=None, width=460, height=260):
-    """An SVG line chart of per-epoch values (epochs from 1), one polyline per series."""
-    series = {label: [v if v is not None and math.isfinite(v) else None for v in values]
-              for label, values in series.items() if values}
-    finite = [v for values in series.values() for v in values if v is not None]
-    if not finite:
-        return ""
-    epochs = max(len(values) for values in series.values())
-    if y_range:
-        low, high = y_range
-        ticks = np.linspace(low, high, 5)
-    else:
-        low, high, ticks = _nice_axis(min(0.0, min(finite)), max(finite))
-    left, right, top, bottom = 52, 12, 28, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
-
-    def x(epoch):  # epoch counted from 1
-        return left + (plot_w * (epoch - 1) / (epochs - 1) if epochs > 1 else plot_w / 2)
-
-    def y(value):
-        return top + plot_h * (1 - (value - low) / ((high - low) or 1.0))
-
-    parts = [f"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" "
-             f"viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{_e(name)} per epoch\">",
-             f"<text x=\"{left}\" y=\"16\" class=\"title\">{_e(name)} per epoch</text>"]
-    for tick in ticks:
-        parts.append(f"<line x1=\"{left}\" x2=\"{left + plot_w}\" y1=\"{y(tick):.1f}\" y2=\"{y(tick):.1f}\" "
-                     f"class=\"grid\"/><text x=\"{left - 6}\" y=\"{y(tick) + 4:.1f}\" text-anchor=\"end\">"
-                     f"{tick:.3g}</text>")
-    for tick in sorted({int(round(t)) for t in np.linspace(1, epochs, min(epochs, 8))}):
-        parts.append(f"<text x=\"{x(tick):.1f}\" y=\"{top + plot_h + 16}\" text-anchor=\"middle\">{tick}</text>")
-    parts.append(f"<text x=\"{left + plot_w / 2}\" y=\"{height - 6}\" text-anchor=\"middle\">epoch</text>")
-    parts.append(f"<rect x=\"{left}\" y=\"{top}\" width=\"{plot_w}\" height=\"{plot_h}\" class=\"frame\"/>")
-    if best_epoch is not None and best_epoch < epochs:
-        parts.append(f"<line x1=\"{x(best_epoch + 1):.1f}\" x2=\"{x(best_epoch + 1):.1f}\" y1=\"{top}\" "
-                     f"y2=\"{top + plot_h}\" class=\"best\"/>")
-    for (label, values), color in zip(series.items(), _SERIES_COLORS):
-        points = [(x(i + 1), y(v)) for i, v in enumerate(values) if v is not None]
-        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
-        parts.append(f"<polyline points=\"{path}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>")
-        if len(points) <= 30:
-            parts.extend(f"<circle cx=\"{px:.1f}\" cy=\"{py:.1f}\" r=\"2.5\" fill=\"{color}\"/>"
-                         for px, py in points)
-    for k, ((label, _), color) in enumerate(zip(series.items(), _SERIES_COLORS)):
-        lx, ly = left + plot_w - 190 + 95 * k, 16
-        parts.append(f"<line x1=\"{lx}\" x2=\"{lx + 18}\" y1=\"{ly - 4}\" y2=\"{ly - 4}\" stroke=\"{color}\" "
-                     f"stroke-width=\"2\"/><text x=\"{lx + 24}\" y=\"{ly}\">{_e(label)}</text>")
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _nice_axis(low, high, count=5):
-    """Axis limits and ticks at round steps (1, 2 or 5 times a power of ten) covering low..high."""
-    span = (high - low) or abs(high) or 1.0
-    raw = span / (count - 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    low, high = math.floor(low / step) * step, math.ceil(high / step) * step
-    return low, high, np.arange(low, high + step / 2, step)
-
-
-def _settings_section(report):
-    settings = dict(report.get("training") or {})
-    settings.update((key, value) for key, value in report.items()
-                    if key in SETTING_LABELS and not isinstance(value, dict))
+    settings = {**record.settings, **(record.model or {})}
     if "explained_variance_ratio" in settings:
         settings["explained_variance_ratio"] = _percent(settings["explained_variance_ratio"])
     return _table_section("Settings", settings)
@@ -338,72 +230,6 @@ def _number(value, digits):
 
 def _e(value):
     return html.escape(str(value), quote=True)
-
-
-# --- map preview ---------------------------------------------------------------------------------
-
-def class_map_png(labels, class_colors, nodata=0, max_side=None):
-    """PNG bytes of a class-label array: each class in its colour ({id: '#rrggbb'}), ``nodata``
-    transparent, other ids grey. With ``max_side`` the array is thinned by a whole step first.
-    """
-    labels = np.asarray(labels)
-    if max_side and max(labels.shape) > max_side:
-        step = math.ceil(max(labels.shape) / max_side)
-        labels = labels[::step, ::step]
-    values, inverse = np.unique(labels, return_inverse=True)
-    lut = np.empty((len(values), 4), dtype=np.uint8)
-    for i, value in enumerate(values):
-        color = class_colors.get(int(value), class_colors.get(str(int(value))))
-        if nodata is not None and value == nodata:
-            lut[i] = (0, 0, 0, 0)
-        else:
-            lut[i] = (*(_rgb(color) if color else _UNKNOWN_COLOR), 255)
-    return png_bytes(lut[inverse.reshape(labels.shape)])
-
-
-def png_bytes(rgba):
-    """A minimal PNG encoder for an (H, W, 4) uint8 RGBA array (zlib, filter type 0)."""
-    rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
-    height, width = rgba.shape[:2]
-    scanlines = np.concatenate([np.zeros((height, 1), np.uint8), rgba.reshape(height, width * 4)], axis=1)
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(scanlines.tobytes(), 9))
-            + chunk(b"IEND", b""))
-
-
-def class_map_preview(path, max_side=560):
-    """PNG bytes of a written class map (band 1), read thinned to at most ``max_side`` pixels a side,
-    in the colours of its colour table, nodata transparent.
-    """
-    from osgeo import gdal
-
-    dataset = gdal.Open(path)
-    if dataset is None:
-        raise ValueError(f"cannot open the class map {path} for its preview")
-    band = dataset.GetRasterBand(1)
-    step = max(1, math.ceil(max(dataset.RasterXSize, dataset.RasterYSize) / max_side))
-    labels = band.ReadAsArray(buf_xsize=max(1, dataset.RasterXSize // step),
-                              buf_ysize=max(1, dataset.RasterYSize // step))
-    table = band.GetColorTable()
-    colors = {}
-    if table is not None:
-        for value in np.unique(labels):
-            if 0 <= value < table.GetCount():
-                r, g, b = table.GetColorEntry(int(value))[:3]
-                colors[int(value)] = f"#{r:02x}{g:02x}{b:02x}"
-    nodata = band.GetNoDataValue()
-    return class_map_png(labels, colors, None if nodata is None else int(nodata))
-
-
-def _rgb(color):
-    if isinstance(color, str):
-        color = color.lstrip("#")
-        return tuple(int(color[i:i + 2], 16) for i in (0, 2, 4))
-    return tuple(int(c) for c in color[:3])
 
 
 _CSS = """

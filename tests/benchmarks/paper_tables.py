@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fast3dcnn_qgis.core.classes import ClassTable  # noqa: E402
-from fast3dcnn_qgis.report import class_map_png, png_bytes  # noqa: E402
+from fast3dcnn_qgis.png import class_map_png, png_bytes  # noqa: E402
 from scenes import SCENES  # noqa: E402
 
 WINDOWS = (11, 13, 15, 17, 19, 21, 25)

@@ -103,3 +103,29 @@ def test_a_pickle_payload_never_runs(saved, tmp_path, monkeypatch):
     # The same bytes do run when unpickled: the test would catch a loader that allowed pickle.
     pickle.loads(pickle.dumps(_Payload()))
     assert marker.exists()
+
+
+def test_a_format_1_file_still_loads(saved, tmp_path, salinas_classifier):
+    """Format 1 kept the classes as three parallel maps and the training figures as 'metadata'."""
+    old = tmp_path / "format1.f3dcnn"
+
+    def downgrade(name, data):
+        if name != "header.npy":
+            return data if name != "extra" else None
+        header = json.loads(np.load(__import__("io").BytesIO(data)).tobytes())
+        classes = header.pop("classes")
+        header.pop("record")
+        header.update(format_version=1, class_ids=[c["id"] for c in classes],
+                      class_names={str(c["id"]): c["name"] or f"class {c['id']}" for c in classes},
+                      class_colors={str(c["id"]): c["color"] for c in classes},
+                      metadata={"report": {"overall_accuracy": 0.9}})
+        buffer = __import__("io").BytesIO()
+        np.save(buffer, np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+        return buffer.getvalue()
+
+    _rewrite(saved, old, downgrade)
+    loaded = load_classifier(str(old))
+    assert list(loaded.class_ids) == [1, 10, 11, 12, 13, 14] and loaded.record is None
+    assert loaded.classes.name(1) == "Brocoli_green_weeds_1" and loaded.classes.colors == salinas_classifier.classes.colors
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.network.get_weights(),
+                                                     salinas_classifier.network.get_weights()))

@@ -10,10 +10,15 @@ from fast3dcnn_qgis.core.settings import (COMPONENTS, SPLIT_METHODS, WINDOW, Tra
                                           check_window, split_value_problem)
 
 
-@pytest.mark.parametrize("window", [2, 7, 33, 12])
-def test_windows_must_be_odd_from_9_to_31(window):
+@pytest.mark.parametrize("window", [2, 7, 33])
+def test_windows_must_lie_from_9_to_31(window):
     with pytest.raises(InputError, match=f"window size {window} is not an odd number from 9 to 31"):
         check_window(window)
+
+
+def test_an_even_window_gets_its_odd_neighbours():
+    with pytest.raises(InputError, match="window size 12 is even.*use 11 or 13"):
+        check_window(12)
 
 
 def test_window_limits_follow_the_network_and_the_raster():

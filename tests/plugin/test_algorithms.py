@@ -48,7 +48,7 @@ def test_training_writes_model_report_and_figures(trained):
     assert results["OUTPUT_MODEL"] == str(folder / "salinas.f3dcnn") and os.path.getsize(results["OUTPUT_MODEL"])
     assert results["OUTPUT_JSON"] == str(folder / "report.json")
     figures = json.loads(open(results["OUTPUT_JSON"]).read())
-    assert figures["report"]["overall_accuracy"] == pytest.approx(results["OVERALL_ACCURACY"])
+    assert figures["accuracy"]["overall_accuracy"] == pytest.approx(results["OVERALL_ACCURACY"])
     assert figures["inputs"]["ground_truth"].endswith("labels_utm.tif")
     # Six classes, the largest holding 29% of the pixels: three epochs are well above chance.
     assert results["OVERALL_ACCURACY"] > 0.7 and results["KAPPA"] > 0.6
@@ -112,7 +112,7 @@ def test_vector_ground_truth_in_another_crs_trains_with_its_names(scene, tmp_pat
         "OUTPUT_REPORT": str(tmp_path / "r.html")})
     assert results["OVERALL_ACCURACY"] > 0.5
     names = sorted(helpers.NAMES.values())
-    assert read_header(results["OUTPUT_MODEL"])["class_names"] == {str(i): n for i, n in enumerate(names, 1)}
+    assert [(c["id"], c["name"]) for c in read_header(results["OUTPUT_MODEL"])["classes"]] == list(enumerate(names, 1))
 
 
 def run_failing(algorithm, parameters, feedback=None):
@@ -201,5 +201,5 @@ def test_bands_holding_only_nodata_are_excluded_automatically(scene, tmp_path):
         scene, tmp_path, INPUT=str(cube), SPLIT=2, SPLIT_VALUE=50), feedback=feedback)
     assert "Bands 1-2,30 hold only nodata and are excluded automatically" in messages
     header = read_header(results["OUTPUT_MODEL"])
-    assert header["metadata"]["kept_bands"] == "3-29,31-107,113-153,168-223"
-    assert header["metadata"]["split"]["n_train"] == 6 * 50
+    assert header["record"]["model"]["kept_bands"] == "3-29,31-107,113-153,168-223"
+    assert header["record"]["split"]["n_train"] == 6 * 50

@@ -41,7 +41,7 @@ def test_text_names_become_sorted_ids_and_are_kept(utm):
     info, labels, _, polygons = utm
     truth = read_ground_truth(vector(polygons), info, "name")
     names = sorted(helpers.NAMES.values())
-    assert truth.class_names == {i: name for i, name in enumerate(names, start=1)}
+    assert truth.classes.names == {i: name for i, name in enumerate(names, start=1)}
     for class_id, name in helpers.NAMES.items():
         new_id = names.index(name) + 1
         assert np.mean(truth.grid[labels == class_id] == new_id) > 0.999
@@ -138,5 +138,5 @@ def test_label_raster_colours_and_names_are_kept(utm, tmp_path):
     dataset.GetRasterBand(1).SetRasterCategoryNames([""] * 10 + ["Corn"])
     dataset = None
     truth = read_ground_truth(QgsRasterLayer(str(styled)), info)
-    assert truth.class_colors[10] == "#ff0000"
-    assert truth.class_names == {10: "Corn"}
+    assert truth.classes.color(10) == "#ff0000"
+    assert truth.classes.names == {10: "Corn"}

@@ -98,7 +98,7 @@ def test_train_and_classify_through_qgis_process(trained_and_classified, salinas
     for key in ("OUTPUT_MODEL", "OUTPUT_REPORT", "OUTPUT_JSON"):
         assert os.path.getsize(results[key]) > 0
     figures = json.load(open(results["OUTPUT_JSON"], encoding="utf-8"))
-    assert figures["report"]["overall_accuracy"] == pytest.approx(results["OVERALL_ACCURACY"])
+    assert figures["accuracy"]["overall_accuracy"] == pytest.approx(results["OVERALL_ACCURACY"])
     assert results["OVERALL_ACCURACY"] > 0.5  # six classes; two epochs already learn most of them
     classes = gdal.Open(classify["results"]["OUTPUT"]).ReadAsArray()
     reference = gdal.Open(str(salinas[1])).ReadAsArray()

@@ -1,9 +1,11 @@
 """The provider, its algorithms' help pages and the settings they share with the core."""
 import os
+import subprocess
+import sys
 
 from qgis.core import QgsApplication
 
-from fast3dcnn_qgis.alg_train import MIN_COMPONENTS, MIN_WINDOW
+from fast3dcnn_qgis.core import settings
 
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
 
@@ -39,10 +41,19 @@ def test_train_help_gives_defaults():
     assert "[KEEP_BEST] (default no)" in text
 
 
-def test_limits_match_the_network():
-    from fast3dcnn_qgis.core.network import min_band_count, min_window
+def test_train_parameters_take_their_limits_from_the_core_and_the_network_accepts_them():
+    from fast3dcnn_qgis.core.network import build_fast3dcnn
 
-    assert MIN_WINDOW == min_window() and MIN_COMPONENTS == min_band_count() + 1
+    train = algorithms()["fast3dcnn:train"]
+    for key, limit in (("WINDOW_SIZE", settings.WINDOW), ("COMPONENTS", settings.COMPONENTS),
+                       ("EPOCHS", settings.EPOCHS), ("BATCH_SIZE", settings.BATCH_SIZE),
+                       ("LEARNING_RATE", settings.LEARNING_RATE), ("DROPOUT", settings.DROPOUT)):
+        definition = train.parameterDefinition(key)
+        assert (definition.defaultValue(), definition.minimum(), definition.maximum()) == \
+            (limit.default, limit.minimum, limit.maximum), key
+    assert train.parameterDefinition("SPLIT").options() == list(settings.SPLIT_METHODS)
+    smallest = build_fast3dcnn(settings.WINDOW.minimum, settings.COMPONENTS.minimum, 2)
+    assert smallest.output_shape == (None, 2)
 
 
 def test_metadata_declares_the_qgis_range_and_provider():
@@ -52,3 +63,26 @@ def test_metadata_declares_the_qgis_range_and_provider():
                  "version=0.1.0", "license=GPL-2.0-or-later"):
         assert line in text.splitlines()
     assert os.path.samefile(os.path.join(ROOT, "fast3dcnn_qgis", "metadata.txt"), os.path.join(ROOT, "metadata.txt"))
+
+
+def test_the_plugin_and_its_checks_load_without_keras(tmp_path):
+    """QGIS builds the dialogs and rejects bad input on its GUI thread: that must never import Keras."""
+    code = """
+import sys
+from qgis.core import QgsApplication, QgsProcessingContext
+app = QgsApplication([], False)
+app.initQgis()
+from fast3dcnn_qgis.provider import Fast3DCNNProvider
+provider = Fast3DCNNProvider()
+QgsApplication.processingRegistry().addProvider(provider)
+train = QgsApplication.processingRegistry().createAlgorithmById("fast3dcnn:train")
+parameters = {"INPUT": "tests/data/salinas_a.tif", "GROUND_TRUTH": "tests/data/salinas_a_gt.tif",
+              "WINDOW_SIZE": 10, "OUTPUT_MODEL": sys.argv[1] + "/m.f3dcnn", "OUTPUT_REPORT": sys.argv[1] + "/r.html"}
+ok, message = train.checkParameterValues(parameters, QgsProcessingContext())
+print(ok, "use 9 or 11" in message, message)
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("keras", "tensorflow")))
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**os.environ, "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "profile")})
+    checked, imported = done.stdout.split("\n")[:2]
+    assert checked.startswith("False True") and imported == "[]", done.stdout + done.stderr

@@ -7,6 +7,7 @@ from osgeo import gdal
 from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
 
 import helpers
+from fast3dcnn_qgis.core.classes import ClassTable
 from fast3dcnn_qgis.raster_io import (ClassMapWriter, confidence_writer, count_blocks, empty_bands, open_raster,
                                       raster_info, read_blocks)
 
@@ -59,7 +60,7 @@ def test_class_map_is_typed_coloured_named_and_styled(salinas, tmp_path, top_id,
     labels[40:] = top_id
     labels[0, 0] = 0
     path = tmp_path / "map.tif"
-    with ClassMapWriter(path, info, [1, top_id], {1: "water", top_id: "forest"}, {1: "#0000ff"}) as writer:
+    with ClassMapWriter(path, info, ClassTable.from_ids([1, top_id], {1: "water", top_id: "forest"}, {1: "#0000ff"})) as writer:
         writer.write(0, 0, labels[:50])
         writer.write(50, 0, labels[50:])
         assert not path.exists()
@@ -84,7 +85,7 @@ def test_class_map_is_typed_coloured_named_and_styled(salinas, tmp_path, top_id,
 def test_a_failed_write_leaves_nothing(salinas, tmp_path):
     info = raster_info(open_raster(salinas[0]))
     with pytest.raises(RuntimeError):
-        with ClassMapWriter(tmp_path / "map.tif", info, [1, 2]) as classes, \
+        with ClassMapWriter(tmp_path / "map.tif", info, ClassTable.from_ids([1, 2])) as classes, \
                 confidence_writer(tmp_path / "confidence.tif", info) as confidence:
             classes.write(0, 0, np.ones((10, info.width)))
             confidence.write(0, 0, np.ones((10, info.width)))
@@ -95,7 +96,7 @@ def test_a_failed_write_leaves_nothing(salinas, tmp_path):
 def test_class_map_of_a_bare_pixel_grid_stays_without_georeferencing(salinas, tmp_path):
     info = raster_info(open_raster(salinas[0]))
     assert not info.georeferenced
-    with ClassMapWriter(tmp_path / "map.tif", info, [1]) as writer:
+    with ClassMapWriter(tmp_path / "map.tif", info, ClassTable.from_ids([1])) as writer:
         writer.write(0, 0, np.ones((info.height, info.width)))
         writer.commit()
     dataset = gdal.Open(str(tmp_path / "map.tif"))

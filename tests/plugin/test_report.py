@@ -7,13 +7,18 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
+from fast3dcnn_qgis.core.classes import ClassTable
 from fast3dcnn_qgis.core.metrics import accuracy_report
-from fast3dcnn_qgis.report import class_map_png, class_map_preview, json_ready, write_report
+from fast3dcnn_qgis.core.record import RunRecord
+from fast3dcnn_qgis.png import class_map_png
+from fast3dcnn_qgis.raster_io import class_map_preview
+from fast3dcnn_qgis.report import write_report
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data")
 NAMES = {1: "Brocoli <b>weeds</b>", 10: "Corn & \"senesced\"", 11: "Lettuce 4wk", 12: "Lettuce 5wk",
          13: "Lettuce 6wk", 14: "Lettuce 7wk"}
 COLORS = {1: "#e6194b", 10: "#3cb44b", 11: "#ffe119", 12: "#4363d8", 13: "#f58231", 14: "#911eb4"}
+CLASSES = ClassTable.from_ids(NAMES, NAMES, COLORS)
 
 
 @pytest.fixture(scope="module")
@@ -30,33 +35,35 @@ def figures(ground_truth):
     return accuracy_report(ground_truth, predicted, sorted(NAMES), NAMES)
 
 
-def classifier_metadata(figures):
-    report = dict(figures)
-    report.update({
-        "split": {"method": "paper", "value": None, "n_train": 51, "n_val": 51, "n_test": figures["n_pixels"],
-                  "description": "paper: 51 training, 51 validation, rest test"},
-        "history": {"loss": [1.7, 1.1, 0.6], "accuracy": [0.3, 0.6, 0.8], "val_loss": [1.6, 1.2, float("nan")],
-                    "val_accuracy": [0.35, 0.55, 0.75]},
-        "best_epoch": 2, "timings": {"train_seconds": 3.25, "pca_seconds": 0.5},
-    })
-    return {"training": {"window": 11, "epochs": 3, "batch_size": 256, "learning_rate": 0.001},
-            "components": 20, "excluded_bands": "108-112,154-167,224", "kept_bands": "1-107,113-153,168-223",
-            "explained_variance_ratio": np.float32(0.9991), "split": report["split"], "report": report,
-            "versions": {"python": "3.11", "numpy": np.__version__}, "parameters": np.int64(47942)}
+def training_record(figures):
+    return RunRecord(
+        figures, CLASSES, versions={"python": "3.11", "numpy": np.__version__},
+        settings={"window": 11, "epochs": 3, "batch_size": 256, "learning_rate": 0.001, "components": 20,
+                  "excluded_bands": "108-112,154-167,224"},
+        model={"kept_bands": "1-107,113-153,168-223", "explained_variance_ratio": np.float32(0.9991),
+               "parameters": np.int64(47942)},
+        split={"method": "paper", "value": None, "n_train": 51, "n_val": 51, "n_test": figures["n_pixels"],
+               "description": "paper: 51 training, 51 validation, rest test"},
+        history={"loss": [1.7, 1.1, 0.6], "accuracy": [0.3, 0.6, 0.8], "val_loss": [1.6, 1.2, float("nan")],
+                 "val_accuracy": [0.35, 0.55, 0.75]},
+        best_epoch=2, timings={"train_seconds": 3.25, "pca_seconds": 0.5})
 
 
 def test_classifier_report_holds_the_figures_and_escapes_names(tmp_path, figures, ground_truth):
-    metadata = classifier_metadata(figures)
+    record = training_record(figures)
     png = class_map_png(ground_truth, COLORS)
-    html_path, json_path = write_report(metadata, str(tmp_path / "report.html"), png, class_colors=COLORS)
+    html_path, json_path = write_report(record, str(tmp_path / "report.html"), png)
 
     assert json_path == str(tmp_path / "report.json")
     with open(json_path, encoding="utf-8") as stream:
         written = json.load(stream)
-    assert written == json_ready(metadata)
-    assert written["report"]["overall_accuracy"] == figures["overall_accuracy"]
-    assert written["report"]["confusion_matrix"] == figures["confusion_matrix"]
-    assert written["report"]["history"]["val_loss"][2] is None  # NaN is not valid JSON
+    assert written == record.to_json()
+    assert written["accuracy"]["overall_accuracy"] == figures["overall_accuracy"]
+    assert written["accuracy"]["confusion_matrix"] == figures["confusion_matrix"]
+    assert written["history"]["val_loss"][2] is None  # NaN is not valid JSON
+    assert written["model"]["parameters"] == 47942 and written["classes"][1] == {
+        "id": 10, "name": NAMES[10], "color": COLORS[10]}
+    assert RunRecord.from_json(written).to_json() == written
     assert sorted(os.listdir(tmp_path)) == ["report.html", "report.json"]  # no temporary file left
 
     page = open(html_path, encoding="utf-8").read()
@@ -75,7 +82,7 @@ def test_classifier_report_holds_the_figures_and_escapes_names(tmp_path, figures
 
 
 def test_confusion_matrix_cells_show_the_counts(tmp_path, figures):
-    write_report(figures, str(tmp_path / "a.html"))
+    write_report(RunRecord(figures, CLASSES), str(tmp_path / "a.html"))
     page = open(tmp_path / "a.html", encoding="utf-8").read()
     matrix = np.array(figures["confusion_matrix"])
     cells = [int(c.replace(",", "")) for c in re.findall(r"<td class=\"num\" style=[^>]*>([\d,]+)</td>", page)]
@@ -88,13 +95,15 @@ def test_confusion_matrix_cells_show_the_counts(tmp_path, figures):
 
 
 def test_assessment_report_leaves_out_training_sections(tmp_path, figures):
-    report = dict(figures, inputs={"Class map": "/maps/<mine>.tif", "Reference": "gt.tif"})
-    html_path, json_path = write_report(report, str(tmp_path / "assess.html"), title="Accuracy assessment")
+    record = RunRecord(figures, CLASSES, inputs={"Class map": "/maps/<mine>.tif", "Reference": "gt.tif"})
+    html_path, json_path = write_report(record, str(tmp_path / "assess.html"), title="Accuracy assessment")
     page = open(html_path, encoding="utf-8").read()
     assert "<h2>Training curves</h2>" not in page and "<h2>Settings</h2>" not in page
     assert "<h2>Inputs</h2>" in page and "/maps/&lt;mine&gt;.tif" in page
     assert "labelled reference pixels" in page
-    assert json.load(open(json_path, encoding="utf-8")) == json_ready(report)
+    written = json.load(open(json_path, encoding="utf-8"))
+    assert written == record.to_json() and written["accuracy"]["kappa"] == figures["kappa"]
+    assert written["settings"] is None and written["history"] is None
 
 
 def test_map_preview_png_has_the_class_colours(ground_truth):
