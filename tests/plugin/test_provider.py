@@ -1,5 +1,6 @@
 """The provider, its algorithms' help pages and the settings they share with the core."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -67,6 +68,8 @@ def test_metadata_declares_the_qgis_range_and_provider():
 
 def test_the_plugin_and_its_checks_load_without_keras(tmp_path):
     """QGIS builds the dialogs and rejects bad input on its GUI thread: that must never import Keras."""
+    for name in ("salinas_a.tif", "salinas_a_gt.tif"):  # copies: QGIS writes statistics beside layers it opens
+        shutil.copy(os.path.join(ROOT, "tests", "data", name), tmp_path / name)
     code = """
 import sys
 from qgis.core import QgsApplication, QgsProcessingContext
@@ -76,7 +79,7 @@ from fast3dcnn_qgis.provider import Fast3DCNNProvider
 provider = Fast3DCNNProvider()
 QgsApplication.processingRegistry().addProvider(provider)
 train = QgsApplication.processingRegistry().createAlgorithmById("fast3dcnn:train")
-parameters = {"INPUT": "tests/data/salinas_a.tif", "GROUND_TRUTH": "tests/data/salinas_a_gt.tif",
+parameters = {"INPUT": sys.argv[1] + "/salinas_a.tif", "GROUND_TRUTH": sys.argv[1] + "/salinas_a_gt.tif",
               "WINDOW_SIZE": 10, "OUTPUT_MODEL": sys.argv[1] + "/m.f3dcnn", "OUTPUT_REPORT": sys.argv[1] + "/r.html"}
 ok, message = train.checkParameterValues(parameters, QgsProcessingContext())
 print(ok, "use 9 or 11" in message, message)
