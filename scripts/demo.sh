@@ -69,8 +69,8 @@ import json, os, sys
 out, seconds = sys.argv[1], int(sys.argv[2])
 train = json.load(open(os.path.join(out, "train.json")))["results"]
 classify = json.load(open(os.path.join(out, "classify.json")))["results"]
-report = json.load(open(train["OUTPUT_JSON"]))["report"]
-print(f"\nTest pixels ({report['split']['description']}):")
+record = json.load(open(train["OUTPUT_JSON"]))
+print(f"\nTest pixels ({record['split']['description']}):")
 print(f"  overall accuracy {train['OVERALL_ACCURACY']:.2%}, average accuracy {train['AVERAGE_ACCURACY']:.2%}, "
       f"kappa {train['KAPPA']:.4f}")
 print(f"Model:      {os.path.abspath(train['OUTPUT_MODEL'])}")
