@@ -57,8 +57,8 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
                              "model'. Its category names name the classes in the report."))
         self.declare(QgsProcessingParameterMapLayer(
             self.REFERENCE, self.tr("Reference data"),
-            types=[QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorLine,
-                   QgsProcessing.TypeVectorPoint]),
+            types=[QgsProcessing.SourceType.TypeRaster, QgsProcessing.SourceType.TypeVectorPolygon,
+                   QgsProcessing.SourceType.TypeVectorLine, QgsProcessing.SourceType.TypeVectorPoint]),
             self.tr("The reference: a label raster (class ids, 0 = unlabelled) or a polygon, line or point "
                     "layer with a class field. Ideally independent of the data the model was trained on."))
         # A text parameter, not a field picker: QGIS's field widget can crash when its parent layer
@@ -159,9 +159,7 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
 
 
 def _text_field(layer, class_field):
-    from qgis.core import QgsMapLayerType
-
-    if not class_field or layer.type() != QgsMapLayerType.VectorLayer:
+    if not class_field or not isinstance(layer, QgsVectorLayer):
         return False
     index = layer.fields().lookupField(class_field)
     return index >= 0 and not layer.fields().at(index).isNumeric()

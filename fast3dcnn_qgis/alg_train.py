@@ -76,8 +76,8 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                              "nodata value marks pixels to ignore."))
         self.declare(QgsProcessingParameterMapLayer(
             self.GROUND_TRUTH, self.tr("Ground truth"),
-            types=[QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorLine,
-                   QgsProcessing.TypeVectorPoint]),
+            types=[QgsProcessing.SourceType.TypeRaster, QgsProcessing.SourceType.TypeVectorPolygon,
+                   QgsProcessing.SourceType.TypeVectorLine, QgsProcessing.SourceType.TypeVectorPoint]),
             self.tr("Reference classes: a label raster (class ids, 0 = unlabelled; on the raster's grid, or "
                     "georeferenced so it can be aligned) or a polygon, line or point layer with a class "
                     "field. Polygons label the pixels whose centre they contain, lines the pixels they cross, points "
@@ -97,11 +97,11 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
     def _number(self, key, label, limit, help_text, advanced=False, integer=True):
         """Declares a number parameter whose default and range are ``limit``'s (core.settings)."""
         definition = QgsProcessingParameterNumber(
-            key, label, type=QgsProcessingParameterNumber.Integer if integer else QgsProcessingParameterNumber.Double,
+            key, label, type=QgsProcessingParameterNumber.Type.Integer if integer else QgsProcessingParameterNumber.Type.Double,
             defaultValue=limit.default, minValue=limit.minimum,
             **({} if limit.maximum is None else {"maxValue": limit.maximum}))
         if advanced:
-            definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         return self.declare(definition, help_text)
 
     def _define_training(self):
@@ -130,7 +130,7 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                              "halved. disjoint: per class a contiguous area held out for test, with training "
                              "pixels whose window would reach a test pixel dropped, for honest figures."))
         self.declare(QgsProcessingParameterNumber(self.SPLIT_VALUE, self.tr("Split value"),
-                                                  type=QgsProcessingParameterNumber.Double, optional=True,
+                                                  type=QgsProcessingParameterNumber.Type.Double, optional=True,
                                                   minValue=0.0),
                      self.tr("For fraction: the training share of each class (0 to 1, e.g. 0.1). For count: "
                              "training pixels per class (e.g. 50). For disjoint: the test share of each class "
@@ -142,7 +142,7 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                                                                defaultValue=False),
                                  self.tr("Keep the network of the epoch with the highest validation accuracy "
                                          "instead of the last."))
-        keep_best.setFlags(keep_best.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        keep_best.setFlags(keep_best.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
 
     def _define_outputs(self):
         self.declare(QgsProcessingParameterFileDestination(self.OUTPUT_MODEL, self.tr("Model file"),

@@ -31,7 +31,8 @@ import os
 import tempfile
 
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingLayerPostProcessorInterface,
-                       QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterFile,
+                       QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFile,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination)
 from qgis.PyQt.QtCore import QCoreApplication
@@ -126,7 +127,7 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
         lines = [self.tr(self.DESCRIPTION).strip(), "", self.tr("Parameters")]
         destinations = []
         for definition in self.parameterDefinitions():
-            if definition.flags() & definition.FlagHidden:
+            if definition.flags() & QgsProcessingParameterDefinition.Flag.FlagHidden:
                 continue
             if definition.isDestination():
                 destinations.append(definition)
@@ -141,7 +142,7 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
 
     def _parameter_line(self, definition):
         notes = []
-        if definition.flags() & definition.FlagOptional:
+        if definition.flags() & QgsProcessingParameterDefinition.Flag.FlagOptional:
             notes.append(self.tr("optional"))
         default = self._default_text(definition)
         if default:
@@ -191,7 +192,7 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
                 return self.reject(definition.name(), value, self.tr("give a number"))
             low, high = definition.minimum(), definition.maximum()
             if not low <= number <= high:
-                integer = definition.dataType() == QgsProcessingParameterNumber.Integer
+                integer = definition.dataType() == QgsProcessingParameterNumber.Type.Integer
                 shown = (lambda x: f"{x:.0f}") if integer else (lambda x: f"{x:g}")
                 return self.reject(definition.name(), value, self.tr("choose a value from {} to {}").format(
                     shown(low), shown(high)))

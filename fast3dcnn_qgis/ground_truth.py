@@ -64,17 +64,17 @@ def read_ground_truth(layer, info, class_field=None, transform_context=None, war
 
     ``warn(text)`` receives the warnings (alignment, skipped features).
     """
-    from qgis.core import QgsMapLayerType
+    from qgis.core import QgsRasterLayer, QgsVectorLayer
 
     warn = warn or (lambda text: None)
     if layer is None:
         raise GroundTruthError(f"{parameter}: choose a label raster or a vector layer with a class field")
-    if layer.type() == QgsMapLayerType.RasterLayer:
+    if isinstance(layer, QgsRasterLayer):
         if layer.providerType() != "gdal":
             raise GroundTruthError(f"{parameter}: '{layer.name()}' is a {layer.providerType()} layer; "
                                    f"use a label raster file (GeoTIFF, ENVI, ...)")
         return raster_ground_truth(layer.source(), info, warn, parameter)
-    if layer.type() == QgsMapLayerType.VectorLayer:
+    if isinstance(layer, QgsVectorLayer):
         return vector_ground_truth(layer, info, class_field, transform_context, warn, parameter,
                                    field_parameter)
     raise GroundTruthError(f"{parameter}: '{layer.name()}' is neither a raster nor a vector layer")
@@ -269,14 +269,11 @@ def _style_classes(layer, class_field, class_of):
 
 
 def _burn_order(item):
-    """Sort key: large polygons first, then smaller ones, lines, points (burnt last, so they win)."""
-    from qgis.core import QgsWkbTypes
-
+    """Sort key: large polygons first, then smaller ones, lines, points (burnt last, so they win).
+    The geometry's dimension (2 areas, 1 lines, 0 points) says which, in every QGIS version."""
     geometry = item[1]
-    kind = geometry.type()
-    if kind == QgsWkbTypes.PolygonGeometry:
-        return (0, -geometry.area())
-    return (1 if kind == QgsWkbTypes.LineGeometry else 2, 0.0)
+    dimension = geometry.constGet().dimension()
+    return (0, -geometry.area()) if dimension == 2 else (3 - dimension, 0.0)
 
 
 def _rasterise(labelled, info):

@@ -10,6 +10,9 @@ from qgis.PyQt.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdi
 
 from . import dependencies, installer
 
+OK, CANCEL, CLOSE = (QDialogButtonBox.StandardButton.Ok, QDialogButtonBox.StandardButton.Cancel,
+                     QDialogButtonBox.StandardButton.Close)
+
 
 class InstallDialog(QDialog):
     def __init__(self, parent=None):
@@ -28,15 +31,15 @@ class InstallDialog(QDialog):
         self.status.setWordWrap(True)
         self.output = QPlainTextEdit()
         self.output.setReadOnly(True)
-        self.output.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
+        self.output.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.bar = QProgressBar()
         self.bar.setRange(0, 1)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel | QDialogButtonBox.Close)
-        self.buttons.button(QDialogButtonBox.Ok).setText("Install")
-        self.buttons.button(QDialogButtonBox.Ok).clicked.connect(self.start)
-        self.buttons.button(QDialogButtonBox.Cancel).clicked.connect(self.cancel)
-        self.buttons.button(QDialogButtonBox.Cancel).setEnabled(False)
-        self.buttons.button(QDialogButtonBox.Close).clicked.connect(self.close)
+        self.buttons = QDialogButtonBox(OK | CANCEL | CLOSE)
+        self.buttons.button(OK).setText("Install")
+        self.buttons.button(OK).clicked.connect(self.start)
+        self.buttons.button(CANCEL).clicked.connect(self.cancel)
+        self.buttons.button(CANCEL).setEnabled(False)
+        self.buttons.button(CLOSE).clicked.connect(self.close)
 
         layout = QVBoxLayout(self)
         for widget in (self.status, self.output, self.bar, self.buttons):
@@ -55,7 +58,7 @@ class InstallDialog(QDialog):
         self.log(" ".join(command))
         self.cancelled = False
         self.process = QProcess(self)
-        self.process.setProcessChannelMode(QProcess.MergedChannels)
+        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         self.process.readyReadStandardOutput.connect(self._read)
         self.process.finished.connect(self._finished)
         self.process.errorOccurred.connect(self._failed_to_start)
@@ -64,9 +67,9 @@ class InstallDialog(QDialog):
 
     def _running(self, running):
         self.bar.setRange(0, 0 if running else 1)  # a busy bar: pip gives no overall percentage
-        self.buttons.button(QDialogButtonBox.Ok).setEnabled(not running)
-        self.buttons.button(QDialogButtonBox.Cancel).setEnabled(running)
-        self.buttons.button(QDialogButtonBox.Close).setEnabled(not running)
+        self.buttons.button(OK).setEnabled(not running)
+        self.buttons.button(CANCEL).setEnabled(running)
+        self.buttons.button(CLOSE).setEnabled(not running)
 
     def _read(self):
         text = bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
@@ -76,12 +79,12 @@ class InstallDialog(QDialog):
             self.log(line)
 
     def _failed_to_start(self, error):
-        if error == QProcess.FailedToStart:
+        if error == QProcess.ProcessError.FailedToStart:
             self.log(f"Could not start {self.process.program()}: {self.process.errorString()}")
             self._running(False)
 
     def cancel(self):
-        if self.process is not None and self.process.state() != QProcess.NotRunning:
+        if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
             self.cancelled = True
             self.process.kill()
 
@@ -91,7 +94,7 @@ class InstallDialog(QDialog):
         if self.cancelled:
             self.status.setText("Cancelled. The package folder may be incomplete: press Install again.")
             return
-        if status != QProcess.NormalExit or code != 0:
+        if status != QProcess.ExitStatus.NormalExit or code != 0:
             hint = ("\nThis Python has no pip: on Debian/Ubuntu install it with 'sudo apt install python3-pip'."
                     if "No module named pip" in self.output.toPlainText() else "")
             self.status.setText(f"pip failed (exit code {code}): its output above says why.{hint}")
@@ -111,7 +114,7 @@ class InstallDialog(QDialog):
                                 f"(training on {dependencies.compute_device()}).")
 
     def closeEvent(self, event):
-        if self.process is not None and self.process.state() != QProcess.NotRunning:
+        if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:
             event.ignore()  # Cancel first: closing must not leave pip running unseen
             return
         super().closeEvent(event)

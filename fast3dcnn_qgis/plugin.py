@@ -25,7 +25,10 @@ class Fast3DCNNPlugin:
             QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self):
-        from qgis.PyQt.QtWidgets import QAction
+        try:
+            from qgis.PyQt.QtGui import QAction  # Qt 6 (QGIS 4) keeps it in QtGui
+        except ImportError:
+            from qgis.PyQt.QtWidgets import QAction  # Qt 5 (QGIS 3)
 
         self.initProcessing()
         self.install_action = QAction("Install dependencies…", self.iface.mainWindow())
@@ -46,12 +49,12 @@ class Fast3DCNNPlugin:
         button = QPushButton("Install…", message)
         button.clicked.connect(lambda: (bar.popWidget(message), self.show_installer()))
         message.layout().addWidget(button)
-        bar.pushWidget(message, Qgis.Warning)
+        bar.pushWidget(message, Qgis.MessageLevel.Warning)
 
     def show_installer(self):
         from .install_dialog import InstallDialog
 
-        InstallDialog(self.iface.mainWindow()).exec_()
+        InstallDialog(self.iface.mainWindow()).exec()
 
     def unload(self):
         if self.install_action is not None:
