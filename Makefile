@@ -1,24 +1,34 @@
 # One entry point for set-up, tests, demo and packaging. Everything runs on QGIS's own Python
 # (/usr/bin/python3 on Debian/Ubuntu) through a virtual environment that sees QGIS and GDAL.
 SYSTEM_PYTHON := /usr/bin/python3
-VENV := .venv
+# Another name per system when one checkout serves several (scripts/debian_chroot.sh).
+VENV ?= .venv
 PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup test demo package deploy bench clean
+.PHONY: setup test test-debian13 demo package deploy bench clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt scripts/setup_system.sh
+# QGIS's own numpy, GDAL, PyQt, scipy... are pinned (qgis-constraints.txt, written by the plugin's
+# installer from QGIS's Python), so pip chooses the TensorFlow and scikit-learn that work with them.
+$(VENV)/.installed: requirements.txt requirements-dev.txt scripts/setup_system.sh fast3dcnn_qgis/installer.py
 	bash scripts/setup_system.sh
 	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -c "import numpy, osgeo.gdal, qgis.core, keras, sklearn; assert numpy.__version__ < '2'"
+	$(SYSTEM_PYTHON) -m fast3dcnn_qgis.installer --constraints $(VENV)/qgis-constraints.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c $(VENV)/qgis-constraints.txt
+	$(PY) -c "import numpy, osgeo.gdal, qgis.core, keras, sklearn; \
+	  assert 'numpy==' + numpy.__version__ in open('$(VENV)/qgis-constraints.txt').read().split(), numpy.__version__"
 	touch $@
 
 test: setup
 	$(PY) -m pytest -q tests
+
+# The same suite on Debian 13's QGIS 3.40 LTR (Python 3.13, numpy 2), in a Debian 13 system built
+# once with debootstrap under /var/cache/fast3dcnn-chroots (scripts/debian_chroot.sh; needs root or sudo).
+test-debian13:
+	bash scripts/debian_chroot.sh trixie make test VENV=.venv-trixie
 
 # The main job: train on the shipped Salinas-A scene and classify it through qgis_process, with the
 # plugin installed from its zip into a throw-away QGIS profile (EPOCHS=... to change the 50 epochs).
@@ -48,4 +58,4 @@ bench: setup
 	$(PY) tests/benchmarks/paper_tables.py --data "$(DATA)" $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) dist .pytest_cache demo-output
+	rm -rf $(VENV) .venv-* dist .pytest_cache demo-output

@@ -2,16 +2,14 @@
 
 QGIS ships without TensorFlow and scikit-learn. The plugin and its provider must still load so
 the user sees the algorithms; running one without the packages fails with the exact command that
-installs them, pinned like the project's requirements.txt (numpy stays below 2 because QGIS's GDAL
-bindings are built against numpy 1.x).
+installs them: what the installer asks for, with numpy held at the version QGIS's GDAL bindings were
+built against, whatever its major version.
 """
 import importlib
+import importlib.metadata
 import importlib.util
 import os
 import sys
-
-#: Packages installed by the command, pinned as in requirements.txt (a test keeps the two in step).
-PINNED = ("tensorflow-cpu==2.21.0", "scikit-learn==1.6.1", "numpy<2")
 
 #: Modules the training and classification algorithms import at run time, and the package of each.
 MODULES = (("keras", "tensorflow-cpu"), ("sklearn", "scikit-learn"))
@@ -20,8 +18,12 @@ SCIPY = (("scipy", "scikit-learn"),)
 
 
 def install_command():
-    """The shell command that installs the pinned packages for QGIS's Python."""
-    return "python3 -m pip install " + " ".join(f'"{p}"' if "<" in p else p for p in PINNED)
+    """The shell command that installs the packages for this (QGIS's) Python, numpy kept as it is."""
+    from .installer import requirements
+
+    numpy = importlib.util.find_spec("numpy") and importlib.metadata.version("numpy")
+    keep = [f"numpy=={numpy}"] if numpy else []
+    return "python3 -m pip install " + " ".join(f'"{p}"' for p in requirements() + keep)
 
 
 def import_tensorflow():

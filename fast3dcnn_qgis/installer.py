@@ -32,7 +32,8 @@ BOUND = ("numpy", "GDAL", "PyQt5", "PyQt5-sip", "PyQt6", "shapely", "pyproj", "h
 
 #: TensorFlow releases with Keras 3 (2.16 is the first); pip picks the newest QGIS's numpy admits.
 TENSORFLOW = ">=2.16,<=2.21.0"
-SCIKIT_LEARN = "scikit-learn>=1.3,<=1.6.1"
+#: 1.3 is the first with numpy 2 support upstream tested here; below 1.10 the API the core uses is unchanged.
+SCIKIT_LEARN = "scikit-learn>=1.3,<1.10"
 
 #: Modules whose import before an install means the new packages need a restart of QGIS (what the
 #: install adds; QGIS's own packages keep being QGIS's).
@@ -131,11 +132,17 @@ def prepare(target, python=None, path=None, gpu=False):
     if path is None:
         path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.abspath(target)]
     versions = installed_versions(BOUND, path)
-    constraints_file = os.path.abspath(target) + "-constraints.txt"
-    with open(constraints_file, "w", encoding="utf-8") as stream:
+    constraints_file = write_constraints(os.path.abspath(target) + "-constraints.txt", versions)
+    return pip_command(python or find_python(), target, constraints_file, gpu=gpu), versions
+
+
+def write_constraints(path, versions):
+    """Writes the pip constraints file that keeps ``versions`` (QGIS's packages) as they are; returns ``path``.
+    The development environment (``make setup``) installs under the same file."""
+    with open(path, "w", encoding="utf-8") as stream:
         stream.write("# Packages this QGIS already has: pip must never replace them.\n")
         stream.write(constraints_text(versions))
-    return pip_command(python or find_python(), target, constraints_file, gpu=gpu), versions
+    return path
 
 
 def _normalised(name):
@@ -190,7 +197,13 @@ def main(argv=None):
     parser.add_argument("--python", default=sys.executable, help="the Python that runs QGIS (default: this one)")
     parser.add_argument("--gpu", action="store_true",
                         help="TensorFlow's CUDA build instead of the CPU one (Linux, NVIDIA driver needed)")
+    parser.add_argument("--constraints", metavar="FILE",
+                        help="only write the constraints of this Python's QGIS packages to FILE, install nothing")
     arguments = parser.parse_args(argv)
+    if arguments.constraints:
+        write_constraints(arguments.constraints, installed_versions())
+        print(open(arguments.constraints, encoding="utf-8").read(), end="")
+        return 0
     command, versions = prepare(arguments.target, arguments.python, gpu=arguments.gpu)
     if arguments.gpu:  # both builds own the folder tensorflow/: the CPU build's files go first
         remove_copies(arguments.target, {"tensorflow-cpu": ""})
