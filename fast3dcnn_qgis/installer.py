@@ -1,14 +1,16 @@
 """Installs TensorFlow and scikit-learn for the Python that runs QGIS, without touching QGIS's own packages.
 
 pip runs with ``--target`` into a folder of the user's QGIS profile, so nothing outside it changes
-and uninstalling is deleting one folder. A constraints file pins every package QGIS's compiled
-bindings depend on (numpy first: GDAL's array bindings are built against the installed numpy) to the
-version installed, so pip must choose a TensorFlow that works with them and can never install
-another numpy. TensorFlow is asked for as a range, not one version: on QGIS builds with an older
-numpy (Debian 12: numpy 1.24) pip then picks the newest TensorFlow whose own requirements admit it
-(2.17 there, since TensorFlow 2.18 needs numpy 1.26). ``--target`` resolves as if nothing were
-installed, so it also writes copies of the pinned packages (same version); they are deleted after
-the install, and QGIS's own are the ones imported.
+and uninstalling is deleting one folder (``remove``, or Plugins > Fast 3D CNN > Remove installed
+dependencies). A constraints file pins every package QGIS's Python already has (numpy first: GDAL's
+array bindings are built against the installed numpy) to the version installed, so pip must choose
+a TensorFlow that works with them and can never install another numpy, certifi or requests.
+TensorFlow is asked for as a range, not one version: on QGIS builds with an older numpy (Debian 12:
+numpy 1.24) pip then picks the newest TensorFlow whose own requirements admit it (2.17 there, since
+TensorFlow 2.18 needs numpy 1.26). ``--target`` resolves as if nothing were installed, so it also
+writes copies of the pinned packages (same version); they are deleted after the install. The folder
+is put *after* QGIS's own paths on ``sys.path``, so QGIS's packages, and other plugins' view of
+them, stay exactly as they were: the folder only adds what QGIS lacks.
 
 Everything here is plain Python (no QGIS, no Qt): the plugin's dialog runs ``pip_command`` with a
 QProcess, and ``python -m fast3dcnn_qgis.installer`` does the same from a terminal.
@@ -25,10 +27,13 @@ import sys
 #: The folder, under the QGIS profile, that holds the installed packages.
 FOLDER = os.path.join("python", "fast3dcnn_deps")
 
-#: Packages that QGIS or its Python bindings are built against: pinned to their installed version.
-#: setuptools too: TensorFlow lists it, and a newer copy would hide QGIS's pkg_resources from other plugins.
+#: Packages that QGIS or its Python bindings are built against: what the development environment
+#: (``make setup``) pins to QGIS's versions. The installer pins everything QGIS's Python has.
 BOUND = ("numpy", "GDAL", "PyQt5", "PyQt5-sip", "PyQt6", "shapely", "pyproj", "h5py", "scipy", "matplotlib",
          "setuptools")
+#: Versions pip can read in a constraints file (PEP 440); a distribution packaged with another
+#: scheme cannot be pinned, and is left out rather than break the whole install.
+_PEP440 = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?(\+[A-Za-z0-9.]+)?$")
 
 #: TensorFlow releases with Keras 3 (2.16 is the first); pip picks the newest QGIS's numpy admits.
 TENSORFLOW = ">=2.16,<=2.21.0"
@@ -103,12 +108,17 @@ def find_python(prefixes=None, platform=sys.platform, version=sys.version_info[:
 
 
 def installed_versions(names=BOUND, path=None):
-    """``{name: version}`` of those ``names`` installed on ``path`` (default ``sys.path``)."""
+    """``{name: version}`` of those ``names`` (None: every distribution) installed on ``path`` (default
+    ``sys.path``); where a name is installed twice, the copy found first, as imports would."""
+    path = path if path else sys.path
+    wanted = None if names is None else {_normalised(name): name for name in names}
     found = {}
-    for name in names:
-        for distribution in importlib.metadata.distributions(name=name, path=path if path else sys.path):
-            found[name] = distribution.version
-            break
+    for distribution in importlib.metadata.distributions(path=path):
+        name = distribution.metadata["Name"] or ""
+        if wanted is not None and _normalised(name) not in wanted:
+            continue
+        if _PEP440.match(distribution.version or ""):
+            found.setdefault(wanted[_normalised(name)] if wanted else name, distribution.version)
     return found
 
 
@@ -131,7 +141,7 @@ def prepare(target, python=None, path=None, gpu=False):
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     if path is None:
         path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.abspath(target)]
-    versions = installed_versions(BOUND, path)
+    versions = installed_versions(None, path)
     constraints_file = write_constraints(os.path.abspath(target) + "-constraints.txt", versions)
     return pip_command(python or find_python(), target, constraints_file, gpu=gpu), versions
 
@@ -178,14 +188,29 @@ def remove_copies(target, versions):
 
 
 def activate(target):
-    """Puts ``target`` on ``sys.path`` (ahead of site-packages, so a stale user install of Keras
-    cannot shadow it; QGIS's pinned packages are not in it) and makes new packages importable now.
-    Returns whether the running Python can use them without a restart: not when any of the heavy
-    modules was already imported (a failed import of TensorFlow leaves its libraries loaded)."""
+    """Puts ``target`` at the end of ``sys.path``, after QGIS's own paths, so it only adds what QGIS
+    lacks and never shadows QGIS's packages, and makes new packages importable now. Returns whether
+    the running Python can use them without a restart: not when any of the heavy modules was already
+    imported (a failed import of TensorFlow leaves its libraries loaded)."""
     if os.path.isdir(target) and target not in sys.path:
-        sys.path.insert(1 if sys.path and sys.path[0] == "" else 0, target)
+        sys.path.append(target)
     importlib.invalidate_caches()
     return not any(module in sys.modules for module in STICKY)
+
+
+def remove(target):
+    """Deletes the installed packages (``target``) and its constraints file; returns whether there
+    was anything to delete. QGIS keeps what it imported until it restarts."""
+    found = False
+    if os.path.isdir(target):
+        shutil.rmtree(target)
+        found = True
+    if os.path.exists(target + "-constraints.txt"):
+        os.remove(target + "-constraints.txt")
+        found = True
+    if target in sys.path:
+        sys.path.remove(target)
+    return found
 
 
 def main(argv=None):
@@ -199,7 +224,11 @@ def main(argv=None):
                         help="TensorFlow's CUDA build instead of the CPU one (Linux, NVIDIA driver needed)")
     parser.add_argument("--constraints", metavar="FILE",
                         help="only write the constraints of this Python's QGIS packages to FILE, install nothing")
+    parser.add_argument("--remove", action="store_true", help="delete the installed packages instead")
     arguments = parser.parse_args(argv)
+    if arguments.remove:
+        print(("Removed " if remove(arguments.target) else "Nothing installed in ") + arguments.target)
+        return 0
     if arguments.constraints:
         write_constraints(arguments.constraints, installed_versions())
         print(open(arguments.constraints, encoding="utf-8").read(), end="")

@@ -13,10 +13,11 @@ class Fast3DCNNPlugin:
     def __init__(self, iface):
         self.iface = iface
         self.provider = None
-        self.install_action = None
+        self.actions = []
+        self.target = installer.private_folder(QgsApplication.qgisSettingsDirPath())
         # Before anything imports Keras, also in qgis_process: packages the installer put in the
-        # profile are found like any other.
-        installer.activate(installer.private_folder(QgsApplication.qgisSettingsDirPath()))
+        # profile are found like any other (after QGIS's own, which they never replace).
+        installer.activate(self.target)
 
     def initProcessing(self):
         """Called by QGIS (also by qgis_process, which has no GUI) before initGui."""
@@ -31,9 +32,12 @@ class Fast3DCNNPlugin:
             from qgis.PyQt.QtWidgets import QAction  # Qt 5 (QGIS 3)
 
         self.initProcessing()
-        self.install_action = QAction("Install dependencies…", self.iface.mainWindow())
-        self.install_action.triggered.connect(self.show_installer)
-        self.iface.addPluginToMenu(MENU, self.install_action)
+        for text, slot in (("Install dependencies…", self.show_installer),
+                           ("Remove installed dependencies…", self.remove_dependencies)):
+            action = QAction(text, self.iface.mainWindow())
+            action.triggered.connect(lambda checked=False, slot=slot: slot())
+            self.iface.addPluginToMenu(MENU, action)
+            self.actions.append(action)
         missing = unfound_packages()
         if missing:
             self.offer_install(missing)
@@ -56,10 +60,24 @@ class Fast3DCNNPlugin:
 
         InstallDialog(self.iface.mainWindow()).exec()
 
+    def remove_dependencies(self, confirm=True):
+        """Deletes the folder the installer filled, after asking; QGIS's own packages are untouched."""
+        from qgis.PyQt.QtWidgets import QMessageBox
+
+        if confirm and QMessageBox.question(
+                self.iface.mainWindow(), MENU, f"Delete the packages installed for the plugin in {self.target}? "
+                "QGIS's own packages are not touched.") != QMessageBox.StandardButton.Yes:
+            return
+        if installer.remove(self.target):
+            text, level = f"removed {self.target}; restart QGIS to unload them.", Qgis.MessageLevel.Success
+        else:
+            text, level = f"nothing is installed in {self.target}.", Qgis.MessageLevel.Info
+        self.iface.messageBar().pushMessage(MENU, text, level)
+
     def unload(self):
-        if self.install_action is not None:
-            self.iface.removePluginMenu(MENU, self.install_action)
-            self.install_action = None
+        for action in self.actions:
+            self.iface.removePluginMenu(MENU, action)
+        self.actions = []
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

@@ -50,7 +50,10 @@ class RasterInfo:
 
 def open_raster(path, parameter="INPUT"):
     """The GDAL dataset of ``path``, or RasterError naming ``parameter``."""
-    dataset = gdal.Open(str(path), gdal.GA_ReadOnly)
+    try:
+        dataset = gdal.Open(str(path), gdal.GA_ReadOnly)
+    except RuntimeError:  # GDAL's Python exceptions are on (QGIS 3.40's Processing turns them on)
+        dataset = None
     if dataset is None:
         raise RasterError(f"{parameter}: GDAL cannot open '{path}' as a raster ({gdal.GetLastErrorMsg()}): "
                           f"choose a raster file GDAL reads (GeoTIFF, ENVI, ...)")
@@ -221,8 +224,11 @@ class RasterWriter:
     def write(self, row, col, array):
         """Writes (rows, cols) values, or (rows, cols, bands) for a multi-band file, at ``row``, ``col``."""
         array = np.asarray(array)
-        written = (self.dataset.WriteArray(array, col, row, interleave="pixel") if array.ndim == 3
-                   else self.band.WriteArray(array, col, row))
+        try:
+            written = (self.dataset.WriteArray(array, col, row, interleave="pixel") if array.ndim == 3
+                       else self.band.WriteArray(array, col, row))
+        except RuntimeError as error:  # where GDAL's Python exceptions are on
+            raise self._write_error(str(error)) from None
         if written != 0:
             raise self._write_error(gdal.GetLastErrorMsg())
 
@@ -244,6 +250,8 @@ class RasterWriter:
             self.band = None
             self.dataset.FlushCache()
             self.dataset = None
+        except RuntimeError as error:  # where GDAL's Python exceptions are on
+            errors.append(str(error))
         finally:
             gdal.PopErrorHandler()
         if errors:

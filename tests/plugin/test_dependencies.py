@@ -1,7 +1,6 @@
 """TensorFlow and scikit-learn are imported only when an algorithm runs, in a way that survives QGIS's
 own libraries; without them the plugin still loads and the algorithms say how to install them."""
 import os
-import re
 import shutil
 import subprocess
 import sys

@@ -68,7 +68,7 @@ def test_pip_command_targets_the_private_folder_under_constraints(tmp_path, plat
     assert command[command.index("--target") + 1] == target
     assert command[command.index("--constraint") + 1] == "/q/c.txt"
     assert package + ">=2.16,<=2.21.0" in command
-    assert "scikit-learn>=1.3,<=1.6.1" in command
+    assert "scikit-learn>=1.3,<1.10" in command
     assert not any(argument.startswith("numpy") for argument in command)
 
 
@@ -81,20 +81,26 @@ def test_gpu_build_on_linux_only():
             installer.pip_command("/q/python3", "/t", "/q/c.txt", platform, gpu=True)
 
 
-def test_constraints_pin_what_qgis_has_to_its_installed_version(tmp_path):
-    """The versions are read from the folders given, as QGIS's Python would see them."""
+def test_constraints_pin_everything_qgis_has_to_its_installed_version(tmp_path):
+    """The versions are read from the folders given, as QGIS's Python would see them: every package,
+    so nothing the install adds can differ from what QGIS imports. A version pip cannot read is left out."""
     site = tmp_path / "site"
-    for name, version in (("numpy", "1.24.2"), ("GDAL", "3.6.2"), ("PyQt5", "5.15.9"), ("requests", "2.28.1")):
+    for name, version in (("numpy", "1.24.2"), ("GDAL", "3.6.2"), ("PyQt5", "5.15.9"), ("requests", "2.28.1"),
+                          ("matplotlib", "3.10.1+dfsg1"), ("odd", "2.0~beta")):
         (site / f"{name}-{version}.dist-info").mkdir(parents=True)
         (site / f"{name}-{version}.dist-info" / "METADATA").write_text(f"Name: {name}\nVersion: {version}\n")
     target = tmp_path / "profile" / "python" / "fast3dcnn_deps"
     command, versions = installer.prepare(str(target), "/q/python3", path=[str(site)])
-    assert versions == {"numpy": "1.24.2", "GDAL": "3.6.2", "PyQt5": "5.15.9"}
+    assert versions == {"numpy": "1.24.2", "GDAL": "3.6.2", "PyQt5": "5.15.9", "requests": "2.28.1",
+                        "matplotlib": "3.10.1+dfsg1"}
     constraints = command[command.index("--constraint") + 1]
     with open(constraints) as stream:
         pins = [line.strip() for line in stream if not line.startswith("#")]
-    assert pins == ["GDAL==3.6.2", "numpy==1.24.2", "PyQt5==5.15.9"]
+    assert pins == ["GDAL==3.6.2", "matplotlib==3.10.1+dfsg1", "numpy==1.24.2", "PyQt5==5.15.9",
+                    "requests==2.28.1"]
     assert not target.exists()
+    assert installer.installed_versions(path=[str(site)]) == {"numpy": "1.24.2", "GDAL": "3.6.2", "PyQt5": "5.15.9",
+                                                              "matplotlib": "3.10.1+dfsg1"}
 
 
 def test_constraints_ignore_copies_in_the_private_folder(tmp_path):
@@ -126,15 +132,41 @@ def test_remove_copies_deletes_only_the_pinned_packages(tmp_path):
     assert not os.path.exists(script) and os.path.exists(outside)
 
 
-def test_activate_puts_the_folder_first_and_says_when_a_restart_is_needed(tmp_path):
+def test_activate_puts_the_folder_last_and_says_when_a_restart_is_needed(tmp_path):
     """In a fresh interpreter the new folder is usable at once; once a heavy module is imported
     (here scikit-learn), a restart is needed."""
     target = tmp_path / "deps"
     (target / "f3dcnn_probe").mkdir(parents=True)
     (target / "f3dcnn_probe" / "__init__.py").write_text("")
     script = ("import sys; from fast3dcnn_qgis import installer; "
-              "print(installer.activate(sys.argv[1]), sys.path.index(sys.argv[1]) <= 1); import f3dcnn_probe; "
+              "print(installer.activate(sys.argv[1]), sys.path[-1] == sys.argv[1]); import f3dcnn_probe; "
               "import sklearn; print(installer.activate(sys.argv[1]), sys.path.count(sys.argv[1]))")
     done = subprocess.run([sys.executable, "-c", script, str(target)], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert done.stdout.split() == ["True", "True", "False", "1"], done.stderr
+
+
+def test_the_folder_never_shadows_qgis_packages(tmp_path):
+    """Copies of certifi, requests and numpy in the folder (what TensorFlow's dependencies bring) stay
+    unused: QGIS's own are imported, while a package only the folder has is found there."""
+    target = tmp_path / "deps"
+    for name in ("certifi", "requests", "numpy", "f3dcnn_only_here"):
+        (target / name).mkdir(parents=True)
+        (target / name / "__init__.py").write_text("")
+    script = ("import sys; from fast3dcnn_qgis import installer; installer.activate(sys.argv[1]); "
+              "import certifi, requests, numpy, f3dcnn_only_here; "
+              "print([m.__file__.startswith(sys.argv[1]) for m in (certifi, requests, numpy, f3dcnn_only_here)])")
+    done = subprocess.run([sys.executable, "-c", script, str(target)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.stdout.strip() == "[False, False, False, True]", done.stdout + done.stderr
+
+
+def test_remove_deletes_the_folder_and_its_constraints(tmp_path):
+    target = tmp_path / "python" / "fast3dcnn_deps"
+    touch(target / "keras" / "__init__.py")
+    touch(str(target) + "-constraints.txt")
+    done = subprocess.run([sys.executable, "-m", "fast3dcnn_qgis.installer", "--target", str(target), "--remove"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("Removed "), done.stderr
+    assert os.listdir(tmp_path / "python") == []
+    assert installer.remove(str(target)) is False

@@ -61,6 +61,11 @@ print("STATUS", dialog.status.text())
 print("OUTPUT", "--constraint" in dialog.output.toPlainText() and "Keeping QGIS's packages: " in
       dialog.output.toPlainText())
 print("CLOSE", dialog.buttons.button(QDialogButtonBox.Close).isEnabled())
+import os
+print("CONSTRAINTS", "numpy==" in open(plugin.target + "-constraints.txt").read())
+plugin.remove_dependencies(confirm=False)
+print("REMOVED", os.path.exists(plugin.target), os.path.exists(plugin.target + "-constraints.txt"),
+      iface.bar.currentItem().text())
 plugin.unload()
 print("UNLOADED", iface.menus["Fast 3D CNN"].actions())
 """
@@ -71,7 +76,7 @@ def test_message_bar_menu_and_a_cancelled_install(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT, QT_QPA_PLATFORM="offscreen", QGIS_CUSTOM_CONFIG_PATH=str(tmp_path))
     done = subprocess.run([SYSTEM_PYTHON, "-s", "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
     assert "UNLOADED" in done.stdout, done.stdout + done.stderr[-3000:]
-    assert printed(done.stdout, "MENU") == "['Install dependencies…']"
+    assert printed(done.stdout, "MENU") == "['Install dependencies…', 'Remove installed dependencies…']"
     assert "keras (package tensorflow-cpu)" in printed(done.stdout, "MESSAGES")
     assert printed(done.stdout, "BUTTONS") == "['Install…']"
     assert printed(done.stdout, "RUNNING") == "True"
@@ -80,6 +85,6 @@ def test_message_bar_menu_and_a_cancelled_install(tmp_path):
     assert printed(done.stdout, "OUTPUT") == "True"
     assert printed(done.stdout, "CLOSE") == "True"
     assert printed(done.stdout, "UNLOADED") == "[]"
-    profile_python = tmp_path / "profiles" / "default" / "python"
-    with open(profile_python / "fast3dcnn_deps-constraints.txt") as stream:
-        assert "numpy==" in stream.read()
+    assert printed(done.stdout, "CONSTRAINTS") == "True"
+    assert printed(done.stdout, "REMOVED").startswith("False False removed ") and "restart QGIS" in done.stdout
+    assert os.listdir(tmp_path / "profiles" / "default" / "python") == []

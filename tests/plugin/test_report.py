@@ -126,12 +126,12 @@ def test_preview_of_a_written_class_map_uses_its_colour_table(tmp_path, ground_t
     dataset = gdal.GetDriverByName("GTiff").Create(path, ground_truth.shape[1], ground_truth.shape[0], 1,
                                                    gdal.GDT_Byte)
     band = dataset.GetRasterBand(1)
-    band.WriteArray(ground_truth)
-    band.SetNoDataValue(0)
-    table = gdal.ColorTable()
+    table = gdal.ColorTable()  # before the pixels: GDAL 3.10 refuses the palette of a TIFF being written
     for class_id, color in COLORS.items():
         table.SetColorEntry(class_id, tuple(int(color[i:i + 2], 16) for i in (1, 3, 5)) + (255,))
     band.SetRasterColorTable(table)
+    band.SetNoDataValue(0)
+    band.WriteArray(ground_truth)
     dataset = band = None
 
     assert class_map_preview(path) == class_map_png(ground_truth, COLORS)
