@@ -54,9 +54,20 @@ def import_tensorflow():
         sys.setdlopenflags(flags)
 
 
+def choose_keras_backend():
+    """Makes Keras run on JAX where TensorFlow is not installed but JAX is (the installer's choice for
+    Pythons without a TensorFlow release). Must run before Keras is imported; a backend the user
+    chose (KERAS_BACKEND) is kept. Returns the backend Keras will use."""
+    if "KERAS_BACKEND" not in os.environ and importlib.util.find_spec("tensorflow") is None \
+            and importlib.util.find_spec("jax") is not None:
+        os.environ["KERAS_BACKEND"] = "jax"
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
 def missing_packages(modules=MODULES):
     """Messages for those of ``modules`` that cannot be imported here, empty when all import."""
     if any(module == "keras" for module, _ in modules):
+        choose_keras_backend()
         import_tensorflow()
     problems = []
     for module, package in modules:

@@ -27,7 +27,7 @@ class InstallDialog(QDialog):
         self.status = QLabel(
             f"Installs {', '.join(installer.requirements())} into\n{self.target}\n"
             "QGIS's own packages (numpy, GDAL, PyQt...) are pinned to their versions and never replaced. "
-            "The download is about 250 MB.")
+            "The download is about 250 MB. " + installer.backend_note())
         self.status.setWordWrap(True)
         self.output = QPlainTextEdit()
         self.output.setReadOnly(True)
@@ -95,9 +95,7 @@ class InstallDialog(QDialog):
             self.status.setText("Cancelled. The package folder may be incomplete: press Install again.")
             return
         if status != QProcess.ExitStatus.NormalExit or code != 0:
-            hint = ("\nThis Python has no pip: on Debian/Ubuntu install it with 'sudo apt install python3-pip'."
-                    if "No module named pip" in self.output.toPlainText() else "")
-            self.status.setText(f"pip failed (exit code {code}): its output above says why.{hint}")
+            self.status.setText(f"pip failed (exit code {code}). {installer.failure_hint(self.output.toPlainText())}")
             return
         removed = installer.remove_copies(self.target, self.versions)
         self.log("Removed the copies of QGIS's packages: " + (", ".join(removed) or "none"))
@@ -111,7 +109,7 @@ class InstallDialog(QDialog):
                                 + "; ".join(problems))
         else:
             self.status.setText(f"Installed: the Fast 3D CNN algorithms are ready "
-                                f"(training on {dependencies.compute_device()}).")
+                                f"(training on {dependencies.compute_device()}). {installer.backend_note()}")
 
     def closeEvent(self, event):
         if self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning:

@@ -2,9 +2,12 @@
 
 pip runs with ``--target`` into a folder of the user's QGIS profile, so nothing outside it changes
 and uninstalling is deleting one folder (``remove``, or Plugins > Fast 3D CNN > Remove installed
-dependencies). A constraints file pins every package QGIS's Python already has (numpy first: GDAL's
-array bindings are built against the installed numpy) to the version installed, so pip must choose
-a TensorFlow that works with them and can never install another numpy, certifi or requests.
+dependencies). A constraints file pins the packages QGIS's bindings are built against (numpy first:
+GDAL's array bindings are built against the installed numpy) and those QGIS and other plugins import
+(certifi, requests, urllib3, six, packaging) to the version installed, so pip must choose a
+TensorFlow that works with them and never brings another copy of any of them. (Pinning every package
+QGIS's Python has is too much: Debian 12's scipy tool chain brings gast 0.5.2, which TensorFlow
+excludes, and the install would be impossible.)
 TensorFlow is asked for as a range, not one version: on QGIS builds with an older numpy (Debian 12:
 numpy 1.24) pip then picks the newest TensorFlow whose own requirements admit it (2.17 there, since
 TensorFlow 2.18 needs numpy 1.26). ``--target`` resolves as if nothing were installed, so it also
@@ -27,10 +30,16 @@ import sys
 #: The folder, under the QGIS profile, that holds the installed packages.
 FOLDER = os.path.join("python", "fast3dcnn_deps")
 
-#: Packages that QGIS or its Python bindings are built against: what the development environment
-#: (``make setup``) pins to QGIS's versions. The installer pins everything QGIS's Python has.
+#: Packages that QGIS or its Python bindings are built against: pinned to QGIS's versions by the
+#: installer and the development environment (``make setup``) alike.
 BOUND = ("numpy", "GDAL", "PyQt5", "PyQt5-sip", "PyQt6", "shapely", "pyproj", "h5py", "scipy", "matplotlib",
          "setuptools")
+#: Pure-Python packages that QGIS, its Processing plugins and other plugins import, and that
+#: TensorFlow's dependencies would bring again: pinned too, so TensorFlow is resolved against the
+#: copies that will be imported. Kept short: Debian patches some packages without their metadata
+#: (its requests 2.28 declares charset-normalizer < 3 and ships 3.0), and each pin more is a chance
+#: of an impossible install; whatever else TensorFlow brings lies after QGIS's paths and only adds.
+SHARED = ("certifi", "requests", "urllib3", "idna", "six", "packaging")
 #: Versions pip can read in a constraints file (PEP 440); a distribution packaged with another
 #: scheme cannot be pinned, and is left out rather than break the whole install.
 _PEP440 = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?(\+[A-Za-z0-9.]+)?$")
@@ -39,6 +48,12 @@ _PEP440 = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?(\+[A-Za
 TENSORFLOW = ">=2.16,<=2.21.0"
 #: 1.3 is the first with numpy 2 support upstream tested here; below 1.10 the API the core uses is unchanged.
 SCIKIT_LEARN = "scikit-learn>=1.3,<1.10"
+
+#: The first Python with no TensorFlow release in TENSORFLOW's range: from it on, Keras runs on JAX
+#: (the core speaks only Keras 3, and jax and jaxlib publish wheels for new Pythons first).
+NO_TENSORFLOW_FROM = (3, 14)
+KERAS = "keras>=3.8,<4"
+JAX = "jax[cpu]>=0.4.36"
 
 #: Modules whose import before an install means the new packages need a restart of QGIS (what the
 #: install adds; QGIS's own packages keep being QGIS's).
@@ -60,11 +75,42 @@ def tensorflow_package(platform=sys.platform):
     return "tensorflow" if platform == "darwin" else "tensorflow-cpu"
 
 
-def requirements(platform=sys.platform, gpu=False):
+def keras_backend(version=sys.version_info[:2]):
+    """The Keras backend the installer provides for this Python: "tensorflow", or "jax" where
+    TensorFlow has no release."""
+    return "jax" if tuple(version) >= NO_TENSORFLOW_FROM else "tensorflow"
+
+
+def backend_note(version=sys.version_info[:2]):
+    """One sentence for the user when Keras will not run on TensorFlow here, else ''."""
+    if keras_backend(version) == "tensorflow":
+        return ""
+    return (f"TensorFlow has no release for Python {version[0]}.{version[1]} yet, so Keras runs on JAX (CPU) "
+            f"instead: models are the same files and classify identically with either.")
+
+
+def failure_hint(pip_output, version=sys.version_info[:2], packages=None):
+    """What a failed pip run means for the user and what to do, from pip's output."""
+    packages = packages or requirements(version=version)
+    if "No module named pip" in pip_output:
+        return "This Python has no pip: on Debian/Ubuntu install it with 'sudo apt install python3-pip'."
+    if "No matching distribution found" in pip_output or "Could not find a version" in pip_output:
+        return (f"No release of {', '.join(p.split('>')[0].split('[')[0] for p in packages)} fits this QGIS's "
+                f"Python {version[0]}.{version[1]} with the packages QGIS has (its numpy stays as it is): "
+                f"Python {version[0]}.{version[1]} is not supported by them yet. Use a QGIS built on Python 3.10 "
+                f"to 3.13 (TensorFlow) or update this plugin, which falls back to JAX where TensorFlow is missing.")
+    return "pip's output above says why."
+
+
+def requirements(platform=sys.platform, gpu=False, version=sys.version_info[:2]):
     """What pip is asked to install; ``gpu``: TensorFlow's CUDA build (Linux only), with CUDA from pip."""
     if gpu and platform != "linux":
         raise InstallerError("TensorFlow's GPU build installs this way on Linux only: on Windows use QGIS in "
                              "WSL2, on macOS add tensorflow-metal (see the README, 'A GPU').")
+    if keras_backend(version) == "jax":
+        if gpu:
+            raise InstallerError(backend_note(version) + " The GPU option needs TensorFlow: install without it.")
+        return [KERAS, JAX, SCIKIT_LEARN]
     return [("tensorflow[and-cuda]" if gpu else tensorflow_package(platform)) + TENSORFLOW, SCIKIT_LEARN]
 
 
@@ -108,17 +154,14 @@ def find_python(prefixes=None, platform=sys.platform, version=sys.version_info[:
 
 
 def installed_versions(names=BOUND, path=None):
-    """``{name: version}`` of those ``names`` (None: every distribution) installed on ``path`` (default
-    ``sys.path``); where a name is installed twice, the copy found first, as imports would."""
-    path = path if path else sys.path
-    wanted = None if names is None else {_normalised(name): name for name in names}
+    """``{name: version}`` of those ``names`` installed on ``path`` (default ``sys.path``); where a
+    name is installed twice, the copy found first, as imports would."""
+    wanted = {_normalised(name): name for name in names}
     found = {}
-    for distribution in importlib.metadata.distributions(path=path):
-        name = distribution.metadata["Name"] or ""
-        if wanted is not None and _normalised(name) not in wanted:
-            continue
-        if _PEP440.match(distribution.version or ""):
-            found.setdefault(wanted[_normalised(name)] if wanted else name, distribution.version)
+    for distribution in importlib.metadata.distributions(path=path if path else sys.path):
+        name = wanted.get(_normalised(distribution.metadata["Name"] or ""))
+        if name and _PEP440.match(distribution.version or ""):
+            found.setdefault(name, distribution.version)
     return found
 
 
@@ -141,7 +184,7 @@ def prepare(target, python=None, path=None, gpu=False):
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     if path is None:
         path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.abspath(target)]
-    versions = installed_versions(None, path)
+    versions = installed_versions(BOUND + SHARED, path)
     constraints_file = write_constraints(os.path.abspath(target) + "-constraints.txt", versions)
     return pip_command(python or find_python(), target, constraints_file, gpu=gpu), versions
 
@@ -236,12 +279,20 @@ def main(argv=None):
     command, versions = prepare(arguments.target, arguments.python, gpu=arguments.gpu)
     if arguments.gpu:  # both builds own the folder tensorflow/: the CPU build's files go first
         remove_copies(arguments.target, {"tensorflow-cpu": ""})
+    if backend_note():
+        print(backend_note())
     print("Keeping QGIS's packages:", ", ".join(f"{n} {v}" for n, v in sorted(versions.items())) or "none")
     print(" ".join(command), flush=True)
-    done = subprocess.run(command)
-    if done.returncode == 0:
-        print("Removed copies of QGIS's packages:", ", ".join(remove_copies(arguments.target, versions)) or "none")
-    return done.returncode
+    output = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as pip:
+        for line in pip.stdout:  # shown as it comes, kept to explain a failure
+            print(line, end="", flush=True)
+            output.append(line)
+    if pip.returncode != 0:
+        print(failure_hint("".join(output)))
+        return pip.returncode
+    print("Removed copies of QGIS's packages:", ", ".join(remove_copies(arguments.target, versions)) or "none")
+    return 0
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ def render_html(record, map_preview_png=None, title=None):
         _table_section("Inputs", record.inputs),
         _table_section("Timings", record.timings),
         _table_section("Software versions", record.versions, raw_keys=True),
+        _backend_note(record.versions),
     ]
     generated = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -192,6 +193,15 @@ def _settings_section(record):
     if "explained_variance_ratio" in settings:
         settings["explained_variance_ratio"] = _percent(settings["explained_variance_ratio"])
     return _table_section("Settings", settings)
+
+
+def _backend_note(versions):
+    backend = (versions or {}).get("keras_backend")
+    if backend in (None, "tensorflow"):
+        return ""
+    return (f"<p class=\"muted\">Keras ran on {_e(backend.upper() if backend == 'jax' else backend)}, not "
+            f"TensorFlow (which has no release for this Python yet): the model file is the same, and classifies "
+            f"identically with either.</p>")
 
 
 def _table_section(heading, values, raw_keys=False):

@@ -55,14 +55,42 @@ def test_plugin_loads_and_algorithms_explain_the_install_without_the_packages(sa
     assert not (tmp_path / "map.tif").exists()
 
 
-def test_requirements_ask_for_what_the_installer_asks_for_and_keep_qgis_numpy():
+def requirements_for(version):
+    """requirements.txt's lines that apply to Python ``version`` (its markers compare python_version only)."""
     with open(os.path.join(ROOT, "requirements.txt")) as stream:
-        asked = [line.strip() for line in stream if line.strip() and not line.startswith("#")]
-    assert asked == installer.requirements()
-    assert not any(line.startswith("numpy") for line in asked)
+        lines = [line.strip() for line in stream if line.strip() and not line.startswith("#")]
+    applying = []
+    for line in lines:
+        requirement, _, marker = line.partition(";")
+        if marker:
+            operator, bound = marker.replace("python_version", "").replace('"', "").split()
+            bound = tuple(int(part) for part in bound.split("."))
+            if not {"<": version < bound, ">=": version >= bound}[operator]:
+                continue
+        applying.append(requirement.strip())
+    return applying
+
+
+@pytest.mark.parametrize("version", [(3, 11), (3, 13), (3, 14)])
+def test_requirements_ask_for_what_the_installer_asks_for_on_every_python(version):
+    assert requirements_for(version) == installer.requirements("linux", version=version)
+    assert installer.keras_backend(version) == ("jax" if version >= (3, 14) else "tensorflow")
+    assert bool(installer.backend_note(version)) == (version >= (3, 14))
+
+
+def test_install_command_keeps_qgis_numpy():
+    assert not any(line.startswith("numpy") for line in requirements_for((3, 11)) + requirements_for((3, 14)))
     import numpy
     assert dependencies.install_command().endswith(f'"numpy=={numpy.__version__}"')
     assert dependencies.missing_packages() == []
+
+
+def test_a_python_without_any_release_gets_a_sentence_not_pip_alone():
+    pip = "ERROR: Could not find a version that satisfies the requirement tensorflow-cpu<=2.21.0,>=2.16\n" \
+          "ERROR: No matching distribution found for tensorflow-cpu<=2.21.0,>=2.16\n"
+    hint = installer.failure_hint(pip, (3, 15))
+    assert "Python 3.15 is not supported" in hint and "keras, jax, scikit-learn" in hint
+    assert "python3-pip" in installer.failure_hint("No module named pip", (3, 11))
 
 
 def test_tensorflow_imports_where_qgis_has_loaded_its_protobuf_globally():

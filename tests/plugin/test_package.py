@@ -1,5 +1,6 @@
 """The built zip as a user gets it: unpacked into a clean QGIS profile, enabled and run with
 qgis_process.bin (a separate QGIS process, as in the demo), on the shipped Salinas-A scene."""
+import importlib.util
 import json
 import os
 import subprocess
@@ -88,11 +89,13 @@ def trained_and_classified(profile, salinas, tmp_path_factory):
                      OUTPUT_REPORT=folder / "report.html")
     classify = run_json(profile, "fast3dcnn:classify", INPUT=cube, MODEL=train["results"]["OUTPUT_MODEL"],
                         OUTPUT=folder / "classes.tif")
-    return train, classify
+    assess = run_json(profile, "fast3dcnn:assess", INPUT=classify["results"]["OUTPUT"], REFERENCE=labels,
+                      OUTPUT_REPORT=folder / "assess.html")
+    return train, classify, assess
 
 
-def test_train_and_classify_through_qgis_process(trained_and_classified, salinas):
-    train, classify = trained_and_classified
+def test_train_classify_and_assess_through_qgis_process(trained_and_classified, salinas):
+    train, classify, assess = trained_and_classified
     results = train["results"]
     assert train["algorithm_details"]["id"] == "fast3dcnn:train"
     for key in ("OUTPUT_MODEL", "OUTPUT_REPORT", "OUTPUT_JSON"):
@@ -105,6 +108,12 @@ def test_train_and_classify_through_qgis_process(trained_and_classified, salinas
     assert classes.shape == reference.shape
     assert set(np.unique(classes)) <= {1, 10, 11, 12, 13, 14}
     assert np.mean(classes[reference > 0] == reference[reference > 0]) > 0.5
+    assert assess["results"]["OVERALL_ACCURACY"] == pytest.approx(np.mean(classes[reference > 0] ==
+                                                                           reference[reference > 0]))
+    # Where TensorFlow has no release (Python 3.14), Keras runs on JAX, and the report says so.
+    backend = "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
+    assert figures["versions"]["keras_backend"] == backend
+    assert ("Keras ran on JAX" in open(results["OUTPUT_REPORT"], encoding="utf-8").read()) == (backend == "jax")
 
 
 def test_class_map_renders_with_its_default_style(trained_and_classified, tmp_path):
