@@ -18,7 +18,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/setup_system.s
 	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
 	$(SYSTEM_PYTHON) -m fast3dcnn_qgis.installer --constraints $(VENV)/qgis-constraints.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c $(VENV)/qgis-constraints.txt
-	$(PY) -c "import numpy, osgeo.gdal, qgis.core, keras, sklearn; \
+	$(PY) -c "from fast3dcnn_qgis.dependencies import choose_keras_backend; choose_keras_backend(); \
+	  import numpy, osgeo.gdal, qgis.core, keras, sklearn; \
 	  assert 'numpy==' + numpy.__version__ in open('$(VENV)/qgis-constraints.txt').read().split(), numpy.__version__"
 	touch $@
 

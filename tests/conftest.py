@@ -1,7 +1,12 @@
 """Starts QGIS, where it is installed, before any test module imports TensorFlow (see
 tests/plugin/qgis_session.py for why the order matters), then imports TensorFlow the way the plugin
 does (fast3dcnn_qgis.dependencies.import_tensorflow), so that the core tests, which import Keras
-directly, load it as QGIS will. The core tests run without QGIS too."""
+directly, load it as QGIS will. The core tests run without QGIS too. Where TensorFlow is missing
+and JAX is installed (Python 3.14), Keras runs on JAX, chosen before anything imports it, as the
+plugin does."""
+from fast3dcnn_qgis.dependencies import choose_keras_backend
+
+choose_keras_backend()
 try:
     import qgis.core  # noqa: F401
 except ImportError:
