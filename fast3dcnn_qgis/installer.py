@@ -170,10 +170,11 @@ def constraints_text(versions):
     return "".join(f"{name}=={version}\n" for name, version in sorted(versions.items(), key=lambda i: i[0].lower()))
 
 
-def pip_command(python, target, constraints_file, platform=sys.platform, gpu=False):
-    """The argument list that installs the requirements into ``target`` under ``constraints_file``."""
+def pip_command(python, target, constraints_file, platform=sys.platform, gpu=False, version=sys.version_info[:2]):
+    """The argument list that installs the requirements of Python ``version`` into ``target`` under
+    ``constraints_file``."""
     return [python, "-m", "pip", "install", "--upgrade", "--no-input", "--disable-pip-version-check",
-            "--target", target, "--constraint", constraints_file, *requirements(platform, gpu)]
+            "--target", target, "--constraint", constraints_file, *requirements(platform, gpu, version)]
 
 
 def prepare(target, python=None, path=None, gpu=False):

@@ -63,7 +63,7 @@ def test_qgis_binary_as_sys_executable_is_never_chosen(tmp_path):
 def test_pip_command_targets_the_private_folder_under_constraints(tmp_path, platform, package):
     target = installer.private_folder(str(tmp_path / "profiles" / "default"))
     assert target == str(tmp_path / "profiles" / "default" / "python" / "fast3dcnn_deps")
-    command = installer.pip_command("/q/python3", target, "/q/c.txt", platform)
+    command = installer.pip_command("/q/python3", target, "/q/c.txt", platform, version=(3, 12))
     assert command[:4] == ["/q/python3", "-m", "pip", "install"]
     assert command[command.index("--target") + 1] == target
     assert command[command.index("--constraint") + 1] == "/q/c.txt"
@@ -73,12 +73,20 @@ def test_pip_command_targets_the_private_folder_under_constraints(tmp_path, plat
 
 
 def test_gpu_build_on_linux_only():
-    command = installer.pip_command("/q/python3", "/t", "/q/c.txt", "linux", gpu=True)
+    command = installer.pip_command("/q/python3", "/t", "/q/c.txt", "linux", gpu=True, version=(3, 12))
     assert "tensorflow[and-cuda]>=2.16,<=2.21.0" in command
     assert not any(argument.startswith("tensorflow-cpu") for argument in command)
     for platform in ("win32", "darwin"):
         with pytest.raises(installer.InstallerError, match="WSL2"):
-            installer.pip_command("/q/python3", "/t", "/q/c.txt", platform, gpu=True)
+            installer.pip_command("/q/python3", "/t", "/q/c.txt", platform, gpu=True, version=(3, 12))
+    with pytest.raises(installer.InstallerError, match="no release for Python 3.14.*install without it"):
+        installer.pip_command("/q/python3", "/t", "/q/c.txt", "linux", gpu=True, version=(3, 14))
+
+
+def test_python_without_tensorflow_gets_keras_on_jax():
+    command = installer.pip_command("/q/python3", "/t", "/q/c.txt", "linux", version=(3, 14))
+    assert command[-3:] == ["keras>=3.8,<4", "jax[cpu]>=0.4.36", "scikit-learn>=1.3,<1.10"]
+    assert "Python 3.14" in installer.backend_note((3, 14)) and installer.backend_note((3, 13)) == ""
 
 
 def test_constraints_pin_what_qgis_builds_on_and_imports_to_its_installed_version(tmp_path):
