@@ -43,7 +43,7 @@ test-debian-unstable:
 # The main job: train on the shipped Salinas-A scene and classify it through qgis_process, with the
 # plugin installed from its zip into a throw-away QGIS profile (EPOCHS=... to change the 50 epochs).
 demo: setup
-	bash scripts/demo.sh
+	VENV=$(VENV) bash scripts/demo.sh
 
 # dist/fast3dcnn_qgis-<version>.zip for the plugin repository or "Install from ZIP" (links followed).
 package:

@@ -19,6 +19,10 @@ CHECKOUT=$(cd "$(dirname "$0")/.." && pwd)
 SYSTEM=${CHROOTS:-/var/cache/fast3dcnn-chroots}/$SUITE
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
+# One run at a time per release: every run mounts its checkout at the same /src.
+mkdir -p "$(dirname "$SYSTEM")"
+exec 9>"$SYSTEM.lock"
+flock 9
 if [ ! -e "$SYSTEM/.debootstrapped" ]; then
   if ! command -v debootstrap >/dev/null; then
     apt-get update -qq

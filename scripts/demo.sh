@@ -9,15 +9,16 @@
 # qgis_process: /usr/bin/qgis_process.bin, not /usr/bin/qgis_process -- Debian's wrapper script passes
 # $QGIS_OPTS from /etc/default/qgis (--noversioncheck, an option of the QGIS app) and qgis_process stops
 # with "Command --noversioncheck not known!".
-# TensorFlow lives in the project's .venv; QGIS's embedded Python sees it through PYTHONPATH (the
-# venv's site-packages after QGIS's own, the numpy 1.x pin keeps GDAL's bindings working).
+# TensorFlow (or Keras on JAX) lives in the project's venv ($VENV, default .venv); QGIS's embedded
+# Python sees it through PYTHONPATH (the venv's site-packages, where QGIS's numpy is pinned, so GDAL's
+# bindings keep the numpy they were built against).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EPOCHS=${EPOCHS:-50}
 OUT=${DEMO_OUTPUT:-demo-output}
 QGIS_PROCESS=${QGIS_PROCESS:-/usr/bin/qgis_process.bin}
-VENV_PYTHON=.venv/bin/python
+VENV_PYTHON=${VENV:-.venv}/bin/python
 BANDS="108-112,154-167,224"   # AVIRIS water-absorption bands the paper drops (1-based)
 
 [ -x "$QGIS_PROCESS" ] || { echo "demo: $QGIS_PROCESS not found; run 'make setup' first" >&2; exit 1; }
