@@ -15,6 +15,7 @@ from .classes import ClassTable
 from .classifier import Fast3DCNNClassifier
 from .errors import InputError
 from .files import written_atomically
+from .model_header import HeaderProblem, array_shapes, check_arrays, check_classes, check_header
 from .network import build_fast3dcnn
 from .record import RunRecord
 from .reduction import SpectralReducer
@@ -80,33 +81,39 @@ def _open(path):
 
 
 def load_classifier(path):
-    """The classifier stored in ``path``; raises ``ModelFileError`` for anything else."""
+    """The classifier stored in ``path``; raises ``ModelFileError`` for anything else. The header and
+    the shape of every array are checked before any array is read or the network built."""
     archive, header = _open(path)
+    damaged = f"model file '{path}' is damaged or was not written by this plugin"
     try:
         with archive:
+            check_header(header)
+            classes_json = _classes_json(header)
+            check_classes(classes_json)
+            check_arrays(header, array_shapes(archive), len(classes_json))
             reducer = SpectralReducer.from_arrays(
                 {k[len("reducer_"):]: archive[k] for k in archive.files if k.startswith("reducer_")})
+            if reducer.band_indices.min() < 0 or reducer.band_indices.max() >= header["input_band_count"]:
+                raise HeaderProblem("reducer_band_indices", int(reducer.band_indices.max()),
+                                    f"bands must lie from 0 to {header['input_band_count'] - 1}")
             weights = [archive[f"weight_{i:03d}"] for i in range(header["n_weights"])]
-        classes = _classes(header)
+        classes = ClassTable.from_json(classes_json)
         record = RunRecord.from_json(header["record"]) if header.get("record") else None
-        network = build_fast3dcnn(header["window"], reducer.n_components, len(classes), header["dropout"])
-        expected = [tuple(w.shape) for w in network.weights]
-        if [tuple(w.shape) for w in weights] != expected:
-            raise ModelFileError(f"model file '{path}' is damaged: its weights do not fit its network; "
-                                 f"train it again or ask for a new copy")
-        network.set_weights(weights)
-    except ModelFileError:
-        raise
-    except (KeyError, ValueError, TypeError, zipfile.BadZipFile, EOFError, OSError) as error:
-        raise ModelFileError(f"model file '{path}' is damaged or truncated ({error}): train it again "
-                             f"or ask for a new copy") from None
+    except HeaderProblem as problem:
+        raise ModelFileError(f"{damaged}: {problem}; train it again or ask for a new copy") from None
+    except (KeyError, ValueError, TypeError, AttributeError, zipfile.BadZipFile, EOFError, OSError) as error:
+        raise ModelFileError(f"{damaged} ({error}): train it again or ask for a new copy") from None
+    network = build_fast3dcnn(header["window"], reducer.n_components, len(classes), header["dropout"])
+    network.set_weights(weights)
     return Fast3DCNNClassifier(
         reducer=reducer, network=network, window=header["window"], classes=classes,
         input_band_count=header["input_band_count"], padding=header["padding"], record=record)
 
 
-def _classes(header):
-    """The class table of a format 2 header, or of format 1's parallel id, name and colour dicts."""
+def _classes_json(header):
+    """The classes in their JSON form: format 2 keeps them so; format 1 as parallel id, name and colour maps."""
     if header["format_version"] >= 2:
-        return ClassTable.from_json(header["classes"])
-    return ClassTable.from_ids(header["class_ids"], header["class_names"], header["class_colors"])
+        return header.get("classes")
+    names, colors = header.get("class_names") or {}, header.get("class_colors") or {}
+    return [{"id": class_id, "name": names.get(str(class_id)), "color": colors.get(str(class_id))}
+            for class_id in header.get("class_ids") or []]

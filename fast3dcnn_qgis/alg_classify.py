@@ -28,9 +28,12 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         self.declare(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Hyperspectral raster")),
                      self.tr("The raster to classify, with the same bands, in the same order, as the raster "
                              "the model was trained on."))
-        self.declare(QgsProcessingParameterFile(self.MODEL, self.tr("Model file"), extension="f3dcnn"),
-                     self.tr("A .f3dcnn file written by 'Train 3D CNN classifier'. It holds the band selection, "
-                             "the PCA, the network and the class names and colours."))
+        # Any file name: the model is recognised by its content, so a model saved under another
+        # extension by train (OUTPUT_MODEL=scene.model) opens too.
+        self.declare(QgsProcessingParameterFile(
+            self.MODEL, self.tr("Model file"), fileFilter=self.tr("Fast 3D CNN model (*.f3dcnn);;All files (*)")),
+            self.tr("A model file written by 'Train 3D CNN classifier' (.f3dcnn, or any name it was saved "
+                    "under). It holds the band selection, the PCA, the network and the class names and colours."))
         self.declare(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class map")),
                      self.tr("The class map (GeoTIFF): class ids in the smallest integer type, 0 = unclassified "
                              "(nodata), with colour table, class names and a .qml style beside it."))

@@ -129,3 +129,83 @@ def test_a_format_1_file_still_loads(saved, tmp_path, salinas_classifier):
     assert loaded.classes.name(1) == "Brocoli_green_weeds_1" and loaded.classes.colors == salinas_classifier.classes.colors
     assert all(np.array_equal(a, b) for a, b in zip(loaded.network.get_weights(),
                                                      salinas_classifier.network.get_weights()))
+
+
+def _with_header(saved, target, change=None, arrays=None):
+    """A copy of ``saved`` whose JSON header ``change(header)`` edits and whose members ``arrays``
+    ({name: array, or None to drop}) replace."""
+    import io
+
+    def rewrite(name, data):
+        if name == "extra":
+            return None
+        member = name[:-4]
+        if arrays and member in arrays:
+            if arrays[member] is None:
+                return None
+            buffer = io.BytesIO()
+            np.save(buffer, arrays[member])
+            return buffer.getvalue()
+        if name != "header.npy" or change is None:
+            return data
+        header = json.loads(np.load(io.BytesIO(data)).tobytes())
+        change(header)
+        buffer = io.BytesIO()
+        np.save(buffer, np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+        return buffer.getvalue()
+
+    _rewrite(saved, target, rewrite)
+    if arrays:  # members the copy did not have yet
+        with zipfile.ZipFile(target, "a") as archive:
+            for member, array in arrays.items():
+                if array is not None and f"{member}.npy" not in archive.namelist():
+                    buffer = __import__("io").BytesIO()
+                    np.save(buffer, array)
+                    archive.writestr(f"{member}.npy", buffer.getvalue())
+    return str(target)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("window", 100001, r"field 'window' = 100001: must be a whole number from 9 to 31"),
+    ("window", -3, r"field 'window' = -3"),
+    ("window", 12, r"field 'window' = 12: must be odd"),
+    ("window", "11", r"field 'window' = '11'"),
+    ("window", None, r"field 'window' = None"),
+    ("input_band_count", 10 ** 12, r"field 'input_band_count'"),
+    ("dropout", "0.4", r"field 'dropout'"),
+    ("padding", "<b>", r"field 'padding'"),
+    ("n_weights", 10 ** 9, r"field 'n_weights' = 1000000000: the network has 14 weight arrays"),
+    ("classes", [{"id": 1, "name": "a", "color": "#ff0000"}], r"field 'classes'"),
+    ("classes", [{"id": 1}, {"id": 1}], r"field 'classes.id' = 1: class ids must be distinct"),
+    ("classes", [{"id": 1, "color": "#ff0000\"><script>"}, {"id": 2}], r"field 'classes.color'"),
+    ("classes", [{"id": 1, "name": "x" * 500}, {"id": 2}], r"field 'classes.name'"),
+    ("record", "text", r"field 'record'"),
+])
+def test_crafted_headers_are_refused_before_anything_is_built(saved, tmp_path, field, value, message):
+    crafted = _with_header(saved, tmp_path / "crafted.f3dcnn",
+                           lambda header: header.update({field: value}) if value is not None else header.pop(field))
+    with pytest.raises(ModelFileError, match=f"crafted.f3dcnn' is damaged .*{message}.*train it again"):
+        load_classifier(crafted)
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"weight_008": np.zeros((2 ** 20, 256), np.float32)}, r"field 'weight_008' = \(1048576, 256\): must have shape"),
+    ({"weight_013": None}, r"field 'weight_013' = None"),
+    ({"payload": np.zeros(3)}, r"field 'arrays' = \['payload'\]: are not part of a model file"),
+    ({"reducer_pca_components": np.zeros((10 ** 4, 3))}, r"field 'reducer_pca_components'"),
+    ({"reducer_band_indices": np.append(np.arange(203), 5000)},
+     r"field 'reducer_band_indices' = 5000: bands must lie from 0 to 223"),
+])
+def test_arrays_of_the_wrong_shape_are_refused_unread(saved, tmp_path, arrays, message):
+    crafted = _with_header(saved, tmp_path / "crafted.f3dcnn", arrays=arrays)
+    with pytest.raises(ModelFileError, match=message):
+        load_classifier(crafted)
+
+
+def test_weight_shapes_are_those_the_builder_creates():
+    from fast3dcnn_qgis.core.model_header import weight_shapes
+    from fast3dcnn_qgis.core.network import build_fast3dcnn
+
+    for window, bands, classes in ((9, 15, 2), (11, 20, 6), (25, 30, 16)):
+        built = [tuple(w.shape) for w in build_fast3dcnn(window, bands, classes).get_weights()]
+        assert weight_shapes(window, bands, classes) == built

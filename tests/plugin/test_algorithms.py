@@ -203,3 +203,18 @@ def test_bands_holding_only_nodata_are_excluded_automatically(scene, tmp_path):
     header = read_header(results["OUTPUT_MODEL"])
     assert header["record"]["model"]["kept_bands"] == "3-29,31-107,113-153,168-223"
     assert header["record"]["split"]["n_train"] == 6 * 50
+
+
+def test_a_model_saved_under_any_name_classifies_and_other_files_are_named(trained, scene, tmp_path):
+    """train writes OUTPUT_MODEL under the name it is given; classify recognises a model by its
+    content, not by its extension."""
+    import shutil
+
+    renamed = str(shutil.copy(trained[1]["OUTPUT_MODEL"], tmp_path / "berlin.model"))
+    results = processing.run("fast3dcnn:classify", {"INPUT": str(scene[0]), "MODEL": renamed,
+                                                    "OUTPUT": str(tmp_path / "map.tif")})
+    assert np.array_equal(helpers.read(results["OUTPUT"]), helpers.read(str(trained[0] / "map.tif")))
+    (tmp_path / "notes.model").write_text("not a model")
+    message = run_failing("fast3dcnn:classify", {"INPUT": str(scene[0]), "MODEL": str(tmp_path / "notes.model"),
+                                                 "OUTPUT": str(tmp_path / "other.tif")})
+    assert "MODEL" in message and "notes.model" in message and "not a Fast 3D CNN model file" in message

@@ -384,6 +384,9 @@ def bad_models(model, tmp_path_factory):
     made["truncated"] = folder / "truncated.f3dcnn"
     made["newer_version"] = _rewrite_header(model, folder / "newer.f3dcnn", format_version=99)
     made["other_window"] = _rewrite_header(model, folder / "window.f3dcnn", window=11)
+    made["huge_window"] = _rewrite_header(model, folder / "huge_window.f3dcnn", window=100001)
+    made["too_many_classes"] = _rewrite_header(model, folder / "classes.f3dcnn", classes=[
+        {"id": i, "name": None, "color": None} for i in range(1, 70000)])
     with open(folder / "pickle.f3dcnn", "wb") as stream:
         pickle.dump(_Payload(str(marker)), stream)
     made["raw_pickle"] = folder / "pickle.f3dcnn"
@@ -407,7 +410,9 @@ MODEL_FAILS = {
     "not_a_model": ["not a Fast 3D CNN model file", "Train 3D CNN classifier"],
     "truncated": ["not a Fast 3D CNN model file"],
     "newer_version": ["format version 99", "update the Fast 3D CNN plugin"],
-    "other_window": ["damaged", "train it again"],
+    "other_window": ["damaged", "field 'weight_008'", "train it again"],
+    "huge_window": ["damaged", "field 'window' = 100001", "from 9 to 31", "train it again"],
+    "too_many_classes": ["damaged", "field 'classes'", "2 to 65535 classes"],
     "raw_pickle": ["not a Fast 3D CNN model file"],
     "npz_pickled_header": ["not a Fast 3D CNN model file"],
     "keras_lambda": ["not a Fast 3D CNN model file"],
@@ -535,7 +540,7 @@ def qgis_process_fails(case, env, algorithm, parameters, *needles):
 
 @pytest.mark.skipif(not os.path.exists(QGIS_PROCESS), reason="qgis_process.bin is not installed")
 @pytest.mark.parametrize("case", ["window_even", "pickle_payload", "keras_lambda", "truncated",
-                                  "output_equal_to_input"])
+                                  "output_equal_to_input", "huge_window"])
 def test_refused_through_qgis_process(case, profile, inputs, model, bad_models, tmp_path):  # noqa: F811
     made, marker = bad_models
     copy = shutil.copy(inputs["cube"], tmp_path / "cube.tif")
@@ -547,6 +552,9 @@ def test_refused_through_qgis_process(case, profile, inputs, model, bad_models, 
     elif case == "output_equal_to_input":
         qgis_process_fails(case, profile, "fast3dcnn:classify", dict(classify, OUTPUT=copy),
                            "OUTPUT", copy, "different file")
+    elif case == "huge_window":
+        qgis_process_fails(case, profile, "fast3dcnn:classify", dict(classify, MODEL=made[case]),
+                           "MODEL", made[case], "field 'window' = 100001", "train it again")
     else:
         bad = made[{"pickle_payload": "raw_pickle", "keras_lambda": "keras_lambda", "truncated": "truncated"}[case]]
         qgis_process_fails(case, profile, "fast3dcnn:classify", dict(classify, MODEL=bad),
