@@ -39,6 +39,7 @@ from qgis.PyQt.QtCore import QCoreApplication
 
 from .core.errors import Cancelled, check_cancel
 from .dependencies import MODULES, missing_message, missing_packages
+from .raster_io import gdal_quietly
 
 
 class Progress:
@@ -166,7 +167,8 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
         if problems:
             raise QgsProcessingException(missing_message(problems))
         try:
-            return self.execute(parameters, context, Progress(feedback))
+            with gdal_quietly():
+                return self.execute(parameters, context, Progress(feedback))
         except Cancelled:
             raise QgsProcessingException(self.tr("Cancelled by the user: no output was written.")) from None
         except QgsProcessingException:
@@ -179,7 +181,12 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
 
     def checkParameterValues(self, parameters, context):
         """QGIS's own check, with numbers outside their range named with the value and the range
-        (QGIS says only 'Incorrect parameter value')."""
+        (QGIS says only 'Incorrect parameter value'). Input layers given as paths are loaded here
+        (qgis_process, models, scripts), so GDAL writes no statistics sidecar beside them."""
+        with gdal_quietly(statistics_sidecars=False):
+            return self._check_parameter_values(parameters, context)
+
+    def _check_parameter_values(self, parameters, context):
         for definition in self.parameterDefinitions():
             if not isinstance(definition, QgsProcessingParameterNumber):
                 continue

@@ -8,7 +8,9 @@ table and category names, and get a ``.qml`` default style so QGIS opens them co
 """
 import math
 import os
+import sys
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +26,34 @@ BLOCK_BYTES = 64 * 2 ** 20
 #: Pixels per prediction block: about 2 s of fully convolutional work on 2 cores, so progress moves
 #: and Cancel answers within seconds, while the halo recomputed around each block stays near 8%.
 PREDICTION_BLOCK_PIXELS = 256 * 256
+
+
+#: What GDAL says each time QGIS opens a raster without georeferencing (a bare pixel grid, as the
+#: benchmark scenes are): harmless, and read by analysts as a failure.
+_BARE_GRID = "There is no affine transformation and no GCPs"
+
+
+def _report(kind, code, message):
+    """GDAL's own report on stderr, less the bare-grid message."""
+    label = {gdal.CE_Warning: "Warning", gdal.CE_Failure: "ERROR", gdal.CE_Fatal: "FATAL"}.get(kind)
+    if label and _BARE_GRID not in message:
+        sys.stderr.write(f"{label} {code}: {message}\n")
+
+
+@contextmanager
+def gdal_quietly(statistics_sidecars=True):
+    """While the plugin's code runs: GDAL reports as usual but the bare-grid message. Without
+    ``statistics_sidecars``, rasters opened meanwhile never get the ``.aux.xml`` of statistics GDAL
+    would write beside them; with it they do even where ``GDAL_PAM_ENABLED=NO`` is set for the
+    process: the class maps keep their category names in that sidecar."""
+    previous = gdal.GetThreadLocalConfigOption("GDAL_PAM_ENABLED", None)
+    gdal.SetThreadLocalConfigOption("GDAL_PAM_ENABLED", "YES" if statistics_sidecars else "NO")
+    gdal.PushErrorHandler(_report)
+    try:
+        yield
+    finally:
+        gdal.PopErrorHandler()
+        gdal.SetThreadLocalConfigOption("GDAL_PAM_ENABLED", previous)
 
 
 class RasterError(InputError):

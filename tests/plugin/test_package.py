@@ -3,6 +3,7 @@ qgis_process.bin (a separate QGIS process, as in the demo), on the shipped Salin
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -46,9 +47,14 @@ def profile(plugin_zip, tmp_path_factory):
     return env
 
 
+#: What each successful qgis_process run printed on stderr.
+STDERR = []
+
+
 def qgis_process(env, *arguments, timeout=600):
     done = subprocess.run([QGIS_PROCESS, *arguments], env=env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"qgis_process {' '.join(arguments)} failed:\n{done.stdout}\n{done.stderr[-3000:]}"
+    STDERR.append(done.stderr)
     return done.stdout
 
 
@@ -83,7 +89,10 @@ def test_enabled_plugin_lists_its_four_algorithms(profile):
 @pytest.fixture(scope="module")
 def trained_and_classified(profile, salinas, tmp_path_factory):
     folder = tmp_path_factory.mktemp("qgis_process")
-    cube, labels = salinas
+    inputs = folder / "inputs"
+    inputs.mkdir()
+    cube, labels = (shutil.copy(path, inputs / path.name) for path in salinas)
+    STDERR.clear()
     train = run_json(profile, "fast3dcnn:train", INPUT=cube, GROUND_TRUTH=labels, BANDS="108-112,154-167,224",
                      EPOCHS=2, WINDOW_SIZE=9, OUTPUT_MODEL=folder / "salinas_a.f3dcnn",
                      OUTPUT_REPORT=folder / "report.html")
@@ -91,11 +100,38 @@ def trained_and_classified(profile, salinas, tmp_path_factory):
                         OUTPUT=folder / "classes.tif")
     assess = run_json(profile, "fast3dcnn:assess", INPUT=classify["results"]["OUTPUT"], REFERENCE=labels,
                       OUTPUT_REPORT=folder / "assess.html")
-    return train, classify, assess
+    return train, classify, assess, inputs
+
+
+def test_no_gdal_error_about_what_the_plugin_writes(trained_and_classified):
+    """The shipped scene has no georeferencing, and GDAL reports an error each time a raster without
+    any is opened for display. qgis_process opens each run's input rasters itself, before the plugin
+    runs (its check of each parameter), so those lines name inputs; the plugin's own temporary maps
+    and previews raise none."""
+    _, classify, _, inputs = trained_and_classified
+    opened_by_qgis_process = [str(inputs / "salinas_a.tif"), str(inputs / "salinas_a_gt.tif"),
+                              classify["results"]["OUTPUT"]]  # assess's INPUT
+    errors = [line for text in STDERR for line in text.splitlines() if "ERROR" in line]
+    assert len(STDERR) == 3 and errors
+    assert all(any(f"for {path}." in line for path in opened_by_qgis_process) for line in errors), "\n".join(errors)
+
+
+def test_with_gdal_pam_off_nothing_is_written_beside_the_inputs(profile, trained_and_classified, tmp_path):
+    """The statistics QGIS computes for the input layers it opens go to .aux.xml files beside them.
+    qgis_process opens them before the plugin runs; with GDAL_PAM_ENABLED=NO for the process none is
+    written, and the class map still gets its category names (the plugin turns PAM on for its outputs)."""
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    cube = shutil.copy(trained_and_classified[3] / "salinas_a.tif", inputs / "salinas_a.tif")
+    classify = run_json(dict(profile, GDAL_PAM_ENABLED="NO"), "fast3dcnn:classify", INPUT=cube,
+                        MODEL=trained_and_classified[0]["results"]["OUTPUT_MODEL"], OUTPUT=tmp_path / "map.tif")
+    assert os.listdir(inputs) == ["salinas_a.tif"]
+    with open(classify["results"]["OUTPUT"] + ".aux.xml", encoding="utf-8") as stream:
+        assert "<Category>unclassified</Category>" in stream.read()
 
 
 def test_train_classify_and_assess_through_qgis_process(trained_and_classified, salinas):
-    train, classify, assess = trained_and_classified
+    train, classify, assess, _ = trained_and_classified
     results = train["results"]
     assert train["algorithm_details"]["id"] == "fast3dcnn:train"
     for key in ("OUTPUT_MODEL", "OUTPUT_REPORT", "OUTPUT_JSON"):
