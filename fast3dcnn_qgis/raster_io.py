@@ -346,7 +346,7 @@ class ClassMapWriter(RasterWriter):
         self._close()
         # Styled before the rename, so a style that cannot be written leaves no map behind either.
         try:
-            write_class_style(self.temporary, self.classes, style_path(self.path))
+            write_class_style(self.classes, style_path(self.path), smallest_unsigned_type(self.class_ids[-1]))
         except (RasterError, OSError):
             self.discard()
             raise
@@ -363,19 +363,31 @@ def style_path(raster_path):
     return os.path.splitext(raster_path)[0] + ".qml"
 
 
-def write_class_style(raster_path, classes, qml_path=None):
+def write_class_style(classes, qml_path, data_type=gdal.GDT_Byte):
     """Saves a paletted renderer with the colours and names of ``classes`` (a completed ClassTable)
-    as the raster's default style (or to ``qml_path``)."""
+    to ``qml_path``, the style QGIS loads with the class map beside it.
+
+    The renderer is built on a one-pixel stand-in of the map's type in GDAL's memory file system, not
+    on the map: QGIS then never opens the half-written map, and a map without georeferencing (a bare
+    pixel grid) gives no GDAL error about its missing transformation (QGIS 3.40 reports those itself).
+    """
     from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
     from qgis.PyQt.QtGui import QColor
 
-    layer = QgsRasterLayer(raster_path, os.path.basename(raster_path), "gdal")
-    if not layer.isValid():
-        raise RasterError(f"QGIS cannot open the class map '{raster_path}' to style it")
-    palette = [QgsPalettedRasterRenderer.Class(info.id, QColor(info.color), info.label) for info in classes]
-    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, palette))
-    qml_path = qml_path or style_path(raster_path)
-    message, saved = layer.saveNamedStyle(qml_path)
+    stand_in = f"/vsimem/fast3dcnn-style-{uuid.uuid4().hex}.tif"
+    dataset = gdal.GetDriverByName("GTiff").Create(stand_in, 1, 1, 1, data_type)
+    dataset.SetGeoTransform((0, 1, 0, 0, 0, -1))
+    dataset = None
+    try:
+        layer = QgsRasterLayer(stand_in, "classes", "gdal")
+        if not layer.isValid():
+            raise RasterError(f"QGIS cannot build the style '{qml_path}' of the class map")
+        palette = [QgsPalettedRasterRenderer.Class(info.id, QColor(info.color), info.label) for info in classes]
+        layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, palette))
+        message, saved = layer.saveNamedStyle(qml_path)
+        del layer
+    finally:
+        gdal.Unlink(stand_in)
     if not saved:
         raise RasterError(f"cannot write the style '{qml_path}' ({message}): free disk space or choose "
                           f"another folder")
