@@ -201,9 +201,9 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         return True, ""
 
     def _check_split(self, parameters, context):
-        problem = limits.split_value_problem(SPLIT_METHODS[self.parameterAsEnum(parameters, self.SPLIT, context)],
-                                             self._split_value(parameters, context))
-        return self.reject(self.SPLIT_VALUE, self._split_value(parameters, context), problem) if problem else (True, "")
+        value = self._split_value(parameters, context)
+        problem = limits.split_value_problem(SPLIT_METHODS[self.parameterAsEnum(parameters, self.SPLIT, context)], value)
+        return self.reject(self.SPLIT_VALUE, value, problem) if problem else (True, "")
 
     def _check_class_field(self, parameters, context):
         truth = self.parameterAsLayer(parameters, self.GROUND_TRUTH, context)

@@ -6,7 +6,6 @@ installs them: what the installer asks for, with numpy held at the version QGIS'
 built against, whatever its major version.
 """
 import importlib
-import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -19,10 +18,9 @@ SCIPY = (("scipy", "scikit-learn"),)
 
 def install_command():
     """The shell command that installs the packages for this (QGIS's) Python, numpy kept as it is."""
-    from .installer import requirements
+    from .installer import installed_versions, requirements
 
-    numpy = importlib.util.find_spec("numpy") and importlib.metadata.version("numpy")
-    keep = [f"numpy=={numpy}"] if numpy else []
+    keep = [f"{name}=={version}" for name, version in installed_versions(("numpy",)).items()]
     return "python3 -m pip install " + " ".join(f'"{p}"' for p in requirements() + keep)
 
 

@@ -274,8 +274,9 @@ def main(argv=None):
         print(("Removed " if remove(arguments.target) else "Nothing installed in ") + arguments.target)
         return 0
     if arguments.constraints:
-        write_constraints(arguments.constraints, installed_versions())
-        print(open(arguments.constraints, encoding="utf-8").read(), end="")
+        versions = installed_versions()
+        write_constraints(arguments.constraints, versions)
+        print(constraints_text(versions), end="")
         return 0
     command, versions = prepare(arguments.target, arguments.python, gpu=arguments.gpu)
     if arguments.gpu:  # both builds own the folder tensorflow/: the CPU build's files go first

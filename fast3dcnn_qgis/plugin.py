@@ -3,7 +3,7 @@ install TensorFlow and scikit-learn when they are missing."""
 from qgis.core import Qgis, QgsApplication
 
 from . import installer
-from .dependencies import choose_keras_backend, unfound_packages
+from .dependencies import unfound_packages
 from .provider import Fast3DCNNProvider
 
 MENU = "Fast 3D CNN"
@@ -18,7 +18,6 @@ class Fast3DCNNPlugin:
         # Before anything imports Keras, also in qgis_process: packages the installer put in the
         # profile are found like any other (after QGIS's own, which they never replace).
         installer.activate(self.target)
-        choose_keras_backend()
 
     def initProcessing(self):
         """Called by QGIS (also by qgis_process, which has no GUI) before initGui."""
