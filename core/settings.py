@@ -110,12 +110,13 @@ class TrainingSettings:
     split: str = "paper"
     split_value: float = None
     pca_sample_step: int = 1
+    baseline: bool = True  # also fit and score an SVM on the same pixels (core/baseline.py)
     training: TrainingConfig = field(default_factory=TrainingConfig)
 
     def as_dict(self):
         """One flat dict of every setting, as the record and the report show them."""
         settings = {"components": self.components, "excluded_bands": self.exclude_bands or "",
-                    "split": self.split, "split_value": self.split_value}
+                    "split": self.split, "split_value": self.split_value, "baseline": self.baseline}
         settings.update(self.training.as_dict())
         return settings
 

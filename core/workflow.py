@@ -14,6 +14,7 @@ import numpy as np
 import sklearn
 
 from .bands import format_band_ranges, kept_bands
+from .baseline import PixelSpectra, svm_baseline, verdict
 from .classes import ClassTable
 from .classifier import Fast3DCNNClassifier
 from .errors import InputError, check_cancel
@@ -123,6 +124,17 @@ def _test_predictions(model, cube, rows, cols, config):
     return np.argmax(model.predict(test, verbose=0), axis=-1)
 
 
+def _baseline(scene, spectra, pixels, split, names, accuracy, seed, timings):
+    """The SVM baseline on the split's pixels (``pixels``: rows, cols, labels), or None when it is
+    switched off; the sentence comparing it with the network goes to the log."""
+    if spectra is None:
+        return None
+    baseline = svm_baseline(spectra, *pixels, split, names, seed)
+    timings["baseline_seconds"] = baseline["seconds"]
+    scene.log(verdict(accuracy, baseline))
+    return baseline
+
+
 def _split_record(split):
     return {"method": split.method, "value": split.value, "n_train": len(split.train), "n_val": len(split.val),
             "n_test": len(split.test), "description": split.describe()}
@@ -148,7 +160,10 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
     kept = kept_bands(band_count, settings.exclude_bands)
     reducer = _fit_reducer(scene, kept, nodata, settings)
     timings["pca_seconds"], start = time.perf_counter() - start, time.perf_counter()
-    cube, valid = reduce_scene(reducer, scene.tracked_blocks("reduce"), height, width, spill_path, should_cancel)
+    spectra = PixelSpectra(np.asarray(label_grid) != 0, kept, seed=config.seed) if settings.baseline else None
+    blocks = scene.tracked_blocks("reduce")
+    cube, valid = reduce_scene(reducer, spectra.gathering(blocks) if spectra else blocks, height, width,
+                               spill_path, should_cancel)
     timings["reduce_seconds"] = time.perf_counter() - start
 
     rows, cols, labels, class_ids, n_invalid = _labelled(label_grid, valid, scene.log)
@@ -161,16 +176,19 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
     start = time.perf_counter()
     predicted = class_ids[_test_predictions(result.model, cube, rows[split.test], cols[split.test], config)]
     timings["test_seconds"] = time.perf_counter() - start
+    table = classes.subset(class_ids).completed()
+    names = {c.id: c.label for c in table}
+    accuracy = accuracy_report(labels[split.test], predicted, class_ids, names)
+    baseline = _baseline(scene, spectra, (rows, cols, labels), split, names, accuracy, config.seed, timings)
     if progress:
         progress(100)
-    table = classes.subset(class_ids).completed()
     record = RunRecord(
-        accuracy=accuracy_report(labels[split.test], predicted, class_ids, {c.id: c.label for c in table}),
+        accuracy=accuracy,
         classes=table, versions=software_versions(), settings=settings.as_dict(),
         model={"kept_bands": format_band_ranges(kept),
                "explained_variance_ratio": float(reducer.explained_variance_ratio_.sum()),
                "parameters": int(result.model.count_params())},
-        split=_split_record(split), history=result.history, best_epoch=result.best_epoch, timings=timings,
-        n_labelled_invalid_excluded=n_invalid)
+        split=_split_record(split), history=result.history, best_epoch=result.best_epoch, baseline=baseline,
+        timings=timings, n_labelled_invalid_excluded=n_invalid)
     return Fast3DCNNClassifier(reducer=reducer, network=result.model, window=config.window, classes=table,
                                input_band_count=band_count, padding=config.padding, record=record)

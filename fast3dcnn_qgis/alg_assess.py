@@ -10,7 +10,7 @@ import numpy as np
 from osgeo import gdal
 from qgis.core import (Qgis, QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutputNumber,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMapLayer,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsVectorLayer)
+                       QgsProcessingParameterRasterLayer, QgsVectorLayer)
 
 from .algorithm_base import Fast3DCNNAlgorithm
 from .core.classes import ClassTable
@@ -61,13 +61,10 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
                    QgsProcessing.SourceType.TypeVectorLine, QgsProcessing.SourceType.TypeVectorPoint]),
             self.tr("The reference: a label raster (class ids, 0 = unlabelled) or a polygon, line or point "
                     "layer with a class field. Ideally independent of the data the model was trained on."))
-        # A text parameter, not a field picker: QGIS's field widget can crash when its parent layer
-        # parameter accepts rasters, as this one must (the same choice as in training).
-        self.declare(QgsProcessingParameterString(self.CLASS_FIELD, self.tr("Class field (vector reference)"),
-                                                  optional=True),
-                     self.tr("For a vector reference: the field holding each feature's class, as integer ids "
-                             "(the map's ids) or as names (matched to the map's class names). Ignored for a "
-                             "raster reference."))
+        self.declare_class_field(self.CLASS_FIELD, self.tr("Class field (vector reference)"), self.REFERENCE,
+                                 self.tr("For a vector reference: the field holding each feature's class, as "
+                                         "integer ids (the map's ids) or as names (matched to the map's class "
+                                         "names). Ignored for a raster reference."))
         self.declare(QgsProcessingParameterFileDestination(self.OUTPUT_REPORT, self.tr("Accuracy report"),
                                                            self.tr("HTML files (*.html)")),
                      self.tr("The HTML report; the same figures are written as JSON beside it (same name, "

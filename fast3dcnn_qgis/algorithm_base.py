@@ -34,7 +34,7 @@ from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException, QgsProces
                        QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
                        QgsProcessingParameterFile,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination)
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 from qgis.PyQt.QtCore import QCoreApplication
 
 from .core.errors import Cancelled, check_cancel
@@ -115,6 +115,14 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
         self._help[definition.name()] = help_text
         self.addParameter(definition)
         return definition
+
+    def declare_class_field(self, key, label, layer_key, help_text):
+        """An optional class-field name; in the dialogs an editable list of the fields of the vector
+        layer chosen for ``layer_key`` (class_field_widget.py says why it is not a field parameter)."""
+        definition = QgsProcessingParameterString(key, label, optional=True)
+        definition.setMetadata({"widget_wrapper": {"class": f"{__package__}.class_field_widget.ClassFieldWrapper",
+                                                   "layer_parameter": layer_key}})
+        return self.declare(definition, help_text)
 
     def declareOutput(self, output, help_text):
         """Adds a result that is not a destination parameter (a number, a string)."""

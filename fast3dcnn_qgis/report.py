@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from .charts import history_section
+from .core.baseline import verdict
 from .core.files import written_atomically
 from .png import png_size
 
@@ -66,6 +67,7 @@ def render_html(record, map_preview_png=None, title=None):
     title = title or "Fast 3D CNN accuracy report"
     sections = [
         _summary(record),
+        _baseline_section(record),
         _map_section(map_preview_png),
         _per_class_section(record.accuracy, record.classes),
         _confusion_section(record.accuracy),
@@ -105,6 +107,35 @@ def _summary(record):
                      f"and were left out.")
     return (f"<section><h2>Accuracy</h2><div class=\"cards\">{cards}</div>"
             f"<p>{' '.join(notes)}</p></section>")
+
+
+def _baseline_section(record):
+    """The SVM baseline beside the network on the same test pixels, and which did better."""
+    baseline = record.baseline
+    if not baseline:
+        return ""
+    cnn, svm = record.accuracy, baseline["accuracy"]
+    overall = "".join(
+        f"<tr><td>{label}</td><td class=\"num\">{shown(cnn.get(key))}</td><td class=\"num\">{shown(svm.get(key))}</td></tr>"
+        for label, key, shown in (("Overall accuracy (OA)", "overall_accuracy", _percent),
+                                  ("Average accuracy (AA)", "average_accuracy", _percent),
+                                  ("Cohen's kappa", "kappa", lambda value: _number(value, 4))))
+    svm_classes = {row["id"]: row for row in svm.get("per_class", [])}
+    per_class = "".join(
+        f"<tr><td>{_e(row.get('name', row['id']))}</td>"
+        + "".join(f"<td class=\"num\">{_percent(figures.get(key))}</td>"
+                  for key in ("recall", "f1") for figures in (row, svm_classes.get(row["id"], {})))
+        + "</tr>" for row in cnn.get("per_class", []))
+    return (f"<section><h2>Against a plain pixel classifier</h2><p><strong>{_e(verdict(cnn, baseline))}</strong></p>"
+            f"<table><thead><tr><th></th><th>3D CNN</th><th>SVM</th></tr></thead><tbody>{overall}</tbody></table>"
+            f"<table><thead><tr><th>Class</th><th>Recall, 3D CNN</th><th>Recall, SVM</th><th>F1, 3D CNN</th>"
+            f"<th>F1, SVM</th></tr></thead><tbody>{per_class}</tbody></table>"
+            f"<p class=\"muted\">{_e(baseline['method'])}: C = {baseline['C']:g} and gamma = {baseline['gamma']:.3g} "
+            f"chosen on {baseline['n_val']:,} validation pixels, fitted on {baseline['n_train']:,} of the "
+            f"{baseline['n_train_available']:,} training pixels (a stratified sample above that), scored on "
+            f"{baseline['n_test']:,} test pixels, in {baseline['seconds']:.1f} s. It sees each pixel's spectrum "
+            f"only, no neighbourhood: where it beats the network, the network's spatial context does not help "
+            f"on this ground.</p></section>")
 
 
 def _map_section(png):

@@ -126,7 +126,9 @@ def measure(run, data, figures):
         _write(ground_truth, class_map_png(_enlarged(labels), colors))
 
     split = record.split
+    svm = record.baseline["accuracy"]
     return {**run, "oa": report["overall_accuracy"], "aa": report["average_accuracy"], "kappa": report["kappa"],
+            "svm_oa": svm["overall_accuracy"], "svm_aa": svm["average_accuracy"], "svm_kappa": svm["kappa"],
             "train_seconds": record.timings["train_seconds"], "predict_seconds": predict_seconds,
             "predict_pixels_per_second": labels.size / predict_seconds,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -203,9 +205,11 @@ def summarise(runs):
     groups = {}
     for run in (run for run in runs if "error" not in run):
         groups.setdefault((run["scene"], run["split"], run["window"]), []).append(run)
-    metrics = ("oa", "aa", "kappa", "train_seconds", "predict_seconds", "peak_rss_mb")
-    return {key: {m: (float(np.mean([r[m] for r in group])), float(np.std([r[m] for r in group])), len(group))
-                  for m in metrics}
+    metrics = ("oa", "aa", "kappa", "svm_oa", "svm_aa", "svm_kappa", "train_seconds", "predict_seconds",
+               "peak_rss_mb")
+    # Runs recorded before the SVM baseline existed have no svm_* figures: those are left out.
+    return {key: {m: (float(np.mean(values)), float(np.std(values)), len(values))
+                  for m in metrics for values in [[r[m] for r in group if m in r]] if values}
             for key, group in sorted(groups.items())}
 
 
@@ -215,7 +219,8 @@ def paper_figures():
 
 
 def markdown(summary, runs, paper, epochs):
-    """Table III's layout: window sizes as rows, OA / AA / kappa per scene as columns, in percent, mean ±
+    """Table III's layout: window sizes as rows, OA / AA / kappa per scene as columns (and the OA of the
+    SVM baseline on the same pixels, core/baseline.py), in percent, mean ±
     standard deviation over the seeds, with the paper's figure in brackets where it gives one."""
     known = (f"[paper: x] is the paper's Table III figure ({paper['source']})." if paper.get("table3") else
              f"The paper's figures are not shown. Source: {paper['source']}.")
@@ -228,13 +233,13 @@ def markdown(summary, runs, paper, epochs):
         if not windows:
             continue
         lines += [f"### {split} split", "",
-                  "| S | " + " | ".join(f"{s} {m}" for s in scenes for m in ("OA", "AA", "κ")) + " |",
-                  "|---|" + "---|" * (3 * len(scenes))]
+                  "| S | " + " | ".join(f"{s} {m}" for s in scenes for m in ("OA", "AA", "κ", "SVM OA")) + " |",
+                  "|---|" + "---|" * (4 * len(scenes))]
         for window in windows:
             cells = []
             for scene in scenes:
                 figures = summary.get((scene, split, window))
-                for metric in ("oa", "aa", "kappa"):
+                for metric in ("oa", "aa", "kappa", "svm_oa"):
                     cells.append(_cell(figures, metric, paper, scene, split, window))
             lines.append(f"| {window} | " + " | ".join(cells) + " |")
         lines += _left_out(runs, split)
@@ -275,7 +280,7 @@ def _left_out(runs, split):
 
 
 def _cell(figures, metric, paper, scene, split, window):
-    text = "—" if figures is None else \
+    text = "—" if figures is None or metric not in figures else \
         f"{100 * figures[metric][0]:.2f} ± {100 * figures[metric][1]:.2f} (n={figures[metric][2]})"
     if split == "paper":
         known = paper.get("table3", {}).get(scene, {}).get(str(window), {}).get(metric)

@@ -11,6 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from helpers import georeferenced_copy, label_polygons, read
 from osgeo import gdal
 from qgis.core import QgsMapRendererCustomPainterJob, QgsMapSettings, QgsRasterLayer
 from qgis.PyQt.QtCore import QSize
@@ -150,6 +151,30 @@ def test_train_classify_and_assess_through_qgis_process(trained_and_classified, 
     backend = "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
     assert figures["versions"]["keras_backend"] == backend
     assert ("Keras ran on JAX" in open(results["OUTPUT_REPORT"], encoding="utf-8").read()) == (backend == "jax")
+
+
+def test_shipped_processing_model_trains_classifies_and_assesses(profile, salinas, tmp_path):
+    """The model in resources/models, run from the installed plugin as `qgis_process run <file>.model3`,
+    chains the three algorithms: its inputs reach each step and the assessment scores the map it made."""
+    model = os.path.join(profile["QGIS_CUSTOM_CONFIG_PATH"], "profiles", "default", "python", "plugins",
+                         "fast3dcnn_qgis", "resources", "models", "train_classify_assess.model3")
+    cube, labels = (georeferenced_copy(path, tmp_path / path.name) for path in salinas)
+    polygons = label_polygons(labels, tmp_path / "polygons.gpkg")
+    run = run_json(profile, model, raster=cube, ground_truth=polygons, class_field="class_id", reference=labels,
+                   window=9, epochs=2, **{"train:model": tmp_path / "model.f3dcnn",
+                                          "train:training_report": tmp_path / "training.html",
+                                          "classify:class_map": tmp_path / "map.tif",
+                                          "assess:assessment_report": tmp_path / "assessment.html"})
+    results = run["results"]
+    training = json.load(open(tmp_path / "training.json", encoding="utf-8"))
+    assert (training["settings"]["window"], training["settings"]["epochs"]) == (9, 2)
+    classes, reference = read(results["classify:class_map"]), read(labels)
+    labelled = reference > 0
+    assert set(np.unique(classes)) <= {1, 10, 11, 12, 13, 14}
+    assessment = json.load(open(tmp_path / "assessment.json", encoding="utf-8"))["accuracy"]
+    assert assessment["overall_accuracy"] == pytest.approx(np.mean(classes[labelled] == reference[labelled]))
+    assert assessment["overall_accuracy"] > 0.5
+    assert os.path.getsize(results["train:model"]) > 0 and results["assess:assessment_report"].endswith(".html")
 
 
 def test_class_map_renders_with_its_default_style(trained_and_classified, tmp_path):

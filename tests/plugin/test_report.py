@@ -81,6 +81,25 @@ def test_classifier_report_holds_the_figures_and_escapes_names(tmp_path, figures
     assert not re.search(r"<script|<link|src=\"(?!data:)|url\(", page)
 
 
+def test_training_report_shows_the_svm_baseline_beside_the_network(tmp_path, figures, ground_truth):
+    svm_map = ground_truth.copy()
+    svm_map[(ground_truth == 12) & (np.arange(ground_truth.shape[0])[:, None] % 2 == 0)] = 13
+    svm = accuracy_report(ground_truth, svm_map, sorted(NAMES), NAMES)
+    record = training_record(figures)
+    record.baseline = {"method": "RBF SVM on standardised spectra", "C": 100.0, "gamma": 0.005, "n_train": 51,
+                       "n_train_available": 51, "n_val": 51, "n_test": svm["n_pixels"],
+                       "n_test_available": svm["n_pixels"], "seconds": 0.4, "accuracy": svm}
+    html_path, json_path = write_report(record, str(tmp_path / "report.html"))
+    page = open(html_path, encoding="utf-8").read()
+    better = "3D CNN" if figures["overall_accuracy"] > svm["overall_accuracy"] else "SVM baseline"
+    assert f"The {better} is better than the" in page
+    section = page[page.index("Against a plain pixel classifier"):page.index("<h2>Per class</h2>")]
+    for value in (figures["overall_accuracy"], svm["overall_accuracy"], svm["average_accuracy"]):
+        assert f"{100 * value:.2f}%" in section
+    assert "Brocoli &lt;b&gt;weeds&lt;/b&gt;" in section and "C = 100" in section
+    assert json.load(open(json_path, encoding="utf-8"))["baseline"]["accuracy"] == svm
+
+
 def test_confusion_matrix_cells_show_the_counts(tmp_path, figures):
     write_report(RunRecord(figures, CLASSES), str(tmp_path / "a.html"))
     page = open(tmp_path / "a.html", encoding="utf-8").read()
