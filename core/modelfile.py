@@ -6,19 +6,19 @@ forms (format 2; format 1 kept them as parallel dicts and is still read). Loadin
 the network from this package's own builder, so a model file from anyone can never run code: a
 crafted pickle or Keras Lambda layer has nowhere to go.
 """
+import hashlib
 import json
+import os
 import zipfile
 
 import numpy as np
 
+from .bands import format_band_ranges
 from .classes import ClassTable
-from .classifier import Fast3DCNNClassifier
 from .errors import InputError
 from .files import written_atomically
 from .model_header import HeaderProblem, array_shapes, check_arrays, check_classes, check_header
-from .network import build_fast3dcnn
 from .record import RunRecord
-from .reduction import SpectralReducer
 
 FORMAT = "fast3dcnn-model"
 FORMAT_VERSION = 2
@@ -80,9 +80,10 @@ def _open(path):
     return archive, header
 
 
-def load_classifier(path):
-    """The classifier stored in ``path``; raises ``ModelFileError`` for anything else. The header and
-    the shape of every array are checked before any array is read or the network built."""
+def _checked(path, read):
+    """Opens the model file, checks its header and the shape of every array before any array is
+    read, then returns ``read(archive, header, classes_json)``; every problem is a ModelFileError
+    naming the file and the field."""
     archive, header = _open(path)
     damaged = f"model file '{path}' is damaged or was not written by this plugin"
     try:
@@ -91,23 +92,64 @@ def load_classifier(path):
             classes_json = _classes_json(header)
             check_classes(classes_json)
             check_arrays(header, array_shapes(archive), len(classes_json))
-            reducer = SpectralReducer.from_arrays(
-                {k[len("reducer_"):]: archive[k] for k in archive.files if k.startswith("reducer_")})
-            if reducer.band_indices.min() < 0 or reducer.band_indices.max() >= header["input_band_count"]:
-                raise HeaderProblem("reducer_band_indices", int(reducer.band_indices.max()),
+            band_indices = archive["reducer_band_indices"]
+            if band_indices.min() < 0 or band_indices.max() >= header["input_band_count"]:
+                raise HeaderProblem("reducer_band_indices", int(band_indices.max()),
                                     f"bands must lie from 0 to {header['input_band_count'] - 1}")
-            weights = [archive[f"weight_{i:03d}"] for i in range(header["n_weights"])]
-        classes = ClassTable.from_json(classes_json)
-        record = RunRecord.from_json(header["record"]) if header.get("record") else None
+            return read(archive, header, classes_json)
     except HeaderProblem as problem:
         raise ModelFileError(f"{damaged}: {problem}; train it again or ask for a new copy") from None
     except (KeyError, ValueError, TypeError, AttributeError, zipfile.BadZipFile, EOFError, OSError) as error:
         raise ModelFileError(f"{damaged} ({error}): train it again or ask for a new copy") from None
+
+
+def load_classifier(path):
+    """The classifier stored in ``path``; raises ``ModelFileError`` for anything else. The header and
+    the shape of every array are checked before any array is read or the network built."""
+    # Keras and scikit-learn only here: describe_model and save_classifier need neither.
+    from .classifier import Fast3DCNNClassifier
+    from .network import build_fast3dcnn
+    from .reduction import SpectralReducer
+
+    def read(archive, header, classes_json):
+        reducer = SpectralReducer.from_arrays(
+            {k[len("reducer_"):]: archive[k] for k in archive.files if k.startswith("reducer_")})
+        weights = [archive[f"weight_{i:03d}"] for i in range(header["n_weights"])]
+        record = RunRecord.from_json(header["record"]) if header.get("record") else None
+        return header, reducer, weights, ClassTable.from_json(classes_json), record
+
+    header, reducer, weights, classes, record = _checked(path, read)
     network = build_fast3dcnn(header["window"], reducer.n_components, len(classes), header["dropout"])
     network.set_weights(weights)
     return Fast3DCNNClassifier(
         reducer=reducer, network=network, window=header["window"], classes=classes,
         input_band_count=header["input_band_count"], padding=header["padding"], record=record)
+
+
+def describe_model(path):
+    """What a model file holds, as JSON-ready data, checked like ``load_classifier`` but without
+    reading the weights or Keras: the file's size and SHA-256, the network's shape, the bands and
+    classes, and the training record (settings, accuracy, baseline, software versions)."""
+    def read(archive, header, classes_json):
+        shapes = array_shapes(archive)
+        band_indices = archive["reducer_band_indices"]
+        ratio = archive["reducer_pca_explained_variance_ratio"]
+        return {"format_version": header["format_version"], "window": header["window"],
+                "padding": header["padding"], "dropout": header["dropout"],
+                "input_band_count": header["input_band_count"],
+                "kept_bands": format_band_ranges(band_indices), "components": int(len(ratio)),
+                "explained_variance_ratio": float(ratio.sum()),
+                "parameters": int(sum(np.prod(shapes[f"weight_{i:03d}"]) for i in range(header["n_weights"]))),
+                "classes": ClassTable.from_json(classes_json).completed().to_json(),
+                "record": header.get("record")}
+
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"file": {"path": os.path.abspath(path), "bytes": size, "sha256": digest.hexdigest()},
+            **_checked(path, read)}
 
 
 def _classes_json(header):

@@ -33,7 +33,8 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         self.declare(QgsProcessingParameterFile(
             self.MODEL, self.tr("Model file"), fileFilter=self.tr("Fast 3D CNN model (*.f3dcnn);;All files (*)")),
             self.tr("A model file written by 'Train 3D CNN classifier' (.f3dcnn, or any name it was saved "
-                    "under). It holds the band selection, the PCA, the network and the class names and colours."))
+                    "under). It holds the band selection, the PCA, the network and the class names and colours; "
+                    "'Model information' shows all it holds, its accuracy and the bands it expects."))
         self.declare(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class map")),
                      self.tr("The class map (GeoTIFF): class ids in the smallest integer type, 0 = unclassified "
                              "(nodata), with colour table, class names and a .qml style beside it."))

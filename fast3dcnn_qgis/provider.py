@@ -31,6 +31,8 @@ class Fast3DCNNProvider(QgsProcessingProvider):
         from .alg_assess import AssessAlgorithm
         from .alg_classify import ClassifyAlgorithm
         from .alg_importmat import ImportMatAlgorithm
+        from .alg_modelinfo import ModelInfoAlgorithm
         from .alg_train import TrainAlgorithm
-        for algorithm in (TrainAlgorithm(), ClassifyAlgorithm(), AssessAlgorithm(), ImportMatAlgorithm()):
+        for algorithm in (TrainAlgorithm(), ClassifyAlgorithm(), AssessAlgorithm(), ModelInfoAlgorithm(),
+                          ImportMatAlgorithm()):
             self.addAlgorithm(algorithm)

@@ -21,7 +21,9 @@ import numpy as np
 
 from .charts import history_section
 from .core.baseline import verdict
+from .core.classes import ClassTable
 from .core.files import written_atomically
+from .core.record import RunRecord
 from .png import png_size
 
 #: Labels of known settings; other keys are shown as they are.
@@ -63,9 +65,50 @@ def write_report(record, html_path, map_preview_png=None, title=None):
     return html_path, json_path
 
 
-def render_html(record, map_preview_png=None, title=None):
+def write_model_info(info, html_path):
+    """Writes the page of ``fast3dcnn:modelinfo`` for ``core.modelfile.describe_model``'s ``info``
+    (the file, the network, the bands and classes, then the training report it carries) and the
+    same data as JSON beside it; returns both paths."""
+    json_path = os.path.splitext(html_path)[0] + ".json"
+    with written_atomically(json_path) as stream:
+        stream.write(json.dumps(info, indent=2, allow_nan=False))
+    classes = ClassTable.from_json(info["classes"])
+    record = RunRecord.from_json(info["record"]) if info.get("record") else RunRecord({}, classes)
+    facts = {"File": info["file"]["path"], "Size (bytes)": info["file"]["bytes"], "SHA-256": info["file"]["sha256"],
+             "Model file format": info["format_version"], "Window size (pixels)": info["window"],
+             "Input bands": info["input_band_count"], "Kept bands (1-based)": info["kept_bands"],
+             "PCA components": info["components"],
+             "Variance explained by the components": _percent(info["explained_variance_ratio"]),
+             "Network parameters": info["parameters"], "Padding at the raster edge": info["padding"],
+             "Dropout": info["dropout"]}
+    lead = [_table_section("Model", facts, raw_keys=True), _classes_section(classes),
+            _wavelengths_section(record.wavelengths)]
+    title = f"Fast 3D CNN model {os.path.basename(info['file']['path'])}"
+    with written_atomically(html_path) as stream:
+        stream.write(render_html(record, title=title, lead=lead))
+    return html_path, json_path
+
+
+def _classes_section(classes):
+    rows = "".join(f"<tr><td class=\"num\">{c.id}</td><td><span class=\"swatch\" style=\"background:{_e(c.color)}\">"
+                   f"</span>{_e(c.label)}</td><td>{_e(c.color)}</td></tr>" for c in classes.completed())
+    return (f"<section><h2>Classes</h2><table><thead><tr><th>Id</th><th>Name</th><th>Colour</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></section>")
+
+
+def _wavelengths_section(wavelengths):
+    if not wavelengths:
+        return ("<section><h2>Band wavelengths</h2><p>The training raster carried no wavelengths: rasters are "
+                "matched to the model by their band count only.</p></section>")
+    listed = ", ".join(f"{i}: {_number(w, 1)}" for i, w in enumerate(wavelengths, 1))
+    return f"<section><h2>Band wavelengths (nm, by input band)</h2><p>{listed}</p></section>"
+
+
+def render_html(record, map_preview_png=None, title=None, lead=()):
+    """The page; ``lead`` are HTML sections placed before the accuracy figures."""
     title = title or "Fast 3D CNN accuracy report"
     sections = [
+        *lead,
         _summary(record),
         _baseline_section(record),
         _map_section(map_preview_png),
@@ -88,6 +131,8 @@ def render_html(record, map_preview_png=None, title=None):
 
 def _summary(record):
     figures, split = record.accuracy, record.split
+    if not figures:
+        return ""
     cards = "".join(
         f"<div class=\"card\"><div class=\"value\">{text}</div><div class=\"muted\">{_e(label)}</div></div>"
         for label, text in (("Overall accuracy (OA)", _percent(figures.get("overall_accuracy"))),

@@ -19,7 +19,8 @@ from qgis.PyQt.QtGui import QColor, QImage, QPainter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
-ALGORITHMS = ["fast3dcnn:assess", "fast3dcnn:classify", "fast3dcnn:importmat", "fast3dcnn:train"]
+ALGORITHMS = ["fast3dcnn:assess", "fast3dcnn:classify", "fast3dcnn:importmat", "fast3dcnn:modelinfo",
+              "fast3dcnn:train"]
 
 pytestmark = pytest.mark.skipif(not os.path.exists(QGIS_PROCESS), reason="qgis_process.bin is not installed")
 
@@ -80,7 +81,7 @@ def test_zip_holds_one_plugin_folder_without_tests_or_caches(plugin_zip):
     assert "GNU GENERAL PUBLIC LICENSE" in licence and "Version 2, June 1991" in licence
 
 
-def test_enabled_plugin_lists_its_four_algorithms(profile):
+def test_enabled_plugin_lists_its_algorithms(profile):
     listing = json.loads(qgis_process(profile, "--json", "list"))
     provider = listing["providers"]["fast3dcnn"]
     assert provider["name"] == "Fast 3D CNN (hyperspectral)"

@@ -16,11 +16,12 @@ def algorithms():
     return {a.id(): a for a in provider.algorithms()}
 
 
-def test_provider_offers_the_four_algorithms_with_its_icon():
+def test_provider_offers_its_algorithms_with_its_icon():
     provider = QgsApplication.processingRegistry().providerById("fast3dcnn")
     assert provider.name() == "Fast 3D CNN (hyperspectral)"
     assert os.path.exists(provider.svgIconPath()) and not provider.icon().isNull()
-    assert set(algorithms()) == {"fast3dcnn:train", "fast3dcnn:classify", "fast3dcnn:assess", "fast3dcnn:importmat"}
+    assert set(algorithms()) == {"fast3dcnn:train", "fast3dcnn:classify", "fast3dcnn:assess", "fast3dcnn:modelinfo",
+                                 "fast3dcnn:importmat"}
 
 
 def test_help_explains_every_parameter_and_output_in_plain_text():
