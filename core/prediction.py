@@ -9,6 +9,7 @@ a seventh of the arithmetic); ``method="patch"`` runs the patch network on one S
 the reference the fully convolutional path is tested and benchmarked against.
 """
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 
@@ -17,6 +18,16 @@ from .fully_conv import DEFAULT_BUDGET_BYTES, fully_convolutional, tiled_probabi
 from .settings import check_window
 
 METHODS = ("fully_convolutional", "patch")
+
+
+class BlockPrediction(NamedTuple):
+    """What the network says about one block's core pixels (invalid pixels: label 0, confidence 0,
+    probabilities -1)."""
+    block: object
+    labels: np.ndarray          # (rows, cols) the user's class ids; 0 invalid or rejected
+    confidence: np.ndarray      # (rows, cols) float32 top probability
+    probabilities: np.ndarray   # (rows, cols, classes) float32 softmax, in the classifier's class order
+    n_rejected: int             # valid pixels left unclassified for a top probability below min_confidence
 
 
 def reduce_block(classifier, block):
@@ -66,10 +77,10 @@ def _prepared(blocks, prepare, ahead):
 
 
 def predict_blocks(classifier, blocks, batch_size=1024, method="fully_convolutional",
-                   budget_bytes=DEFAULT_BUDGET_BYTES, prefetch=False, dtype=None):
-    """Yields (block, labels, confidence) for each raw block: labels are the user's class ids
-    (0 at invalid pixels), confidence the maximum softmax probability as float32 (0 at invalid
-    pixels).
+                   budget_bytes=DEFAULT_BUDGET_BYTES, prefetch=False, dtype=None, min_confidence=0.0):
+    """Yields a BlockPrediction for each raw block. Pixels whose top probability is below
+    ``min_confidence`` are left unclassified (label 0) and counted, for maps that should say "not
+    sure" rather than guess.
 
     ``method`` is "fully_convolutional" (tiles of at most ``budget_bytes`` of activations) or
     "patch" (batches of ``batch_size`` patches). ``prefetch`` reads and reduces the next block in a
@@ -95,7 +106,9 @@ def predict_blocks(classifier, blocks, batch_size=1024, method="fully_convolutio
         raise InputError(f"prediction method '{method}' is not one of {', '.join(METHODS)}")
     class_ids = np.asarray(classifier.class_ids)
     for block, (padded, valid) in _prepared(blocks, lambda block: reduce_block(classifier, block), prefetch):
-        probabilities = probabilities_of(padded)
-        labels = np.where(valid, class_ids[probabilities.argmax(axis=-1)], 0)
+        probabilities = probabilities_of(padded).astype(np.float32)
         confidence = np.where(valid, probabilities.max(axis=-1), 0).astype(np.float32)
-        yield block, labels, confidence
+        rejected = valid & (confidence < min_confidence)
+        labels = np.where(valid & ~rejected, class_ids[probabilities.argmax(axis=-1)], 0)
+        probabilities[~valid] = -1
+        yield BlockPrediction(block, labels, confidence, probabilities, int(rejected.sum()))

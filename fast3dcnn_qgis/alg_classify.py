@@ -3,7 +3,8 @@ from qgis.core import (QgsProcessingParameterFile, QgsProcessingParameterRasterD
                        QgsProcessingParameterRasterLayer)
 
 from .algorithm_base import Fast3DCNNAlgorithm, load_with_style
-from .class_maps import check_output_extension, classify_scene
+from .class_maps import (OUTPUT_CONFIDENCE, OUTPUT_PROBABILITIES, check_map_outputs, classify_scene,
+                         declare_map_options, map_options)
 from .raster_io import open_raster, raster_info, style_path
 
 
@@ -11,7 +12,8 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
     INPUT = "INPUT"
     MODEL = "MODEL"
     OUTPUT = "OUTPUT"
-    OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
+    OUTPUT_CONFIDENCE = OUTPUT_CONFIDENCE
+    OUTPUT_PROBABILITIES = OUTPUT_PROBABILITIES
 
     NAME = "classify"
     DISPLAY_NAME = "Classify raster with a trained model"
@@ -38,17 +40,11 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         self.declare(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class map")),
                      self.tr("The class map (GeoTIFF): class ids in the smallest integer type, 0 = unclassified "
                              "(nodata), with colour table, class names and a .qml style beside it."))
-        self.declare(QgsProcessingParameterRasterDestination(
-            self.OUTPUT_CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False),
-            self.tr("A float32 GeoTIFF with, per pixel, the network's probability for the class it "
-                    "chose (0 to 1; 0 = unclassified). Low values show where the map is unsure."))
+        declare_map_options(self)
 
     def checkParameterValues(self, parameters, context):
         ok, message = super().checkParameterValues(parameters, context)
-        for key in (self.OUTPUT, self.OUTPUT_CONFIDENCE):
-            if ok:
-                ok, message = check_output_extension(self, parameters, context, key)
-        return ok, message
+        return check_map_outputs(self, parameters, context) if ok else (ok, message)
 
     def execute(self, parameters, context, progress):
         from .core.modelfile import ModelFileError, load_classifier
@@ -56,9 +52,7 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         model_path = self.parameterAsFile(parameters, self.MODEL, context)
         output = self.prepare_destination(self.OUTPUT, self.parameterAsOutputLayer(parameters, self.OUTPUT, context))
-        confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None
-        if confidence:
-            self.prepare_destination(self.OUTPUT_CONFIDENCE, confidence)
+        options, extras = map_options(self, parameters, context)
 
         dataset = open_raster(layer.source(), self.INPUT)
         info = raster_info(dataset)
@@ -74,9 +68,6 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         progress.log(self.tr("Classifying {} ({}) into {} classes with a {} x {} window").format(
             layer.name(), info.describe(), len(classifier.class_ids), classifier.window, classifier.window))
 
-        classify_scene(classifier, dataset, info, output, confidence, progress)
+        classify_scene(classifier, dataset, info, output, progress, **options)
         load_with_style(context, output, style_path(output))
-        results = {self.OUTPUT: output}
-        if confidence:
-            results[self.OUTPUT_CONFIDENCE] = confidence
-        return results
+        return {self.OUTPUT: output, **extras}

@@ -12,7 +12,8 @@ from qgis.core import (QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutp
                        QgsProcessingParameterString, QgsProcessingUtils, QgsVectorLayer)
 
 from .algorithm_base import Fast3DCNNAlgorithm, load_with_style
-from .class_maps import check_output_extension, classify_scene
+from .class_maps import (OUTPUT_CONFIDENCE, OUTPUT_PROBABILITIES, check_map_outputs, classify_scene,
+                         declare_map_options, map_options)
 from .core import settings as limits
 from .core.bands import BandRangeError, format_band_ranges, parse_band_ranges
 from .core.errors import InputError
@@ -45,7 +46,8 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
     OUTPUT_MODEL = "OUTPUT_MODEL"
     OUTPUT_REPORT = "OUTPUT_REPORT"
     OUTPUT = "OUTPUT"
-    OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
+    OUTPUT_CONFIDENCE = OUTPUT_CONFIDENCE
+    OUTPUT_PROBABILITIES = OUTPUT_PROBABILITIES
     OUTPUT_JSON = "OUTPUT_JSON"
     OVERALL_ACCURACY = "OVERALL_ACCURACY"
     AVERAGE_ACCURACY = "AVERAGE_ACCURACY"
@@ -164,10 +166,7 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                                                              createByDefault=False),
                      self.tr("Classify the whole raster right after training and write the class map "
                              "(GeoTIFF with colours, names and a .qml style beside it)."))
-        self.declare(QgsProcessingParameterRasterDestination(self.OUTPUT_CONFIDENCE, self.tr("Confidence"),
-                                                             optional=True, createByDefault=False),
-                     self.tr("With the class map: a float32 GeoTIFF of the network's probability for "
-                             "the class it chose (0 to 1)."))
+        declare_map_options(self, advanced=True)
         self.declareOutput(QgsProcessingOutputFile(self.OUTPUT_JSON, self.tr("Accuracy figures (JSON)")),
                            self.tr("The JSON file beside the report."))
         for key, label in ((self.OVERALL_ACCURACY, self.tr("Overall accuracy")),
@@ -178,7 +177,8 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
     # -- checks before anything runs ---------------------------------------------------------
     def checkParameterValues(self, parameters, context):
         ok, message = super().checkParameterValues(parameters, context)
-        for check in (self._check_raster_settings, self._check_split, self._check_class_field, self._check_outputs):
+        for check in (self._check_raster_settings, self._check_split, self._check_class_field,
+                      lambda parameters, context: check_map_outputs(self, parameters, context)):
             if not ok:
                 break
             ok, message = check(parameters, context)
@@ -218,17 +218,6 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         problem = class_field_problem(truth, field, self.GROUND_TRUTH) if isinstance(truth, QgsVectorLayer) else None
         return self.reject(self.CLASS_FIELD, field, problem) if problem else (True, "")
 
-    def _check_outputs(self, parameters, context):
-        for key in (self.OUTPUT, self.OUTPUT_CONFIDENCE):
-            ok, message = check_output_extension(self, parameters, context, key)
-            if not ok:
-                return ok, message
-        confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context)
-        if confidence and not self.parameterAsOutputLayer(parameters, self.OUTPUT, context):
-            return self.reject(self.OUTPUT_CONFIDENCE, confidence, self.tr(
-                "the confidence comes with the class map: set the class map (OUTPUT) too"))
-        return True, ""
-
     def _split_value(self, parameters, context):
         if parameters.get(self.SPLIT_VALUE) in (None, ""):
             return None
@@ -254,15 +243,13 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                               self.parameterAsString(parameters, self.CLASS_FIELD, context))
         if paths.map:
             progress.log(self.tr("Classifying the scene"))
-            classify_scene(classifier, dataset, info, paths.map, paths.confidence, progress.part(75, 97))
+            classify_scene(classifier, dataset, info, paths.map, progress.part(75, 97), **paths.map_options)
         progress.check_cancel()
         results = self._write_model_and_report(classifier, paths, layer.name())
         progress(100)
         if paths.map:
             load_with_style(context, paths.map, style_path(paths.map))
-            results[self.OUTPUT] = paths.map
-            if paths.confidence:
-                results[self.OUTPUT_CONFIDENCE] = paths.confidence
+            results.update({self.OUTPUT: paths.map, **paths.map_extras})
         return results
 
     def _destinations(self, parameters, context):
@@ -270,8 +257,8 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         paths = _Destinations(self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context),
                               self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context),
                               self.parameterAsOutputLayer(parameters, self.OUTPUT, context) or None,
-                              self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context) or None)
-        for key, path in zip((self.OUTPUT_MODEL, self.OUTPUT_REPORT, self.OUTPUT, self.OUTPUT_CONFIDENCE), paths):
+                              *map_options(self, parameters, context))
+        for key, path in zip((self.OUTPUT_MODEL, self.OUTPUT_REPORT, self.OUTPUT), paths):
             if path:
                 self.prepare_destination(key, path)
         return paths
@@ -381,7 +368,8 @@ class _Destinations(NamedTuple):
     model: str
     report: str
     map: str
-    confidence: str
+    map_options: dict  # class_maps.map_options: classify_scene's keyword arguments
+    map_extras: dict   # and the extra outputs {key: path}
 
 
 def _available_memory():

@@ -358,6 +358,15 @@ def confidence_writer(path, info, parameter="OUTPUT_CONFIDENCE"):
     return RasterWriter(path, info, gdal.GDT_Float32, 0, parameter)
 
 
+def probability_writer(path, info, classes, parameter="OUTPUT_PROBABILITIES"):
+    """A float32 raster of the softmax probabilities, one band per class in id order, each band
+    described by its class's name; -1 (never a probability) is nodata."""
+    writer = RasterWriter(path, info, gdal.GDT_Float32, -1, parameter, bands=len(classes.ids))
+    for band, info_ in enumerate(classes.completed(), start=1):
+        writer.dataset.GetRasterBand(band).SetDescription(info_.label)
+    return writer
+
+
 def style_path(raster_path):
     """The ``.qml`` beside ``raster_path`` that QGIS loads as the layer's default style."""
     return os.path.splitext(raster_path)[0] + ".qml"

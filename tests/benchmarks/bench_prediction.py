@@ -150,7 +150,7 @@ def measure(job):
     ready_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     clock, done = [0.0], 0
     start = time.perf_counter()
-    for block, labels, confidence in predict_blocks(classifier, blocks(clock), **options):
+    for block, labels, confidence, _, _ in predict_blocks(classifier, blocks(clock), **options):
         done += labels.size
     seconds = time.perf_counter() - start
     assert done == pixels, (done, pixels)

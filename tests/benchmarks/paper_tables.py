@@ -112,7 +112,7 @@ def measure(run, data, figures):
 
     start = time.perf_counter()
     predicted = np.zeros(labels.shape, dtype=np.int32)
-    for block, block_labels, _ in predict_blocks(classifier, array_blocks(cube, 256, halo=run["window"] // 2)):
+    for block, block_labels, *_ in predict_blocks(classifier, array_blocks(cube, 256, halo=run["window"] // 2)):
         rows, cols = block.shape
         predicted[block.row:block.row + rows, block.col:block.col + cols] = block_labels
     predict_seconds = time.perf_counter() - start

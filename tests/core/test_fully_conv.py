@@ -67,7 +67,7 @@ def predict_scene(classifier, cube, block_rows, block_cols, **options):
     labels = np.full(cube.shape[:2], -1)
     confidence = np.full(cube.shape[:2], -1.0, dtype=np.float32)
     blocks = array_blocks(cube, block_rows, block_cols, halo=classifier.window // 2)
-    for block, block_labels, block_confidence in predict_blocks(classifier, blocks, **options):
+    for block, block_labels, block_confidence, _, _ in predict_blocks(classifier, blocks, **options):
         rows, cols = block.shape
         labels[block.row:block.row + rows, block.col:block.col + cols] = block_labels
         confidence[block.row:block.row + rows, block.col:block.col + cols] = block_confidence

@@ -25,7 +25,7 @@ def _map(classifier, cube, block_rows, block_cols):
     labels = np.zeros(cube.shape[:2], dtype=np.int64)
     confidence = np.zeros(cube.shape[:2], dtype=np.float32)
     blocks = array_blocks(cube, block_rows, block_cols, halo=classifier.window // 2)
-    for block, lab, conf in predict_blocks(classifier, blocks):
+    for block, lab, conf, _, _ in predict_blocks(classifier, blocks):
         rows, cols = block.shape
         labels[block.row:block.row + rows, block.col:block.col + cols] = lab
         confidence[block.row:block.row + rows, block.col:block.col + cols] = conf

@@ -102,6 +102,27 @@ def test_classify_reproduces_the_training_map(trained, scene, tmp_path):
     assert "OUTPUT_CONFIDENCE" not in out
 
 
+def test_probabilities_and_minimum_confidence(trained, scene, tmp_path):
+    folder, results = trained
+    messages, feedback = [], QgsProcessingFeedback()
+    feedback.pushInfo = messages.append
+    out = processing.run("fast3dcnn:classify", {
+        "INPUT": str(scene[0]), "MODEL": results["OUTPUT_MODEL"], "OUTPUT": str(tmp_path / "sure.tif"),
+        "MIN_CONFIDENCE": 0.9, "OUTPUT_PROBABILITIES": str(tmp_path / "probabilities.tif")}, feedback=feedback)
+    dataset = gdal.Open(out["OUTPUT_PROBABILITIES"])
+    bands = [dataset.GetRasterBand(i + 1) for i in range(dataset.RasterCount)]
+    assert [band.GetDescription() for band in bands] == [f"class {i}" for i in (1, 10, 11, 12, 13, 14)]
+    assert all(band.GetNoDataValue() == -1 for band in bands)
+    probabilities = dataset.ReadAsArray().transpose(1, 2, 0)
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1, atol=1e-4)  # Salinas-A has no invalid pixel
+    full, sure = helpers.read(results["OUTPUT"]), helpers.read(out["OUTPUT"])
+    np.testing.assert_array_equal(np.array([1, 10, 11, 12, 13, 14])[probabilities.argmax(axis=-1)], full)
+    unsure = probabilities.max(axis=-1) < 0.9
+    assert 0 < unsure.sum() < unsure.size  # three epochs: some pixels are not sure yet
+    np.testing.assert_array_equal(sure, np.where(unsure, 0, full))
+    assert f"{unsure.sum():,} valid pixels had a top probability below 0.9 (MIN_CONFIDENCE)" in " ".join(messages)
+
+
 def test_vector_ground_truth_in_another_crs_trains_with_its_names(scene, tmp_path):
     from fast3dcnn_qgis.core.modelfile import read_header
 
