@@ -31,6 +31,8 @@ class RunRecord:
     labelled_pixels: dict = None   # {class id: labelled pixels in the ground truth}
     n_labelled_invalid_excluded: int = 0
     wavelengths: list = None       # per input band, nanometres, or None
+    # Assessment only:
+    area_estimates: dict = None    # core.area_estimation.good_practice_estimates, or {"not_computed": why}
 
     @property
     def is_training(self):

@@ -13,11 +13,13 @@ from qgis.core import (Qgis, QgsProcessing, QgsProcessingOutputFile, QgsProcessi
                        QgsProcessingParameterRasterLayer, QgsVectorLayer)
 
 from .algorithm_base import Fast3DCNNAlgorithm
+from .core.area_estimation import good_practice_estimates
 from .core.classes import ClassTable
+from .core.errors import InputError
 from .core.metrics import accuracy_report
 from .core.record import RunRecord
 from .ground_truth import GroundTruthError, class_field_problem, read_ground_truth
-from .raster_io import band_classes, class_map_preview, open_raster, raster_info
+from .raster_io import band_classes, class_map_preview, open_raster, pixel_area, raster_info
 from .report import write_report
 
 #: Rows of the class map read at a time.
@@ -101,16 +103,26 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
         progress.log(self.tr("Reading the reference on the class map's grid ({})").format(info.describe()))
         grid, reference_classes, source = self._reference(parameters, context, info, map_classes, progress)
         progress(20)
-        expected, mapped = self._labelled_pairs(band, grid, info, progress)
+        expected, mapped, map_pixels = self._labelled_pairs(band, grid, info, progress)
 
         class_ids = np.union1d(np.unique(expected), np.unique(mapped[mapped > 0]))
+        # The strata of the good-practice estimates are all the map's classes, sampled or not.
+        strata_ids = np.union1d(class_ids, np.array(sorted(map_pixels), dtype=np.int64))
+        names = {c.id: c.label for c in map_classes.merged(reference_classes).subset(strata_ids)}
         classes = map_classes.merged(reference_classes).subset(class_ids)
-        figures = accuracy_report(expected, mapped, class_ids, {c.id: c.label for c in classes})
+        figures = accuracy_report(expected, mapped, class_ids, names)
         progress.log(self.tr("OA {:.2%}, AA {:.2%}, kappa {:.4f} on {} reference pixels").format(
             figures["overall_accuracy"], figures["average_accuracy"], figures["kappa"], figures["n_pixels"]))
+        estimates = _good_practice(expected, mapped, map_pixels, strata_ids, names, info)
+        if "overall_accuracy" in estimates:
+            progress.log(self.tr("Good practice (area-weighted): OA {:.2%} ± {:.2%}").format(
+                estimates["overall_accuracy"], estimates["overall_ci95"]))
+        else:
+            progress.warn(estimates["not_computed"])
         record = RunRecord(figures, classes, inputs={"class_map": info.path, "reference": source},
                            versions={"python": platform.python_version(), "numpy": np.__version__,
-                                     "GDAL": gdal.__version__, "QGIS": Qgis.QGIS_VERSION})
+                                     "GDAL": gdal.__version__, "QGIS": Qgis.QGIS_VERSION},
+                           area_estimates=estimates)
         progress(85)
         html_path, json_path = write_report(record, report_path, class_map_preview(info.path),
                                             title=self.tr("Accuracy assessment of {}").format(map_layer.name()))
@@ -136,8 +148,9 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
         return grid, classes, truth.source
 
     def _labelled_pairs(self, band, grid, info, progress):
-        """(reference ids, mapped ids) at the reference's labelled pixels; unclassified (nodata, non-finite) is 0."""
-        expected, mapped = [], []
+        """(reference ids, mapped ids) at the reference's labelled pixels, unclassified (nodata,
+        non-finite) as 0, and the map's pixels per class id over the whole map ({id: pixels}, 0 left out)."""
+        expected, mapped, map_pixels = [], [], {}
         nodata = band.GetNoDataValue()
         for row in range(0, info.height, STRIP_ROWS):
             progress.check_cancel()
@@ -145,14 +158,36 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
             strip = band.ReadAsArray(0, row, info.width, labelled.shape[0])
             if strip is None:
                 raise OSError(f"{self.INPUT}: reading '{info.path}' failed: {gdal.GetLastErrorMsg()}")
-            values = strip[labelled].astype(np.float64)
+            values = strip.astype(np.float64)
             if nodata is not None:
                 values[values == nodata] = 0
-            values[~np.isfinite(values)] = 0
+            values[~np.isfinite(values) | (values < 0)] = 0
+            values = values.astype(np.int64)
+            for class_id, count in zip(*np.unique(values, return_counts=True)):
+                map_pixels[int(class_id)] = map_pixels.get(int(class_id), 0) + int(count)
             expected.append(grid[row:row + STRIP_ROWS][labelled])
-            mapped.append(values.astype(np.int64))
+            mapped.append(values[labelled])
             progress(20 + 60 * min(info.height, row + STRIP_ROWS) / info.height)
-        return np.concatenate(expected), np.concatenate(mapped)
+        map_pixels.pop(0, None)
+        return np.concatenate(expected), np.concatenate(mapped), map_pixels
+
+
+def _good_practice(expected, mapped, map_pixels, class_ids, names, info):
+    """core.area_estimation's estimates for this map (strata: its classes) and these reference
+    pixels, or {"not_computed": why}. Reference pixels the map leaves unclassified are in no stratum
+    and are left out of these estimates (they count as errors in the plain figures)."""
+    sampled = mapped > 0
+    index = {int(c): i for i, c in enumerate(class_ids)}
+    counts = np.zeros((len(class_ids), len(class_ids)), dtype=np.int64)
+    np.add.at(counts, ([index[int(c)] for c in mapped[sampled]], [index[int(c)] for c in expected[sampled]]), 1)
+    area, unit = pixel_area(info)
+    mapped_pixels = [map_pixels.get(int(c), 0) for c in class_ids]
+    try:
+        estimates = good_practice_estimates(counts, mapped_pixels, area, unit, class_ids, names)
+    except InputError as error:
+        return {"not_computed": f"No good-practice (area-weighted) estimates: {error}."}
+    estimates["n_reference_unclassified"] = int((~sampled).sum())
+    return estimates
 
 
 def _text_field(layer, class_field):

@@ -78,6 +78,23 @@ class RasterInfo:
         return f"{self.width} x {self.height} pixels, {self.band_count} bands"
 
 
+def pixel_area(info):
+    """(area of one pixel, unit): hectares where the raster's CRS is projected (its linear unit
+    converted to metres), square map units where that unit is unknown, 1 "pixels" for a bare pixel
+    grid or a geographic CRS (whose pixels differ in area with latitude)."""
+    from osgeo import osr
+
+    if not info.georeferenced or not info.projection:
+        return 1.0, "pixels"
+    reference = osr.SpatialReference()
+    if reference.ImportFromWkt(info.projection) != 0 or not reference.IsProjected():
+        return 1.0, "pixels"
+    transform = info.geotransform
+    area = abs(transform[1] * transform[5] - transform[2] * transform[4])
+    metres = reference.GetLinearUnits()
+    return (area * metres ** 2 / 10000, "ha") if metres > 0 else (area, "map units²")
+
+
 def open_raster(path, parameter="INPUT"):
     """The GDAL dataset of ``path``, or RasterError naming ``parameter``."""
     try:

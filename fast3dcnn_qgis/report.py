@@ -110,6 +110,7 @@ def render_html(record, map_preview_png=None, title=None, lead=()):
     sections = [
         *lead,
         _summary(record),
+        _good_practice_section(record.area_estimates),
         _baseline_section(record),
         _map_section(map_preview_png),
         _per_class_section(record.accuracy, record.classes),
@@ -152,6 +153,43 @@ def _summary(record):
                      f"and were left out.")
     return (f"<section><h2>Accuracy</h2><div class=\"cards\">{cards}</div>"
             f"<p>{' '.join(notes)}</p></section>")
+
+
+def _good_practice_section(estimates):
+    """Accuracy and area weighted by the map's class areas (core.area_estimation), with 95% intervals."""
+    if not estimates:
+        return ""
+    heading = "<h2>Accuracy and area to good practice (Olofsson et al. 2014)</h2>"
+    if "not_computed" in estimates:
+        return f"<section>{heading}<p>{_e(estimates['not_computed'])}</p></section>"
+    unit = estimates["unit"]
+
+    def interval(value, half, shown):
+        return "&ndash;" if value is None else f"{shown(value)} ± {shown(half) if half is not None else '&ndash;'}"
+
+    def area(value):
+        return f"{value:,.1f}" if unit != "pixels" else f"{value:,.0f}"
+
+    rows = "".join(
+        f"<tr><td>{_e(c['name'])}</td><td class=\"num\">{area(c['mapped_area'])}</td>"
+        f"<td class=\"num\">{interval(c['area'], c['area_ci95'], area)}</td>"
+        f"<td class=\"num\">{interval(c['users_accuracy'], c['users_ci95'], _percent)}</td>"
+        f"<td class=\"num\">{interval(c['producers_accuracy'], c['producers_ci95'], _percent)}</td>"
+        f"<td class=\"num\">{c['reference_pixels']:,}</td></tr>" for c in estimates["per_class"])
+    left_out = estimates.get("n_reference_unclassified")
+    note = (f" {left_out:,} reference pixels on unclassified map pixels belong to no stratum and are left out "
+            f"here." if left_out else "")
+    return (f"<section>{heading}<div class=\"cards\"><div class=\"card\"><div class=\"value\">"
+            f"{interval(estimates['overall_accuracy'], estimates['overall_ci95'], _percent)}</div>"
+            f"<div class=\"muted\">Overall accuracy, area-weighted (95% interval)</div></div></div>"
+            f"<table><thead><tr><th>Class</th><th>Mapped area ({_e(unit)})</th>"
+            f"<th>Error-adjusted area ({_e(unit)}, 95%)</th><th>User's accuracy</th><th>Producer's accuracy</th>"
+            f"<th>Reference pixels</th></tr></thead><tbody>{rows}</tbody></table>"
+            f"<p class=\"muted\">Strata are the map's classes; each class's reference pixels are weighted by its "
+            f"share of the map, which gives unbiased accuracies and areas when the reference pixels are a random "
+            f"sample within each map class. Intervals are 1.96 standard errors (Olofsson et al. 2014, equations "
+            f"1-10). The figures above this section are the plain (unweighted) ones over the reference pixels."
+            f"{note}</p></section>")
 
 
 def _baseline_section(record):

@@ -10,6 +10,7 @@ from osgeo import gdal, ogr, osr
 from qgis.core import QgsProcessingException
 
 import helpers
+from fast3dcnn_qgis.core.area_estimation import good_practice_estimates
 from fast3dcnn_qgis.core.classes import ClassTable
 from fast3dcnn_qgis.core.metrics import accuracy_report
 from fast3dcnn_qgis.raster_io import ClassMapWriter, open_raster, raster_info
@@ -54,6 +55,31 @@ def test_raster_reference_gives_the_core_figures(qgis_app, tmp_path, scene):
     assert written["accuracy"]["n_unclassified"] > 0 and expected["overall_accuracy"] < 0.96
     page = open(report, encoding="utf-8").read()
     assert NAMES[10] in page and "data:image/png;base64," in page
+
+
+def test_good_practice_estimates_weight_the_reference_by_the_maps_class_areas(qgis_app, tmp_path, scene):
+    """Strata are the map's classes with their pixels counted over the whole map, in hectares on the
+    3.7 m UTM grid; reference pixels the map leaves unclassified are in no stratum."""
+    reference_path, map_path, reference, mapped = scene
+    result = processing.run("fast3dcnn:assess", {"INPUT": map_path, "REFERENCE": reference_path,
+                                                 "OUTPUT_REPORT": str(tmp_path / "accuracy.html")})
+    estimates = json.load(open(result["OUTPUT_JSON"], encoding="utf-8"))["area_estimates"]
+    ids = sorted(NAMES)
+    sampled = (reference > 0) & (mapped > 0)
+    counts = np.array([[np.sum(sampled & (mapped == m) & (reference == r)) for r in ids] for m in ids])
+    expected = good_practice_estimates(counts, [np.sum(mapped == c) for c in ids], 3.7 ** 2 / 10000, "ha", ids,
+                                       NAMES)
+    assert estimates["unit"] == "ha" and estimates["pixel_area"] == pytest.approx(0.001369)
+    assert estimates["overall_accuracy"] == pytest.approx(expected["overall_accuracy"])
+    assert estimates["n_reference_unclassified"] == np.sum((reference > 0) & (mapped == 0))
+    by_id = {c["id"]: c for c in estimates["per_class"]}
+    assert by_id[12]["mapped_area"] == pytest.approx(np.sum(mapped == 12) * 0.001369)
+    # A fifth of the corn is mapped as lettuce 4wk: the error-adjusted areas move it back.
+    assert by_id[10]["area"] > by_id[10]["mapped_area"] and by_id[11]["area"] < by_id[11]["mapped_area"]
+    assert estimates["per_class"] == pytest.approx(expected["per_class"])
+    page = open(result["OUTPUT_REPORT"], encoding="utf-8").read()
+    assert "Accuracy and area to good practice (Olofsson et al. 2014)" in page
+    assert f"{100 * estimates['overall_accuracy']:.2f}% ± {100 * estimates['overall_ci95']:.2f}%" in page
 
 
 def write_points(path, reference, names, every=9):
