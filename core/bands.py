@@ -79,3 +79,33 @@ def _representable(value, dtype):
         info = np.iinfo(dtype)
         return float(value).is_integer() and info.min <= value <= info.max
     return True
+
+
+class BandMatchError(InputError):
+    """Bands the model needs that a raster does not have, by wavelength."""
+
+
+def match_bands(model_wavelengths, kept, raster_wavelengths):
+    """For each kept model band (0-based indices into ``model_wavelengths``, nm), the 0-based band of
+    the raster whose wavelength is nearest, within half the model's typical band spacing (at least
+    1 nm): the same sensor's product with a few bad bands removed, or another processing level.
+
+    Raises BandMatchError naming every kept band without a match, or two kept bands that would read
+    the same raster band.
+    """
+    model = np.asarray(model_wavelengths, dtype=np.float64)
+    raster = np.asarray(raster_wavelengths, dtype=np.float64)
+    spacing = np.median(np.diff(np.sort(model))) if len(model) > 1 else 2.0
+    tolerance = max(1.0, 0.5 * spacing)
+    nearest = np.abs(raster[None, :] - model[np.asarray(kept)][:, None]).argmin(axis=1)
+    missing = [int(k) for k, j in zip(kept, nearest) if abs(raster[j] - model[k]) > tolerance]
+    if missing:
+        listed = ", ".join(f"band {k + 1} ({model[k]:.1f} nm)" for k in missing[:12])
+        more = f" and {len(missing) - 12} more" if len(missing) > 12 else ""
+        raise BandMatchError(
+            f"the raster has no band within {tolerance:.1f} nm of the model's {listed}{more}: classify a raster "
+            f"that holds these wavelengths, or train a model without them (exclude them when training)")
+    if len(set(nearest.tolist())) < len(nearest):
+        raise BandMatchError(f"the raster's bands are too coarse for the model's: two of the model's bands would "
+                             f"read the same band (within {tolerance:.1f} nm); train a model on this raster")
+    return nearest

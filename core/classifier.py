@@ -4,7 +4,10 @@ It bundles the spectral reduction, the network, the window and padding, and the 
 (ids, names, colours), plus the record of its training (settings, accuracy, inputs, software) that
 travels with it in the model file.
 """
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from .classes import ClassTable
 from .errors import InputError
@@ -41,3 +44,10 @@ class Fast3DCNNClassifier:
                 f"{source} has {band_count} bands but the model was trained on a raster with "
                 f"{self.input_band_count} bands: classify a raster from the same sensor with the same "
                 f"band set, or train a new model on this raster")
+
+    def reading_kept_bands(self):
+        """This classifier for a raster that holds only the bands it keeps, in order (a raster whose
+        bands were matched to the model's by wavelength and selected)."""
+        reducer = copy.copy(self.reducer)
+        reducer.band_indices = np.arange(len(self.reducer.band_indices))
+        return replace(self, reducer=reducer, input_band_count=len(reducer.band_indices))

@@ -5,7 +5,7 @@ from qgis.core import (QgsProcessingParameterFile, QgsProcessingParameterRasterD
 from .algorithm_base import Fast3DCNNAlgorithm, load_with_style
 from .class_maps import (OUTPUT_CONFIDENCE, OUTPUT_PROBABILITIES, check_map_outputs, classify_scene,
                          declare_map_options, map_options)
-from .raster_io import open_raster, raster_info, style_path
+from .raster_io import matched_bands, open_raster, raster_info, style_path
 
 
 class ClassifyAlgorithm(Fast3DCNNAlgorithm):
@@ -60,14 +60,9 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
             classifier = load_classifier(model_path)
         except ModelFileError as error:
             raise ModelFileError(f"{self.MODEL}: {error}") from None
-        classifier.check_band_count(info.band_count, f"{self.INPUT} ('{layer.name()}')")
-        trained_on = classifier.record.wavelengths if classifier.record else None
-        if trained_on and info.wavelengths and any(abs(a - b) > 1.0 for a, b in zip(trained_on, info.wavelengths)):
-            progress.warn(self.tr("The band wavelengths of {} differ from those the model was trained on: check "
-                                  "that both rasters come from the same sensor and band set.").format(self.INPUT))
         progress.log(self.tr("Classifying {} ({}) into {} classes with a {} x {} window").format(
             layer.name(), info.describe(), len(classifier.class_ids), classifier.window, classifier.window))
-
-        classify_scene(classifier, dataset, info, output, progress, **options)
+        with matched_bands(classifier, dataset, info, f"{self.INPUT} ('{layer.name()}')", progress.log) as matched:
+            classify_scene(*matched, output, progress, **options)
         load_with_style(context, output, style_path(output))
         return {self.OUTPUT: output, **extras}

@@ -124,12 +124,15 @@ _NANOMETRES = {"nanometers": 1.0, "nanometres": 1.0, "nm": 1.0, "micrometers": 1
 
 
 def _wavelengths(dataset):
-    """Band centre wavelengths in nm from ENVI-style band metadata, or None if any band lacks one."""
+    """Band centre wavelengths in nm from ENVI-style band metadata (``wavelength``, ``wavelength_units``)
+    or GDAL's imagery metadata (``CENTRAL_WAVELENGTH_UM``, GDAL 3.10+), or None if any band lacks one."""
     values = []
     for i in range(1, dataset.RasterCount + 1):
         band = dataset.GetRasterBand(i)
         value = band.GetMetadataItem("wavelength")
         units = (band.GetMetadataItem("wavelength_units") or "nanometers").strip().lower()
+        if value is None:
+            value, units = band.GetMetadataItem("CENTRAL_WAVELENGTH_UM", "IMAGERY"), "um"
         try:
             values.append(float(value) * _NANOMETRES[units])
         except (TypeError, ValueError, KeyError):
@@ -382,6 +385,40 @@ def probability_writer(path, info, classes, parameter="OUTPUT_PROBABILITIES"):
     for band, info_ in enumerate(classes.completed(), start=1):
         writer.dataset.GetRasterBand(band).SetDescription(info_.label)
     return writer
+
+
+@contextmanager
+def matched_bands(classifier, dataset, info, source, log):
+    """(classifier, dataset, info) to classify ``dataset`` with: as they are when the raster has the
+    model's bands; when the band lists differ and both the model and the raster carry wavelengths,
+    the raster's bands matched to the model's kept bands by wavelength (core.bands.match_bands), as
+    a virtual raster of those bands in the model's order, with what was matched logged. Without
+    wavelengths the band counts must agree. ``source`` names the raster in messages."""
+    from .core.bands import BandMatchError, format_band_ranges, match_bands
+
+    trained_on = classifier.record.wavelengths if classifier.record else None
+    same = info.band_count == classifier.input_band_count and not (
+        trained_on and info.wavelengths and max(abs(a - b) for a, b in zip(trained_on, info.wavelengths)) > 1.0)
+    if same or not (trained_on and info.wavelengths):
+        classifier.check_band_count(info.band_count, source)
+        yield classifier, dataset, info
+        return
+    kept = classifier.reducer.band_indices
+    try:
+        bands = match_bands(trained_on, kept, info.wavelengths)
+    except BandMatchError as error:
+        raise BandMatchError(f"{source}: {error}") from None
+    shift = max(abs(info.wavelengths[j] - trained_on[k]) for k, j in zip(kept, bands))
+    log(f"Bands matched by wavelength: the model's {len(kept)} bands ({format_band_ranges(kept)} of its "
+        f"{classifier.input_band_count}) are read from bands {format_band_ranges(bands)} of the raster's "
+        f"{info.band_count}, at most {shift:.2f} nm apart")
+    path = f"/vsimem/fast3dcnn-bands-{uuid.uuid4().hex}.vrt"
+    selection = gdal.Translate(path, dataset, format="VRT", bandList=[int(j) + 1 for j in bands])
+    try:
+        yield classifier.reading_kept_bands(), selection, raster_info(selection)
+    finally:
+        selection = None
+        gdal.Unlink(path)
 
 
 def style_path(raster_path):
