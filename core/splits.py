@@ -148,3 +148,24 @@ def make_split(rows, cols, labels, method="paper", value=None, seed=0, window=11
     else:
         parts = _disjoint_split(np.asarray(rows), np.asarray(cols), labels, window, value, seed, class_names)
     return Split(*parts, method=method, value=float(value) if value is not None else 0.0)
+
+
+def make_split_per_scene(rows, cols, labels, scenes, method="paper", value=None, seed=0, window=11,
+                         class_names=None, scene_names=None):
+    """``make_split`` within each scene (``scenes``: the scene index of each labelled pixel), pooled:
+    every scene gives its own training, validation and test pixels (a disjoint split holds out
+    ground within each scene), so no scene is only trained on or only tested on."""
+    rows, cols, labels, scenes = (np.asarray(a) for a in (rows, cols, labels, scenes))
+    parts = ([], [], [])
+    for scene in np.unique(scenes):
+        members = np.flatnonzero(scenes == scene)
+        try:
+            split = make_split(rows[members], cols[members], labels[members], method, value, seed, window,
+                               class_names)
+        except SplitError as error:
+            name = scene_names[scene] if scene_names else f"scene {scene + 1}"
+            raise SplitError(f"{name}: {error}", classes=error.classes) from None
+        for pooled, part in zip(parts, (split.train, split.val, split.test)):
+            pooled.append(members[part])
+    train, val, test = (np.sort(np.concatenate(part)) for part in parts)
+    return Split(train, val, test, method=method, value=float(value) if value is not None else 0.0)

@@ -23,7 +23,7 @@ from .patches import PatchDataset
 from .record import RunRecord
 from .reduction import SpectralReducer
 from .settings import TrainingSettings
-from .splits import labelled_pixels, make_split
+from .splits import labelled_pixels, make_split, make_split_per_scene
 from .training import train_network
 
 #: Share of the progress bar taken by each phase of ``train_classifier``.
@@ -44,8 +44,8 @@ def reduce_scene(reducer, blocks, height, width, spill_path=None, should_cancel=
     shape = (height, width, reducer.n_components)
     if spill_path:
         cube = np.lib.format.open_memmap(spill_path, mode="w+", dtype=np.float32, shape=shape)
-    else:
-        cube = np.empty(shape, dtype=np.float32)
+    else:  # zeros: pixels no block covers (the blank rows of a mosaic) are blank
+        cube = np.zeros(shape, dtype=np.float32)
     valid = np.zeros((height, width), dtype=bool)
     for block in blocks:
         check_cancel(should_cancel)
@@ -124,6 +124,18 @@ def _test_predictions(model, cube, rows, cols, config):
     return np.argmax(model.predict(test, verbose=0), axis=-1)
 
 
+def _split(rows, cols, labels, settings, classes, mosaic):
+    config = settings.training
+    if mosaic is None or len(mosaic.sizes) == 1:
+        return make_split(rows, cols, labels, settings.split, settings.split_value, config.seed, config.window,
+                          classes.names)
+    if config.padding != "zero":
+        raise InputError(f"padding '{config.padding}' needs a single raster: several rasters are trained with "
+                         f"zero padding at their edges")
+    return make_split_per_scene(rows, cols, labels, mosaic.scene_of_rows(rows), settings.split,
+                                settings.split_value, config.seed, config.window, classes.names, mosaic.names)
+
+
 def _baseline(scene, spectra, pixels, split, names, accuracy, seed, timings):
     """The SVM baseline on the split's pixels (``pixels``: rows, cols, labels), or None when it is
     switched off; the sentence comparing it with the network goes to the log."""
@@ -141,9 +153,11 @@ def _split_record(split):
 
 
 def train_classifier(blocks, height, width, band_count, label_grid, settings=None, classes=None, nodata=None,
-                     spill_path=None, progress=None, should_cancel=None, log=None):
+                     spill_path=None, progress=None, should_cancel=None, log=None, mosaic=None):
     """Trains a classifier on a scene. ``blocks`` is a callable returning a fresh iterator of raw
     blocks (no halo needed) over the scene, each time it is called (the scene is read twice).
+    With ``mosaic`` (core.mosaic.Mosaic) the scene is several rasters on one canvas, and the split
+    is drawn within each of them and pooled.
 
     ``label_grid`` is (H, W) of user class ids, 0 = unlabelled; ``classes`` a ClassTable of the
     names and colours the user gave. Returns the classifier, whose ``record`` holds the test-set
@@ -167,8 +181,7 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
     timings["reduce_seconds"] = time.perf_counter() - start
 
     rows, cols, labels, class_ids, n_invalid = _labelled(label_grid, valid, scene.log)
-    split = make_split(rows, cols, labels, settings.split, settings.split_value, config.seed, config.window,
-                       classes.names)
+    split = _split(rows, cols, labels, settings, classes, mosaic)
     scene.log(f"Split {split.describe()}")
     result = _train(scene, cube, rows, cols, np.searchsorted(class_ids, labels), split, len(class_ids), config)
     timings.update(train_seconds=result.seconds, train_patches_per_second=result.patches_per_second)

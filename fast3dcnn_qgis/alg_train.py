@@ -7,7 +7,8 @@ from typing import NamedTuple
 from qgis.core import (QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutputNumber,
                        QgsProcessingParameterBoolean, QgsProcessingParameterDefinition,
                        QgsProcessingParameterEnum, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterMapLayer, QgsProcessingParameterNumber,
+                       QgsProcessingParameterMapLayer, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString, QgsProcessingUtils, QgsVectorLayer)
 
@@ -19,8 +20,9 @@ from .core.bands import BandRangeError, format_band_ranges, parse_band_ranges
 from .core.errors import InputError
 from .core.settings import SPLIT_METHODS, TrainingConfig, TrainingSettings, check_components, check_window
 from .dependencies import compute_device
-from .ground_truth import class_field_problem, read_ground_truth
-from .raster_io import empty_bands, open_raster, raster_info, read_blocks, style_path
+from .ground_truth import class_field_problem
+from .raster_io import empty_bands, style_path
+from .training_scenes import MORE_GROUND_TRUTH, MORE_INPUTS, canvas, pairing_problem, read_scenes
 
 #: Reduced cubes larger than this, or than a quarter of the memory available when training starts,
 #: are kept in a temporary memory-mapped file instead of memory.
@@ -30,6 +32,8 @@ SPILL_BYTES = 2 * 2 ** 30
 class TrainAlgorithm(Fast3DCNNAlgorithm):
     INPUT = "INPUT"
     GROUND_TRUTH = "GROUND_TRUTH"
+    MORE_INPUTS = MORE_INPUTS
+    MORE_GROUND_TRUTH = MORE_GROUND_TRUTH
     CLASS_FIELD = "CLASS_FIELD"
     BANDS = "BANDS"
     WINDOW_SIZE = "WINDOW_SIZE"
@@ -86,6 +90,18 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                     "field. Polygons label the pixels whose centre they contain, lines the pixels they cross, points "
                     "the pixel they fall in; where features overlap the smaller one wins (polygons, then lines, "
                     "then points). Vector layers in another CRS are reprojected."))
+        self.declare(QgsProcessingParameterMultipleLayers(
+            self.MORE_INPUTS, self.tr("Further rasters of the same sensor"),
+            layerType=QgsProcessing.SourceType.TypeRaster, optional=True),
+            self.tr("More rasters to learn from (other flight lines, dates or tiles), with the same bands as the "
+                    "first and the same nodata value. The PCA is fitted over all of them, the split is drawn "
+                    "within each and pooled, and the report lists them. Their labels come from the vector "
+                    "ground truth, or from the label rasters of 'Label rasters of the further rasters'."))
+        self.declare(QgsProcessingParameterMultipleLayers(
+            self.MORE_GROUND_TRUTH, self.tr("Label rasters of the further rasters"),
+            layerType=QgsProcessing.SourceType.TypeRaster, optional=True),
+            self.tr("When the ground truth is a label raster: one label raster for each further raster, in the "
+                    "same order. Leave empty when the ground truth is a vector layer covering all rasters."))
         self.declare_class_field(self.CLASS_FIELD, self.tr("Class field (vector ground truth)"), self.GROUND_TRUTH,
                                  self.tr("The field of the vector ground truth that holds the class: integer ids "
                                          "(1 or more) or text names (numbered 1, 2, ... in alphabetical order; the "
@@ -177,7 +193,7 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
     # -- checks before anything runs ---------------------------------------------------------
     def checkParameterValues(self, parameters, context):
         ok, message = super().checkParameterValues(parameters, context)
-        for check in (self._check_raster_settings, self._check_split, self._check_class_field,
+        for check in (self._check_raster_settings, self._check_more_inputs, self._check_split, self._check_class_field,
                       lambda parameters, context: check_map_outputs(self, parameters, context)):
             if not ok:
                 break
@@ -207,6 +223,20 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             return self.reject(self.COMPONENTS, components, str(error))
         return True, ""
 
+    def _check_more_inputs(self, parameters, context):
+        rasters = self.parameterAsLayerList(parameters, self.MORE_INPUTS, context)
+        truths = self.parameterAsLayerList(parameters, self.MORE_GROUND_TRUTH, context)
+        problem = pairing_problem(rasters, self.parameterAsLayer(parameters, self.GROUND_TRUTH, context), truths)
+        if problem:
+            return False, problem
+        first = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        for raster in rasters:
+            if first is not None and raster.bandCount() != first.bandCount():
+                return self.reject(self.MORE_INPUTS, raster.source(), self.tr(
+                    "'{}' has {} bands but {} has {}: train on rasters of one sensor with the same bands").format(
+                    raster.name(), raster.bandCount(), self.INPUT, first.bandCount()))
+        return True, ""
+
     def _check_split(self, parameters, context):
         value = self._split_value(parameters, context)
         problem = limits.split_value_problem(SPLIT_METHODS[self.parameterAsEnum(parameters, self.SPLIT, context)], value)
@@ -227,23 +257,20 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
     def execute(self, parameters, context, progress):
         paths = self._destinations(parameters, context)
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        dataset = open_raster(layer.source(), self.INPUT)
-        info = raster_info(dataset)
-        progress.log(self.tr("{}: {}").format(layer.name(), info.describe()))
-        truth = self._ground_truth(parameters, context, info, progress)
-        settings = self._settings(parameters, context, dataset, info, progress)
+        scenes = self._scenes(parameters, context, progress)
+        settings = self._settings(parameters, context, scenes, progress)
         progress.check_cancel()
 
-        classifier = self._train(dataset, info, truth, settings, progress.part(0, 75 if paths.map else 97))
+        classifier = self._train(scenes, settings, progress.part(0, 75 if paths.map else 97))
         accuracy = classifier.record.accuracy
         progress.log(self.tr("Test pixels: OA {:.2%}, AA {:.2%}, kappa {:.4f} ({})").format(
             accuracy["overall_accuracy"], accuracy["average_accuracy"], accuracy["kappa"],
             classifier.record.split["description"]))
-        self._complete_record(classifier.record, info, truth,
-                              self.parameterAsString(parameters, self.CLASS_FIELD, context))
+        self._complete_record(classifier.record, scenes, self.parameterAsString(parameters, self.CLASS_FIELD, context))
         if paths.map:
             progress.log(self.tr("Classifying the scene"))
-            classify_scene(classifier, dataset, info, paths.map, progress.part(75, 97), **paths.map_options)
+            classify_scene(classifier, scenes[0].dataset, scenes[0].info, paths.map, progress.part(75, 97),
+                           **paths.map_options)
         progress.check_cancel()
         results = self._write_model_and_report(classifier, paths, layer.name())
         progress(100)
@@ -263,19 +290,29 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                 self.prepare_destination(key, path)
         return paths
 
-    def _ground_truth(self, parameters, context, info, progress):
-        truth = read_ground_truth(self.parameterAsLayer(parameters, self.GROUND_TRUTH, context), info,
-                                  self.parameterAsString(parameters, self.CLASS_FIELD, context) or None,
-                                  context.transformContext(), progress.warn, self.GROUND_TRUTH, self.CLASS_FIELD)
-        truth.require_classes(2, self.GROUND_TRUTH)
-        counts = truth.class_counts()
-        progress.log(self.tr("Ground truth: {} labelled pixels in {} classes ({})").format(
-            sum(counts.values()), len(counts), ", ".join(
-                f"{c} {truth.classes.names[c]}: {n}" if c in truth.classes.names else f"{c}: {n}"
-                for c, n in counts.items())))
-        return truth
+    def _scenes(self, parameters, context, progress):
+        """The training rasters, each with its ground truth, logged."""
+        truth = self.parameterAsLayer(parameters, self.GROUND_TRUTH, context)
+        rasters = self.parameterAsLayerList(parameters, self.MORE_INPUTS, context)
+        more_truths = self.parameterAsLayerList(parameters, self.MORE_GROUND_TRUTH, context)
+        problem = pairing_problem(rasters, truth, more_truths)
+        if problem:
+            raise InputError(problem)
+        layers = [self.parameterAsRasterLayer(parameters, self.INPUT, context), *rasters]
+        truths = [truth] * len(layers) if isinstance(truth, QgsVectorLayer) or not rasters else [truth, *more_truths]
+        scenes = read_scenes(layers, truths, self.parameterAsString(parameters, self.CLASS_FIELD, context) or None,
+                             context.transformContext(), progress)
+        for scene in scenes:
+            counts = scene.truth.class_counts()
+            names = scene.truth.classes.names
+            progress.log(self.tr("Ground truth of {}: {} labelled pixels in {} classes ({})").format(
+                scene.name, sum(counts.values()), len(counts),
+                ", ".join(f"{c} {names[c]}: {n}" if c in names else f"{c}: {n}" for c, n in counts.items())))
+        if len(scenes) == 1:
+            scenes[0].truth.require_classes(2, self.GROUND_TRUTH)
+        return scenes
 
-    def _settings(self, parameters, context, dataset, info, progress):
+    def _settings(self, parameters, context, scenes, progress):
         config = TrainingConfig(
             window=self.parameterAsInt(parameters, self.WINDOW_SIZE, context),
             epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
@@ -286,24 +323,26 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             keep_best=self.parameterAsBool(parameters, self.KEEP_BEST, context))
         return TrainingSettings(
             components=self.parameterAsInt(parameters, self.COMPONENTS, context),
-            exclude_bands=self._excluded_bands(parameters, context, dataset, info, progress),
+            exclude_bands=self._excluded_bands(parameters, context, scenes, progress),
             split=SPLIT_METHODS[self.parameterAsEnum(parameters, self.SPLIT, context)],
             split_value=self._split_value(parameters, context),
             baseline=self.parameterAsBool(parameters, self.BASELINE, context), training=config)
 
-    def _train(self, dataset, info, truth, settings, progress):
+    def _train(self, scenes, settings, progress):
         from .core.splits import SplitError
         from .core.workflow import train_classifier
 
-        spill = self._spill_path(info, settings.components, progress)
+        mosaic, blocks, grid, classes = canvas(scenes, settings.training.window)
+        info = scenes[0].info
+        spill = self._spill_path(mosaic.height * mosaic.width, settings.components, progress)
         try:
             return train_classifier(
-                lambda: read_blocks(dataset), info.height, info.width, info.band_count, truth.grid, settings,
-                classes=truth.classes, nodata=info.nodata, spill_path=spill, progress=progress,
-                should_cancel=progress.should_cancel, log=progress.log)
+                blocks, mosaic.height, mosaic.width, info.band_count, grid, settings, classes=classes,
+                nodata=info.nodata, spill_path=spill, progress=progress, should_cancel=progress.should_cancel,
+                log=progress.log, mosaic=mosaic)
         except SplitError as error:
             raise SplitError(self.tr("{} ('{}') under {} = {}: {}").format(
-                self.GROUND_TRUTH, truth.source, self.SPLIT, settings.split, error)) from None
+                self.GROUND_TRUTH, scenes[0].truth.source, self.SPLIT, settings.split, error)) from None
         finally:
             if spill and os.path.exists(spill):
                 os.remove(spill)
@@ -326,11 +365,12 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                 self.OVERALL_ACCURACY: accuracy["overall_accuracy"],
                 self.AVERAGE_ACCURACY: accuracy["average_accuracy"], self.KAPPA: accuracy["kappa"]}
 
-    def _excluded_bands(self, parameters, context, dataset, info, progress):
-        """The user's excluded bands plus the bands that hold only nodata, as 1-based ranges."""
+    def _excluded_bands(self, parameters, context, scenes, progress):
+        """The user's excluded bands plus the bands that hold only nodata in any raster, as 1-based ranges."""
         text = self.parameterAsString(parameters, self.BANDS, context)
+        info = scenes[0].info
         excluded = set(parse_band_ranges(text, info.band_count).tolist())
-        empty = sorted(set(empty_bands(dataset)) - excluded)
+        empty = sorted(set().union(*(empty_bands(scene.dataset) for scene in scenes)) - excluded)
         if empty:
             progress.log(self.tr("Bands {} hold only nodata and are excluded automatically").format(
                 format_band_ranges(empty)))
@@ -343,9 +383,9 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             raise InputError(f"{self.COMPONENTS} = {components}: {error}") from None
         return excluded
 
-    def _spill_path(self, info, components, progress):
+    def _spill_path(self, pixels, components, progress):
         """A temporary file for the reduced cube when it is too large to keep in memory, else None."""
-        size = info.width * info.height * components * 4
+        size = pixels * components * 4
         if size <= min(SPILL_BYTES, _available_memory() // 4):
             return None
         handle, path = tempfile.mkstemp(prefix="f3dcnn-cube-", suffix=".npy", dir=QgsProcessingUtils.tempFolder())
@@ -355,12 +395,21 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         return path
 
     @staticmethod
-    def _complete_record(record, info, truth, class_field):
+    def _complete_record(record, scenes, class_field):
         """What the model file and the report keep about the inputs, beside what training measured."""
-        record.inputs = {"raster": info.path, "raster_size": info.describe(), "ground_truth": truth.source,
-                         "class_field": class_field or "", "nodata": info.nodata}
-        record.wavelengths = info.wavelengths
-        record.labelled_pixels = truth.class_counts()
+        first = scenes[0]
+        record.inputs = {"raster": first.info.path, "raster_size": first.info.describe(),
+                         "ground_truth": first.truth.source, "class_field": class_field or "",
+                         "nodata": first.info.nodata}
+        if len(scenes) > 1:
+            record.inputs["further_rasters"] = [f"{s.info.path} ({s.info.describe()}; ground truth {s.truth.source})"
+                                                for s in scenes[1:]]
+        record.wavelengths = first.info.wavelengths
+        counts = {}
+        for scene in scenes:
+            for class_id, n in scene.truth.class_counts().items():
+                counts[class_id] = counts.get(class_id, 0) + n
+        record.labelled_pixels = dict(sorted(counts.items()))
         record.versions["device"] = compute_device()
 
 

@@ -10,6 +10,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+# Qt writes XML attributes in hash order: a fixed seed gives the same file for the same model.
+os.environ["QT_HASH_SEED"] = "0"
 
 from qgis.core import (QgsApplication, QgsProcessing, QgsProcessingModelAlgorithm,  # noqa: E402
                        QgsProcessingModelChildAlgorithm, QgsProcessingModelChildParameterSource,

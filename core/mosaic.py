@@ -1,0 +1,58 @@
+"""Several rasters of one sensor trained as one scene: stacked one above the other on a canvas.
+
+A model trained on several scenes (flight lines, dates, tiles) generalises better than one trained
+on a single scene, and its PCA must be fitted over all of them. Rather than teach every step about
+several scenes, the scenes are placed on one canvas, top to bottom, separated by blank rows at
+least half a window high, so one reduced cube, one label grid and one patch gatherer serve them
+all: a patch at a scene's edge sees blank (zero) pixels beyond it, exactly as the zero padding of a
+single scene gives. Blank pixels are invalid, so they never enter the PCA, training or accuracy.
+"""
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Mosaic:
+    sizes: tuple   # (height, width) of each scene, in canvas order
+    gap: int       # blank rows between scenes
+    names: tuple   # each scene's name, for messages
+
+    @classmethod
+    def of(cls, sizes, window, names):
+        return cls(tuple((int(h), int(w)) for h, w in sizes), window // 2, tuple(names))
+
+    @property
+    def offsets(self):
+        """The canvas row of each scene's first row."""
+        heights = [h for h, _ in self.sizes]
+        return tuple(int(v) for v in np.cumsum([0] + [h + self.gap for h in heights[:-1]]))
+
+    @property
+    def height(self):
+        return self.offsets[-1] + self.sizes[-1][0]
+
+    @property
+    def width(self):
+        return max(w for _, w in self.sizes)
+
+    def blocks(self, scene_blocks):
+        """A callable returning a fresh iterator over every scene's blocks in canvas coordinates;
+        ``scene_blocks[i]()`` returns a fresh iterator of scene i's blocks."""
+        def canvas_blocks():
+            for offset, blocks in zip(self.offsets, scene_blocks):
+                for block in blocks():
+                    yield replace(block, row=block.row + offset)
+        return canvas_blocks
+
+    def stack(self, grids, fill=0):
+        """The scenes' (H_i, W_i, ...) arrays on the canvas, ``fill`` in the blank space."""
+        canvas = np.full((self.height, self.width) + grids[0].shape[2:], fill,
+                         dtype=np.result_type(*[g.dtype for g in grids]))
+        for offset, grid in zip(self.offsets, grids):
+            canvas[offset:offset + grid.shape[0], :grid.shape[1]] = grid
+        return canvas
+
+    def scene_of_rows(self, rows):
+        """The index of the scene each canvas row lies in."""
+        return np.searchsorted(np.asarray(self.offsets), np.asarray(rows), side="right") - 1
