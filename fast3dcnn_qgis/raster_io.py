@@ -12,6 +12,7 @@ import sys
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from xml.sax.saxutils import quoteattr
 
 import numpy as np
 from osgeo import gdal, gdal_array
@@ -19,6 +20,7 @@ from osgeo import gdal, gdal_array
 from .core.blocks import Block, block_windows
 from .core.classes import ClassInfo, ClassTable, hex_color, rgb_color
 from .core.errors import InputError
+from .core.files import written_atomically
 from .png import class_map_png
 
 #: Raw bytes read per block: a few blocks live at once, so memory stays well below a gigabyte.
@@ -366,7 +368,7 @@ class ClassMapWriter(RasterWriter):
         self._close()
         # Styled before the rename, so a style that cannot be written leaves no map behind either.
         try:
-            write_class_style(self.classes, style_path(self.path), smallest_unsigned_type(self.class_ids[-1]))
+            write_class_style(self.classes, style_path(self.path))
         except (RasterError, OSError):
             self.discard()
             raise
@@ -426,32 +428,38 @@ def style_path(raster_path):
     return os.path.splitext(raster_path)[0] + ".qml"
 
 
-def write_class_style(classes, qml_path, data_type=gdal.GDT_Byte):
-    """Saves a paletted renderer with the colours and names of ``classes`` (a completed ClassTable)
-    to ``qml_path``, the style QGIS loads with the class map beside it.
+def write_class_style(classes, qml_path):
+    """Writes the style QGIS loads with the class map (the ``.qml`` beside it): a paletted renderer
+    with the colour and name of each class of ``classes`` (a completed ClassTable).
 
-    The renderer is built on a one-pixel stand-in of the map's type in GDAL's memory file system, not
-    on the map: QGIS then never opens the half-written map, and a map without georeferencing (a bare
-    pixel grid) gives no GDAL error about its missing transformation (QGIS 3.40 reports those itself).
+    The XML is QGIS's own style format written directly, not through QGIS's API: the cluster command
+    (``cluster.py``) writes the same maps where QGIS is not installed, and QGIS never has to open the
+    half-written map to build it. Written to a temporary name and renamed.
     """
-    from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
-    from qgis.PyQt.QtGui import QColor
-
-    stand_in = f"/vsimem/fast3dcnn-style-{uuid.uuid4().hex}.tif"
-    dataset = gdal.GetDriverByName("GTiff").Create(stand_in, 1, 1, 1, data_type)
-    dataset.SetGeoTransform((0, 1, 0, 0, 0, -1))
-    dataset = None
+    entries = "\n".join(
+        f"        <paletteEntry value={quoteattr(str(info.id))} color={quoteattr(info.color)} alpha=\"255\" "
+        f"label={quoteattr(info.label)}/>" for info in classes)
+    text = f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+<qgis version="3.22.0" styleCategories="AllStyleCategories">
+  <pipe>
+    <provider>
+      <resampling enabled="false" zoomedInResamplingMethod="nearestNeighbour" zoomedOutResamplingMethod="nearestNeighbour" maxOversampling="2"/>
+    </provider>
+    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">
+      <colorPalette>
+{entries}
+      </colorPalette>
+    </rasterrenderer>
+    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
+    <rasterresampler maxOversampling="2"/>
+  </pipe>
+  <blendMode>0</blendMode>
+</qgis>
+"""
     try:
-        layer = QgsRasterLayer(stand_in, "classes", "gdal")
-        if not layer.isValid():
-            raise RasterError(f"QGIS cannot build the style '{qml_path}' of the class map")
-        palette = [QgsPalettedRasterRenderer.Class(info.id, QColor(info.color), info.label) for info in classes]
-        layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, palette))
-        message, saved = layer.saveNamedStyle(qml_path)
-        del layer
-    finally:
-        gdal.Unlink(stand_in)
-    if not saved:
-        raise RasterError(f"cannot write the style '{qml_path}' ({message}): free disk space or choose "
-                          f"another folder")
+        with written_atomically(qml_path) as stream:
+            stream.write(text)
+    except OSError as error:
+        raise RasterError(f"cannot write the style '{qml_path}' ({error.strerror}): free disk space or choose "
+                          f"another folder") from None
     return qml_path
