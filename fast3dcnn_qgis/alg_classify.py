@@ -1,8 +1,11 @@
 """``fast3dcnn:classify``: a trained model applied to a whole raster, block by block."""
-from qgis.core import (QgsProcessingParameterFile, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (QgsProcessingParameterDefinition, QgsProcessingParameterFile,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString)
 
 from .algorithm_base import Fast3DCNNAlgorithm, load_with_style
+from .core.errors import InputError
+from .dependencies import DASK, missing_packages
 from .class_maps import (OUTPUT_CONFIDENCE, OUTPUT_PROBABILITIES, check_map_outputs, classify_scene,
                          declare_map_options, map_options)
 from .raster_io import matched_bands, open_raster, raster_info, style_path
@@ -14,6 +17,7 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
     OUTPUT = "OUTPUT"
     OUTPUT_CONFIDENCE = OUTPUT_CONFIDENCE
     OUTPUT_PROBABILITIES = OUTPUT_PROBABILITIES
+    SCHEDULER = "SCHEDULER"
 
     NAME = "classify"
     DISPLAY_NAME = "Classify raster with a trained model"
@@ -41,9 +45,20 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
                      self.tr("The class map (GeoTIFF): class ids in the smallest integer type, 0 = unclassified "
                              "(nodata), with colour table, class names and a .qml style beside it."))
         declare_map_options(self)
+        scheduler = self.declare(QgsProcessingParameterString(self.SCHEDULER, self.tr("Dask scheduler"), optional=True),
+                                 self.tr("Address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786) to classify "
+                                         "on its cluster: the raster is cut into tiles that the workers read and "
+                                         "classify themselves, so the raster must be at the same path on them. "
+                                         "Empty classifies here. Not with class probabilities."))
+        scheduler.setFlags(scheduler.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
 
     def checkParameterValues(self, parameters, context):
         ok, message = super().checkParameterValues(parameters, context)
+        if ok and self.parameterAsString(parameters, self.SCHEDULER, context).strip():
+            probabilities = self.parameterAsOutputLayer(parameters, self.OUTPUT_PROBABILITIES, context)
+            if probabilities:
+                return self.reject(self.OUTPUT_PROBABILITIES, probabilities, self.tr(
+                    "class probabilities are written only when classifying here: leave SCHEDULER empty"))
         return check_map_outputs(self, parameters, context) if ok else (ok, message)
 
     def execute(self, parameters, context, progress):
@@ -62,7 +77,36 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
             raise ModelFileError(f"{self.MODEL}: {error}") from None
         progress.log(self.tr("Classifying {} ({}) into {} classes with a {} x {} window").format(
             layer.name(), info.describe(), len(classifier.class_ids), classifier.window, classifier.window))
-        with matched_bands(classifier, dataset, info, f"{self.INPUT} ('{layer.name()}')", progress.log) as matched:
-            classify_scene(*matched, output, progress, **options)
+        scheduler = self.parameterAsString(parameters, self.SCHEDULER, context).strip()
+        if scheduler:
+            self._on_cluster(scheduler, model_path, layer, output, options, progress)
+        else:
+            with matched_bands(classifier, dataset, info, f"{self.INPUT} ('{layer.name()}')", progress.log) as matched:
+                classify_scene(*matched, output, progress, **options)
         load_with_style(context, output, style_path(output))
         return {self.OUTPUT: output, **extras}
+
+    def _on_cluster(self, scheduler, model_path, layer, output, options, progress):
+        """Classifies on the Dask cluster at ``scheduler`` (cluster.py); Cancel stops its tasks."""
+        problems = missing_packages(DASK)
+        if problems:
+            raise InputError(self.tr("{} = {} needs Dask: {}. Install the plugin's dependencies again (Plugins > "
+                                     "Fast 3D CNN > Install dependencies), which now include it.").format(
+                self.SCHEDULER, scheduler, "; ".join(problems)))
+        from .cluster import SceneJob, classify_on_cluster, connect
+
+        job = SceneJob(layer.source(), output, options["confidence_path"])
+        try:
+            client = connect(scheduler)
+        except InputError as error:
+            raise InputError(f"{self.SCHEDULER}: {error}") from None
+        progress.log(self.tr("Classifying on the Dask cluster at {} ({} workers)").format(
+            scheduler, len(client.scheduler_info().get("workers", {}))))
+        try:
+            classify_on_cluster(client, model_path, [job], min_confidence=options["min_confidence"],
+                                progress=lambda job: progress(100.0 * job.done / max(job.tiles, 1)),
+                                should_cancel=progress.should_cancel)
+        finally:
+            client.close()
+        if job.error:
+            raise InputError(f"{self.INPUT} ('{layer.name()}'): {job.error}")

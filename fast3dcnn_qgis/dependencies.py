@@ -14,6 +14,8 @@ import sys
 MODULES = (("keras", "tensorflow-cpu"), ("sklearn", "scikit-learn"))
 #: scipy alone (it comes with scikit-learn): what reading MATLAB files needs.
 SCIPY = (("scipy", "scikit-learn"),)
+#: What classifying on a Dask cluster needs beside MODULES.
+DASK = (("distributed", "dask[distributed]"),)
 
 
 def install_command():

@@ -54,6 +54,8 @@ SCIKIT_LEARN = "scikit-learn>=1.3,<1.10"
 NO_TENSORFLOW_FROM = (3, 14)
 KERAS = "keras>=3.8,<4"
 JAX = "jax[cpu]>=0.4.36"
+#: Classifying on a Dask cluster (fast3dcnn:classify's SCHEDULER, fast3dcnn_qgis.cluster).
+DASK = "dask[distributed]>=2024.1"
 
 #: Modules whose import before an install means the new packages need a restart of QGIS (what the
 #: install adds; QGIS's own packages keep being QGIS's).
@@ -110,8 +112,8 @@ def requirements(platform=sys.platform, gpu=False, version=sys.version_info[:2])
     if keras_backend(version) == "jax":
         if gpu:
             raise InstallerError(backend_note(version) + " The GPU option needs TensorFlow: install without it.")
-        return [KERAS, JAX, SCIKIT_LEARN]
-    return [("tensorflow[and-cuda]" if gpu else tensorflow_package(platform)) + TENSORFLOW, SCIKIT_LEARN]
+        return [KERAS, JAX, SCIKIT_LEARN, DASK]
+    return [("tensorflow[and-cuda]" if gpu else tensorflow_package(platform)) + TENSORFLOW, SCIKIT_LEARN, DASK]
 
 
 def python_candidates(prefixes, platform=sys.platform, version=sys.version_info[:2]):

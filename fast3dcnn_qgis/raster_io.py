@@ -166,17 +166,23 @@ def read_blocks(dataset, halo=0, max_bytes=BLOCK_BYTES, max_pixels=None):
     of context on every side where the scene has them."""
     info = raster_info(dataset)
     rows, cols = _block_shape(info, halo, max_bytes, max_pixels)
-    for row, col, n_rows, n_cols, (top, bottom, left, right) in block_windows(
-            info.height, info.width, rows, cols, halo):
-        data = dataset.ReadAsArray(col - left, row - top, n_cols + left + right, n_rows + top + bottom)
-        if data is None:
-            raise RasterError(f"reading '{info.path}' failed at row {row}, column {col}: "
-                              f"{gdal.GetLastErrorMsg()}")
-        data = data.reshape((info.band_count,) + data.shape[-2:])
-        # Each block is read once (a halo twice at most), so GDAL's block cache, up to 5% of the
-        # machine's memory, would only hold the scene's past: dropping it keeps memory flat.
-        dataset.FlushCache()
-        yield Block(row, col, np.moveaxis(data, 0, -1), (top, bottom, left, right))
+    for window in block_windows(info.height, info.width, rows, cols, halo):
+        yield read_block(dataset, *window)
+
+
+def read_block(dataset, row, col, rows, cols, halo):
+    """The Block of ``rows`` x ``cols`` pixels at ``row``, ``col`` with its ``halo`` (top, bottom,
+    left, right) of context, all bands: one window of a ``block_windows`` tiling."""
+    top, bottom, left, right = halo
+    data = dataset.ReadAsArray(col - left, row - top, cols + left + right, rows + top + bottom)
+    if data is None:
+        raise RasterError(f"reading '{dataset.GetDescription()}' failed at row {row}, column {col}: "
+                          f"{gdal.GetLastErrorMsg()}")
+    data = data.reshape((dataset.RasterCount,) + data.shape[-2:])
+    # Each block is read once (a halo twice at most), so GDAL's block cache, up to 5% of the
+    # machine's memory, would only hold the scene's past: dropping it keeps memory flat.
+    dataset.FlushCache()
+    return Block(row, col, np.moveaxis(data, 0, -1), tuple(halo))
 
 
 def empty_bands(dataset, sample_side=512):
