@@ -17,7 +17,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", ".."), HERE]
 
-from bench_large_scene import _in_subprocess, write_model, write_scene  # noqa: E402
+from bench_large_scene import prepared_scene  # noqa: E402
 
 from fast3dcnn_qgis.cluster import classify_on_cluster, connect, output_paths  # noqa: E402
 
@@ -50,13 +50,7 @@ def main():
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--tile", type=int, default=256)
     args = parser.parse_args()
-    os.makedirs(args.folder, exist_ok=True)
-    scene = os.path.join(args.folder, f"{args.size}x{args.size}x{args.bands}.tif")
-    model = os.path.join(args.folder, f"random_{args.bands}.f3dcnn")
-    if not os.path.exists(scene):
-        write_scene(scene, args.size, args.bands)
-    if not os.path.exists(model):
-        _in_subprocess(write_model, model, args.size, args.bands)
+    scene, model = prepared_scene(args.folder, args.size, args.bands)
     pixels = args.size ** 2
     speeds = {}
     for workers in args.workers:

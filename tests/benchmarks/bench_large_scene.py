@@ -103,15 +103,22 @@ def main():
     args = parser.parse_args()
     if args.classify:
         return classify(*args.classify)
-    os.makedirs(args.folder, exist_ok=True)
-    scene = os.path.join(args.folder, f"{args.size}x{args.size}x{args.bands}.tif")
-    model = os.path.join(args.folder, f"random_{args.bands}.f3dcnn")
-    if not os.path.exists(scene):
-        write_scene(scene, args.size, args.bands)
-    if not os.path.exists(model):
-        _in_subprocess(write_model, model, args.size, args.bands)
+    scene, model = prepared_scene(args.folder, args.size, args.bands)
     subprocess.run([sys.executable, os.path.abspath(__file__), args.folder, "--classify", scene, model,
                     os.path.join(args.folder, "classes.tif")], check=True, cwd=ROOT)
+
+
+def prepared_scene(folder, size, bands):
+    """(scene, model) paths in ``folder``: the synthetic scene and its random-weight model, written
+    the first time."""
+    os.makedirs(folder, exist_ok=True)
+    scene = os.path.join(folder, f"{size}x{size}x{bands}.tif")
+    model = os.path.join(folder, f"random_{bands}.f3dcnn")
+    if not os.path.exists(scene):
+        write_scene(scene, size, bands)
+    if not os.path.exists(model):
+        _in_subprocess(write_model, model, size, bands)
+    return scene, model
 
 
 def _in_subprocess(function, *arguments):
