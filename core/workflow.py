@@ -136,12 +136,14 @@ def _split(rows, cols, labels, settings, classes, mosaic):
                                 settings.split_value, config.seed, config.window, classes.names, mosaic.names)
 
 
-def _baseline(scene, spectra, pixels, split, names, accuracy, seed, timings):
+def _baseline(scene, spectra, pixels, split, names, accuracy, seed, timings, runner):
     """The SVM baseline on the split's pixels (``pixels``: rows, cols, labels), or None when it is
-    switched off; the sentence comparing it with the network goes to the log."""
+    switched off or could not run; the sentence comparing it with the network goes to the log."""
     if spectra is None:
         return None
-    baseline = svm_baseline(spectra, *pixels, split, names, seed)
+    baseline = runner(svm_baseline, spectra, *pixels, split, names, seed)
+    if baseline is None:
+        return None
     timings["baseline_seconds"] = baseline["seconds"]
     scene.log(verdict(accuracy, baseline))
     return baseline
@@ -153,11 +155,12 @@ def _split_record(split):
 
 
 def train_classifier(blocks, height, width, band_count, label_grid, settings=None, classes=None, nodata=None,
-                     spill_path=None, progress=None, should_cancel=None, log=None, mosaic=None):
+                     spill_path=None, progress=None, should_cancel=None, log=None, mosaic=None, baseline_runner=None):
     """Trains a classifier on a scene. ``blocks`` is a callable returning a fresh iterator of raw
     blocks (no halo needed) over the scene, each time it is called (the scene is read twice).
     With ``mosaic`` (core.mosaic.Mosaic) the scene is several rasters on one canvas, and the split
-    is drawn within each of them and pooled.
+    is drawn within each of them and pooled. ``baseline_runner(function, *arguments)`` runs the SVM
+    baseline (the plugin runs it in a child process) and may return None to go without it.
 
     ``label_grid`` is (H, W) of user class ids, 0 = unlabelled; ``classes`` a ClassTable of the
     names and colours the user gave. Returns the classifier, whose ``record`` holds the test-set
@@ -192,7 +195,8 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
     table = classes.subset(class_ids).completed()
     names = {c.id: c.label for c in table}
     accuracy = accuracy_report(labels[split.test], predicted, class_ids, names)
-    baseline = _baseline(scene, spectra, (rows, cols, labels), split, names, accuracy, config.seed, timings)
+    baseline = _baseline(scene, spectra, (rows, cols, labels), split, names, accuracy, config.seed, timings,
+                         baseline_runner or (lambda function, *arguments: function(*arguments)))
     if progress:
         progress(100)
     record = RunRecord(

@@ -19,7 +19,9 @@ from .core import settings as limits
 from .core.bands import BandRangeError, format_band_ranges, parse_band_ranges
 from .core.errors import InputError
 from .core.settings import SPLIT_METHODS, TrainingConfig, TrainingSettings, check_components, check_window
+from .child_process import ChildError, run_in_child
 from .dependencies import compute_device
+from .installer import InstallerError
 from .ground_truth import class_field_problem
 from .raster_io import empty_bands, style_path
 from .training_scenes import MORE_GROUND_TRUTH, MORE_INPUTS, canvas, pairing_problem, read_scenes
@@ -339,13 +341,25 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             return train_classifier(
                 blocks, mosaic.height, mosaic.width, info.band_count, grid, settings, classes=classes,
                 nodata=info.nodata, spill_path=spill, progress=progress, should_cancel=progress.should_cancel,
-                log=progress.log, mosaic=mosaic)
+                log=progress.log, mosaic=mosaic, baseline_runner=self._baseline_runner(progress))
         except SplitError as error:
             raise SplitError(self.tr("{} ('{}') under {} = {}: {}").format(
                 self.GROUND_TRUTH, scenes[0].truth.source, self.SPLIT, settings.split, error)) from None
         finally:
             if spill and os.path.exists(spill):
                 os.remove(spill)
+
+    @staticmethod
+    def _baseline_runner(progress):
+        """Runs the SVM baseline in a child process (child_process.py says why); a failure there
+        costs the baseline, with a warning, never the training."""
+        def run(function, *arguments):
+            try:
+                return run_in_child(function, *arguments)
+            except (ChildError, InstallerError, OSError) as error:
+                progress.warn(f"No SVM baseline this time: {error}")
+                return None
+        return run
 
     def _write_model_and_report(self, classifier, paths, layer_name):
         from .core.modelfile import save_classifier

@@ -50,6 +50,9 @@ def test_training_writes_model_report_and_figures(trained):
     figures = json.loads(open(results["OUTPUT_JSON"]).read())
     assert figures["accuracy"]["overall_accuracy"] == pytest.approx(results["OVERALL_ACCURACY"])
     assert figures["inputs"]["ground_truth"].endswith("labels_utm.tif")
+    # The SVM baseline ran (in a child process) on the same test pixels.
+    assert figures["baseline"]["n_test"] == figures["accuracy"]["n_pixels"]
+    assert figures["baseline"]["accuracy"]["overall_accuracy"] > 0.7
     # Six classes, the largest holding 29% of the pixels: three epochs are well above chance.
     assert results["OVERALL_ACCURACY"] > 0.7 and results["KAPPA"] > 0.6
     assert "Overall accuracy" in open(results["OUTPUT_REPORT"]).read()

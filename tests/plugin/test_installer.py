@@ -85,7 +85,7 @@ def test_gpu_build_on_linux_only():
 
 def test_python_without_tensorflow_gets_keras_on_jax():
     command = installer.pip_command("/q/python3", "/t", "/q/c.txt", "linux", version=(3, 14))
-    assert command[-3:] == ["keras>=3.8,<4", "jax[cpu]>=0.4.36", "scikit-learn>=1.3,<1.10"]
+    assert command[-4:] == ["keras>=3.8,<4", "jax[cpu]>=0.4.36", "scikit-learn>=1.3,<1.10", "dask[distributed]>=2024.1"]
     assert "Python 3.14" in installer.backend_note((3, 14)) and installer.backend_note((3, 13)) == ""
 
 
