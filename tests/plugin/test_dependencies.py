@@ -46,12 +46,13 @@ def test_plugin_loads_and_algorithms_explain_the_install_without_the_packages(sa
                QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profile"))
     done = subprocess.run([SYSTEM_PYTHON, "-s", "-c", SCRIPT, str(salinas[0]), str(tmp_path / "m.f3dcnn"),
                            str(tmp_path / "map.tif")], capture_output=True, text=True, env=env, timeout=120)
-    assert "ALGORITHMS ['fast3dcnn:assess', 'fast3dcnn:classify', 'fast3dcnn:importmat', 'fast3dcnn:train']" \
-        in done.stdout, done.stderr
+    assert ("ALGORITHMS ['fast3dcnn:assess', 'fast3dcnn:classify', 'fast3dcnn:importmat', 'fast3dcnn:modelinfo', "
+            "'fast3dcnn:train']") in done.stdout, done.stderr
     assert "ERROR" in done.stdout and "keras (package tensorflow-cpu)" in done.stdout
     assert dependencies.install_command() in done.stdout
     assert dependencies.install_command().startswith(
-        'python3 -m pip install "tensorflow-cpu>=2.16,<=2.21.0" "scikit-learn>=1.3,<1.10" "numpy==')
+        'python3 -m pip install "tensorflow-cpu>=2.16,<=2.21.0" "scikit-learn>=1.3,<1.10" "dask[distributed]>=2024.1" '
+        '"numpy==')
     assert not (tmp_path / "map.tif").exists()
 
 
