@@ -39,23 +39,64 @@ def extract_patches(cube, rows, cols, window, padding="zero"):
     return patches
 
 
+def augment_patches(patches, rng, flip=False, scale=0.0, noise=0.0, mask=0.0):
+    """Randomly altered copies of ``patches`` (n, S, S, B) that keep each centre pixel's class.
+
+    ``flip``: one of the 8 flips and quarter turns per patch (a field has no preferred orientation);
+    ``scale``: each patch's values multiplied by a factor drawn from N(1, scale) (brightness);
+    ``noise``: N(0, noise) added to every value; ``mask``: each pixel but the centre zeroed (the
+    scene's mean) with this probability, so that the centre spectrum, not the look of the
+    surroundings, has to carry the class.
+    """
+    patches = np.array(patches, dtype=np.float32)
+    n, size = len(patches), patches.shape[1]
+    if flip:
+        turns, mirrored = rng.integers(0, 4, n), rng.integers(0, 2, n).astype(bool)
+        for k in range(1, 4):
+            patches[turns == k] = np.rot90(patches[turns == k], k, axes=(1, 2))
+        patches[mirrored] = patches[mirrored][:, :, ::-1]
+    if scale:
+        patches *= rng.normal(1.0, scale, (n, 1, 1, 1)).astype(np.float32)
+    if noise:
+        patches += rng.normal(0.0, noise, patches.shape).astype(np.float32)
+    if mask:
+        dropped = rng.random((n, size, size)) < mask
+        dropped[:, size // 2, size // 2] = False
+        patches[dropped] = 0.0
+    return patches
+
+
 class PatchDataset(keras.utils.PyDataset):
     """Batches of (patches (n, S, S, B, 1), class indices) for Keras ``fit``/``predict``.
 
     With ``shuffle`` the order is redrawn each epoch from a generator seeded by ``seed``, so two runs
-    with the same seed see the same batches.
+    with the same seed see the same batches. ``augment`` (keyword arguments of ``augment_patches``)
+    alters each training patch anew every time it is drawn, from a generator of its own so the order
+    stays the same. ``balanced`` draws each epoch's patches (as many as there are pixels, with
+    replacement) so every class is equally likely, instead of letting the large classes dominate.
     """
 
     def __init__(self, cube, rows, cols, targets=None, window=11, batch_size=256, padding="zero",
-                 shuffle=False, seed=0):
+                 shuffle=False, seed=0, augment=None, balanced=False):
         super().__init__(workers=1, use_multiprocessing=False)
         self.cube, self.window, self.padding = cube, window, padding
         self.rows, self.cols = np.asarray(rows), np.asarray(cols)
         self.targets = None if targets is None else np.asarray(targets)
         self.batch_size, self.shuffle = int(batch_size), shuffle
+        self.augment, self.balanced = augment or {}, balanced
         self._rng = np.random.default_rng(seed)
+        self._augment_rng = np.random.default_rng([seed, 1])
         self._order = np.arange(len(self.rows))
-        if shuffle:
+        if balanced:
+            _, inverse, counts = np.unique(self.targets, return_inverse=True, return_counts=True)
+            self._weights = 1.0 / counts[inverse]
+            self._weights /= self._weights.sum()
+        self._draw()
+
+    def _draw(self):
+        if self.balanced:
+            self._order = self._rng.choice(len(self.rows), len(self.rows), p=self._weights)
+        elif self.shuffle:
             self._rng.shuffle(self._order)
 
     @property
@@ -68,10 +109,11 @@ class PatchDataset(keras.utils.PyDataset):
     def __getitem__(self, index):
         pick = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         patches = extract_patches(self.cube, self.rows[pick], self.cols[pick], self.window, self.padding)
+        if self.augment:
+            patches = augment_patches(patches, self._augment_rng, **self.augment)
         if self.targets is None:
             return (patches[..., None],)
         return patches[..., None], self.targets[pick]
 
     def on_epoch_end(self):
-        if self.shuffle:
-            self._rng.shuffle(self._order)
+        self._draw()

@@ -97,9 +97,29 @@ class TrainingConfig:
     # Score the validation pixels every N epochs (and after the last). Without keep_best they only
     # fill the report's curves, and at S = 21 scoring them every epoch costs a third of the time.
     validation_every: int = 1
+    # Patch augmentation (see patches.augment_patches) and sampling: all off in the paper.
+    flip: bool = False
+    spectral_scale: float = 0.0
+    spectral_noise: float = 0.0
+    mask: float = 0.0
+    balanced: bool = False
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay; 0: plain Adam
+    schedule: str = "constant"  # or "cosine": the learning rate decays to 0 over the epochs
 
     def as_dict(self):
         return asdict(self)
+
+    def augmentation(self):
+        """Keyword arguments of ``patches.augment_patches``, or None when nothing is altered."""
+        augment = {"flip": self.flip, "scale": self.spectral_scale, "noise": self.spectral_noise, "mask": self.mask}
+        return augment if any(augment.values()) else None
+
+
+#: Named recipes: the TrainingConfig fields each sets.
+RECIPES = {
+    "paper": {"epochs": EPOCHS.default, "keep_best": False, "flip": False, "spectral_scale": 0.0,
+              "spectral_noise": 0.0, "mask": 0.0, "balanced": False, "weight_decay": 0.0, "schedule": "constant"},
+}
 
 
 @dataclass
