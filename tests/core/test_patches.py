@@ -1,6 +1,6 @@
 import numpy as np
 
-from fast3dcnn_qgis.core.patches import PatchDataset, extract_patches
+from fast3dcnn_qgis.core.patches import PatchDataset, augment_patches, extract_patches
 
 
 def _cube():
@@ -47,3 +47,57 @@ def test_dataset_batches_cover_each_pixel_once_per_epoch_in_seeded_order():
     assert np.array_equal(x[0, 1, 1, :, 0], cube[rows[y[0]], cols[y[0]]])
     first.on_epoch_end()
     assert list(np.concatenate([first[i][1] for i in range(len(first))])) != list(seen)
+
+
+def _salinas_patches(salinas, n=64, window=9):
+    from fast3dcnn_qgis.core.splits import labelled_pixels
+    cube, labels = salinas
+    rows, cols, y = labelled_pixels(labels)
+    pick = np.random.default_rng(0).choice(len(rows), n, replace=False)
+    scaled = (cube[..., :20] / 1000.0).astype(np.float32)
+    return scaled, rows[pick], cols[pick], y[pick], extract_patches(scaled, rows[pick], cols[pick], window)
+
+
+def test_flips_and_masking_keep_the_centre_spectrum_and_the_shape(salinas):
+    _, _, _, _, patches = _salinas_patches(salinas)
+    altered = augment_patches(patches, np.random.default_rng(1), flip=True, mask=0.5)
+    assert altered.shape == patches.shape and altered.dtype == np.float32
+    assert np.array_equal(altered[:, 4, 4], patches[:, 4, 4])
+    dihedral = [np.rot90(p, k, axes=(1, 2)) for p in (patches, patches[:, :, ::-1]) for k in range(4)]
+    flipped = augment_patches(patches, np.random.default_rng(1), flip=True)
+    matches = [[np.array_equal(flipped[i], d[i]) for d in dihedral] for i in range(len(patches))]
+    assert all(any(m) for m in matches)  # each patch is one of its own 8 flips and turns
+    assert len({m.index(True) for m in matches}) == 8  # and all 8 occur
+    masked = augment_patches(patches, np.random.default_rng(2), mask=0.5)
+    zeroed = (masked == 0).all(axis=-1) & (patches != 0).any(axis=-1)
+    assert 0.4 < zeroed.mean() < 0.6 and not zeroed[:, 4, 4].any()
+    assert np.array_equal(masked[~zeroed], patches[~zeroed])
+
+
+def test_spectral_scale_and_noise_change_values_around_them(salinas):
+    _, _, _, _, patches = _salinas_patches(salinas)
+    scaled = augment_patches(patches, np.random.default_rng(0), scale=0.1)
+    factors = scaled[:, 4, 4, 0] / patches[:, 4, 4, 0]
+    assert np.allclose(scaled, patches * factors[:, None, None, None], rtol=1e-5)
+    assert 0.05 < factors.std() < 0.15
+    noisy = augment_patches(patches, np.random.default_rng(0), noise=0.2)
+    assert abs((noisy - patches).std() - 0.2) < 0.01
+
+
+def test_augmentation_and_balance_leave_the_plain_dataset_as_it_was(salinas):
+    cube, rows, cols, y, _ = _salinas_patches(salinas, n=200)
+    plain = PatchDataset(cube, rows, cols, y, 9, 32, shuffle=True, seed=3)
+    augmented = PatchDataset(cube, rows, cols, y, 9, 32, shuffle=True, seed=3, augment={"flip": True, "mask": 0.3})
+    for _ in range(2):
+        for i in range(len(plain)):
+            (x, t), (xa, ta) = plain[i], augmented[i]
+            assert np.array_equal(t, ta) and np.array_equal(x[:, 4, 4], xa[:, 4, 4])
+        plain.on_epoch_end(), augmented.on_epoch_end()
+    balanced = PatchDataset(cube, rows, cols, y, 9, 200, seed=3, balanced=True)
+    drawn = []
+    for _ in range(20):
+        drawn.append(balanced[0][1])
+        balanced.on_epoch_end()
+    drawn = np.concatenate(drawn)
+    shares = np.unique(drawn, return_counts=True)[1] / len(drawn)
+    assert np.allclose(shares, 1 / len(np.unique(y)), atol=0.03)
