@@ -39,11 +39,10 @@ def extract_patches(cube, rows, cols, window, padding="zero"):
     return patches
 
 
-def augment_patches(patches, rng, flip=False, scale=0.0, noise=0.0, mask=0.0):
+def augment_patches(patches, rng, flip=False, noise=0.0, mask=0.0):
     """Randomly altered copies of ``patches`` (n, S, S, B) that keep each centre pixel's class.
 
     ``flip``: one of the 8 flips and quarter turns per patch (a field has no preferred orientation);
-    ``scale``: each patch's values multiplied by a factor drawn from N(1, scale) (brightness);
     ``noise``: N(0, noise) added to every value; ``mask``: each pixel but the centre zeroed (the
     scene's mean) with this probability, so that the centre spectrum, not the look of the
     surroundings, has to carry the class.
@@ -55,8 +54,6 @@ def augment_patches(patches, rng, flip=False, scale=0.0, noise=0.0, mask=0.0):
         for k in range(1, 4):
             patches[turns == k] = np.rot90(patches[turns == k], k, axes=(1, 2))
         patches[mirrored] = patches[mirrored][:, :, ::-1]
-    if scale:
-        patches *= rng.normal(1.0, scale, (n, 1, 1, 1)).astype(np.float32)
     if noise:
         patches += rng.normal(0.0, noise, patches.shape).astype(np.float32)
     if mask:
@@ -72,31 +69,21 @@ class PatchDataset(keras.utils.PyDataset):
     With ``shuffle`` the order is redrawn each epoch from a generator seeded by ``seed``, so two runs
     with the same seed see the same batches. ``augment`` (keyword arguments of ``augment_patches``)
     alters each training patch anew every time it is drawn, from a generator of its own so the order
-    stays the same. ``balanced`` draws each epoch's patches (as many as there are pixels, with
-    replacement) so every class is equally likely, instead of letting the large classes dominate.
+    stays the same.
     """
 
     def __init__(self, cube, rows, cols, targets=None, window=11, batch_size=256, padding="zero",
-                 shuffle=False, seed=0, augment=None, balanced=False):
+                 shuffle=False, seed=0, augment=None):
         super().__init__(workers=1, use_multiprocessing=False)
         self.cube, self.window, self.padding = cube, window, padding
         self.rows, self.cols = np.asarray(rows), np.asarray(cols)
         self.targets = None if targets is None else np.asarray(targets)
         self.batch_size, self.shuffle = int(batch_size), shuffle
-        self.augment, self.balanced = augment or {}, balanced
+        self.augment = augment or {}
         self._rng = np.random.default_rng(seed)
         self._augment_rng = np.random.default_rng([seed, 1])
         self._order = np.arange(len(self.rows))
-        if balanced:
-            _, inverse, counts = np.unique(self.targets, return_inverse=True, return_counts=True)
-            self._weights = 1.0 / counts[inverse]
-            self._weights /= self._weights.sum()
-        self._draw()
-
-    def _draw(self):
-        if self.balanced:
-            self._order = self._rng.choice(len(self.rows), len(self.rows), p=self._weights)
-        elif self.shuffle:
+        if shuffle:
             self._rng.shuffle(self._order)
 
     @property
@@ -116,4 +103,5 @@ class PatchDataset(keras.utils.PyDataset):
         return patches[..., None], self.targets[pick]
 
     def on_epoch_end(self):
-        self._draw()
+        if self.shuffle:
+            self._rng.shuffle(self._order)

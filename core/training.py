@@ -78,14 +78,13 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
     def dataset(part, training):
         return PatchDataset(cube, rows[part], cols[part], targets[part], config.window, config.batch_size,
                             config.padding, shuffle=training, seed=config.seed,
-                            augment=config.augmentation() if training else None,
-                            balanced=config.balanced and training)
+                            augment=config.augmentation() if training else None)
 
     train_data = dataset(split.train, True)
     val_data = dataset(split.val, False) if len(split.val) else None
     model = build_fast3dcnn(config.window, bands, n_classes, config.dropout)
-    model.compile(optimizer=_optimizer(config, len(train_data)), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     watcher = _Progress(len(train_data), progress, should_cancel)
     callbacks = [watcher]
     keep = _KeepBest() if config.keep_best and val_data is not None else None
@@ -103,17 +102,6 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
                for key, values in fitted.history.items()}
     return TrainingResult(model, history, seconds, len(split.train) * epochs_run / max(seconds, 1e-9),
                           None if keep is None else keep.best_epoch)
-
-
-def _optimizer(config, batches):
-    """Adam at the configured rate (the paper); AdamW given a weight decay; the rate decays along a
-    cosine to 0 over the run given the cosine schedule."""
-    rate = config.learning_rate
-    if config.schedule == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=config.epochs * batches)
-    if config.weight_decay:
-        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=config.weight_decay)
-    return keras.optimizers.Adam(learning_rate=rate)
 
 
 def _validated_epochs(epochs, every):

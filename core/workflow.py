@@ -22,7 +22,7 @@ from .patches import PatchDataset
 from .record import RunRecord
 from .reduction import SpectralReducer
 from .settings import TrainingSettings
-from .splits import labelled_pixels, make_split
+from .splits import labelled_pixels, make_split, validation_into_training
 from .training import train_network
 
 #: Share of the progress bar taken by each phase of ``train_classifier``.
@@ -35,7 +35,7 @@ def software_versions():
 
 
 def reduce_scene(reducer, blocks, height, width, spill_path=None, should_cancel=None):
-    """The (H, W, B) float32 cube of standardised scores, zero at invalid pixels, and the validity mask.
+    """The (H, W, B) float32 cube of scaled PCA scores, zero at invalid pixels, and the validity mask.
 
     With ``spill_path`` the cube is a memory-mapped file there, for scenes whose cube does not fit
     in memory.
@@ -84,7 +84,7 @@ class _Scene:
 
 
 def _fit_reducer(scene, kept, nodata, settings):
-    reducer = SpectralReducer(kept, nodata, settings.components)
+    reducer = SpectralReducer(kept, nodata, settings.components, scale=settings.training.component_scale)
     reducer.fit_blocks((block.data for block in scene.tracked_blocks("pca")), settings.pca_sample_step,
                        should_cancel=scene.should_cancel)
     scene.log(f"PCA: {len(kept)} bands -> {settings.components} components, "
@@ -154,6 +154,10 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
     rows, cols, labels, class_ids, n_invalid = _labelled(label_grid, valid, scene.log)
     split = make_split(rows, cols, labels, settings.split, settings.split_value, config.seed, config.window,
                        classes.names)
+    if config.validation_into_training and split.method == "disjoint":
+        # In a random split nearly every validation pixel neighbours a test pixel: moving the few
+        # others would add little and lose the validation curves.
+        split = validation_into_training(split, rows, cols, config.window)
     scene.log(f"Split {split.describe()}")
     result = _train(scene, cube, rows, cols, np.searchsorted(class_ids, labels), split, len(class_ids), config)
     timings.update(train_seconds=result.seconds, train_patches_per_second=result.patches_per_second)

@@ -11,11 +11,9 @@ an RBF SVM on the standardised raw spectra of the same training pixels, its C an
 validation pixels (never on the test pixels), scored on the same test pixels.
 
 A recipe is a name of settings.RECIPES, optionally followed by ``+field=value`` overrides of
-TrainingConfig (``paper+flip=1+epochs=30``), or of three preprocessing switches this script adds:
-``trainval=1`` (validation pixels moved into training once the recipe is fixed, minus those whose patch
-reaches a test pixel; the SVM then gets the same pixels, its C and gamma still chosen on validation
-first), ``pca=train`` (PCA fitted on the training pixels only, not the whole scene), ``std=0`` (the
-components keep their relative variance: all divided by the first's standard deviation).
+TrainingConfig (``paper+flip=1+epochs=30``), or of the switch ``pca=train`` (PCA fitted on the
+training pixels only, not the whole scene as the workflow does). With ``validation_into_training=1``
+the SVM is refitted on the same pixels as the network, its C and gamma still chosen on validation first.
 
 Runs are appended to --out as JSON lines as they finish and a rerun skips those already there; the table
 (mean ± std over seeds per scene and recipe) is printed at the end (--tabulate: only the table). Not a
@@ -40,7 +38,7 @@ from paper_tables import separable_labels  # noqa: E402
 from scenes import SCENES  # noqa: E402
 
 #: Preprocessing switches of this script, with their defaults (the workflow's behaviour).
-SWITCHES = {"trainval": "0", "pca": "scene", "std": "1"}
+SWITCHES = {"pca": "scene"}
 SVM_GRID = {"C": (1.0, 10.0, 100.0, 1000.0), "gamma": ("scale", 0.3, 3.0)}  # gamma in multiples of 'scale'
 
 
@@ -66,17 +64,14 @@ def parse_recipe(text):
     return fields, switches
 
 
-def reduced_cube(cube, exclude, components, fit_pixels, standardise):
+def reduced_cube(cube, exclude, components, fit_pixels, scale):
     """The PCA cube (H, W, components) of the workflow, fitted on ``fit_pixels`` ((rows, cols) or None: all)."""
     from fast3dcnn_qgis.core.reduction import SpectralReducer
 
-    reducer = SpectralReducer(kept_bands(cube.shape[2], exclude), None, components)
+    reducer = SpectralReducer(kept_bands(cube.shape[2], exclude), None, components, scale=scale)
     sample = cube.reshape(-1, 1, cube.shape[2]) if fit_pixels is None else cube[fit_pixels][:, None, :]
     reducer.fit_blocks([sample])
-    reduced, _ = reducer.transform_block(cube)
-    if not standardise:
-        reduced *= (reducer.score_scale_ / reducer.score_scale_[0]).astype(np.float32)
-    return reduced
+    return reducer.transform_block(cube)[0]
 
 
 def svm_run(cube, exclude, rows, cols, labels, split, merged, class_ids):
@@ -146,10 +141,10 @@ def measure(scene_name, seed, recipe, args, loaded):
     class_ids = np.unique(y)
     targets = np.searchsorted(class_ids, y)
     split = make_split(rows, cols, y, "disjoint", seed=seed, window=config.window)
-    merged = validation_into_training(split, rows, cols, config.window) if switches["trainval"] == "1" else split
+    merged = validation_into_training(split, rows, cols, config.window) if config.validation_into_training else split
     fit_pixels = (rows[merged.train], cols[merged.train]) if switches["pca"] == "train" else None
-    reduced = reduced_cube(cube, scene.exclude_bands, args.components, fit_pixels, switches["std"] == "1")
-    svm_key = (scene_name, seed, switches["trainval"], config.window)
+    reduced = reduced_cube(cube, scene.exclude_bands, args.components, fit_pixels, config.component_scale)
+    svm_key = (scene_name, seed, config.validation_into_training, config.window)
     if svm_key not in args.svm_cache:
         args.svm_cache[svm_key] = svm_run(cube, scene.exclude_bands, rows, cols, y, split, merged, class_ids)
     figures = cnn_run(reduced, rows, cols, targets, merged, class_ids, config)
@@ -197,7 +192,7 @@ def main():
         with open(args.out) as stream:
             runs = [json.loads(line) for line in stream if line.strip()]
     done = {(r["scene"], r["seed"], r["recipe"], r["window"]) for r in runs}
-    args.svm_cache = {(r["scene"], r["seed"], r["switches"]["trainval"], r["window"]):
+    args.svm_cache = {(r["scene"], r["seed"], r["config"]["validation_into_training"], r["window"]):
                       {k: v for k, v in r.items() if k.startswith("svm_")} for r in runs}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     for scene_name in [] if args.tabulate else args.scenes:
