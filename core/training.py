@@ -78,7 +78,7 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
     def dataset(part, training):
         return PatchDataset(cube, rows[part], cols[part], targets[part], config.window, config.batch_size,
                             config.padding, shuffle=training, seed=config.seed,
-                            augment=config.augmentation() if training else None)
+                            noise=config.spectral_noise if training else 0.0)
 
     train_data = dataset(split.train, True)
     val_data = dataset(split.val, False) if len(split.val) else None

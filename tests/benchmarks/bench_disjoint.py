@@ -11,7 +11,7 @@ an RBF SVM on the standardised raw spectra of the same training pixels, its C an
 validation pixels (never on the test pixels), scored on the same test pixels.
 
 A recipe is a name of settings.RECIPES, optionally followed by ``+field=value`` overrides of
-TrainingConfig (``paper+flip=1+epochs=30``), or of the switch ``pca=train`` (PCA fitted on the
+TrainingConfig (``paper+spectral_noise=0.05+epochs=20``), or of the switch ``pca=train`` (PCA fitted on the
 training pixels only, not the whole scene as the workflow does). With ``validation_into_training=1``
 the SVM is refitted on the same pixels as the network, its C and gamma still chosen on validation first.
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from fast3dcnn_qgis.core.patches import PatchDataset, augment_patches, extract_patches
+from fast3dcnn_qgis.core.patches import PatchDataset, add_spectral_noise, extract_patches
 
 
 def _cube():
@@ -58,37 +58,24 @@ def _salinas_patches(salinas, n=64, window=9):
     return scaled, rows[pick], cols[pick], y[pick], extract_patches(scaled, rows[pick], cols[pick], window)
 
 
-def test_flips_and_masking_keep_the_centre_spectrum_and_the_shape(salinas):
+def test_spectral_noise_keeps_shape_and_centre_and_only_adds_noise(salinas):
     _, _, _, _, patches = _salinas_patches(salinas)
-    altered = augment_patches(patches, np.random.default_rng(1), flip=True, mask=0.5)
-    assert altered.shape == patches.shape and altered.dtype == np.float32
-    assert np.array_equal(altered[:, 4, 4], patches[:, 4, 4])
-    dihedral = [np.rot90(p, k, axes=(1, 2)) for p in (patches, patches[:, :, ::-1]) for k in range(4)]
-    flipped = augment_patches(patches, np.random.default_rng(1), flip=True)
-    matches = [[np.array_equal(flipped[i], d[i]) for d in dihedral] for i in range(len(patches))]
-    assert all(any(m) for m in matches)  # each patch is one of its own 8 flips and turns
-    assert len({m.index(True) for m in matches}) == 8  # and all 8 occur
-    masked = augment_patches(patches, np.random.default_rng(2), mask=0.5)
-    zeroed = (masked == 0).all(axis=-1) & (patches != 0).any(axis=-1)
-    assert 0.4 < zeroed.mean() < 0.6 and not zeroed[:, 4, 4].any()
-    assert np.array_equal(masked[~zeroed], patches[~zeroed])
-
-
-def test_spectral_noise_is_added_around_the_values(salinas):
-    _, _, _, _, patches = _salinas_patches(salinas)
-    noisy = augment_patches(patches, np.random.default_rng(0), noise=0.2)
+    noisy = add_spectral_noise(patches, np.random.default_rng(0), 0.2)
+    assert noisy.shape == patches.shape and noisy.dtype == np.float32
     assert abs((noisy - patches).std() - 0.2) < 0.01 and abs((noisy - patches).mean()) < 0.01
 
 
-def test_augmentation_leaves_the_batch_order_and_centres_as_they_were(salinas):
+def test_noise_leaves_the_batch_order_and_targets_as_they_were(salinas):
     cube, rows, cols, y, _ = _salinas_patches(salinas, n=200)
     plain = PatchDataset(cube, rows, cols, y, 9, 32, shuffle=True, seed=3)
-    augmented = PatchDataset(cube, rows, cols, y, 9, 32, shuffle=True, seed=3, augment={"flip": True, "mask": 0.3})
+    noisy = PatchDataset(cube, rows, cols, y, 9, 32, shuffle=True, seed=3, noise=0.1)
     for _ in range(2):
         for i in range(len(plain)):
-            (x, t), (xa, ta) = plain[i], augmented[i]
-            assert np.array_equal(t, ta) and np.array_equal(x[:, 4, 4], xa[:, 4, 4])
-        plain.on_epoch_end(), augmented.on_epoch_end()
+            (x, t), (xn, tn) = plain[i], noisy[i]
+            assert np.array_equal(t, tn) and xn.shape == x.shape
+            assert 0.09 < (xn - x).std() < 0.11  # the same patches, with fresh noise
+        plain.on_epoch_end(), noisy.on_epoch_end()
+    assert not np.array_equal(noisy[0][0], noisy[0][0])
 
 
 def test_without_augmentation_the_batches_are_those_of_the_seeded_shuffle(salinas):

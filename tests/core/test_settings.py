@@ -65,10 +65,12 @@ def test_settings_splits_and_classes_import_without_keras():
 def test_the_default_recipe_is_robust_and_the_paper_recipe_is_the_papers():
     assert TrainingConfig() == TrainingConfig.recipe(DEFAULT_RECIPE) and DEFAULT_RECIPE == "robust"
     paper = TrainingConfig.recipe("paper", window=13)
-    assert (paper.epochs, paper.window, paper.component_scale, paper.augmentation()) == (50, 13, "each", None)
+    assert (paper.epochs, paper.window, paper.component_scale, paper.spectral_noise) == (50, 13, "each", 0.0)
     assert not paper.validation_into_training
     fields = set(TrainingConfig().as_dict())
     assert all(set(recipe) <= fields for recipe in RECIPES.values())
-    assert TrainingConfig().augmentation() == {"flip": True, "noise": 0.02, "mask": 0.3}
+    robust = TrainingConfig()
+    assert (robust.epochs, robust.component_scale, robust.validation_into_training, robust.spectral_noise) == \
+        (20, "first", True, 0.05)
     with pytest.raises(InputError, match="'fast' is not one of paper, robust"):
         TrainingConfig.recipe("fast")

@@ -82,6 +82,6 @@ def test_scoring_validation_less_often_trains_the_same_model(scene):
     assert last_only.history["loss"] == every_epoch.history["loss"]
 
 
-def test_augmented_training_still_learns(scene):
-    result = _train(scene, epochs=3, flip=True, spectral_noise=0.05, mask=0.3)
+def test_training_with_spectral_noise_still_learns(scene):
+    result = _train(scene, epochs=3, spectral_noise=0.1)
     assert result.history["val_accuracy"][-1] > 0.8
