@@ -7,7 +7,8 @@ to fit in memory. The components are then scaled: the paper's code skips this, b
 split it lifts overall accuracy from 97.5% to 99.3% with TensorFlow. "first" divides all by the
 first component's standard deviation, so they keep their relative variance: the weak last
 components, mostly noise and field-specific detail, are not blown up to the size of the first; on
-the disjoint split (test ground away from training ground) this lifts Indian Pines from 39% to 44%.
+the disjoint split (test ground away from training ground) this alone took Indian Pines (seed 0)
+from 39% to 44% (tests/benchmarks/bench_disjoint.py).
 Everything learned is kept as plain arrays so the model file stores it without pickle.
 """
 import numpy as np
