@@ -39,21 +39,32 @@ def extract_patches(cube, rows, cols, window, padding="zero"):
     return patches
 
 
+def add_spectral_noise(patches, rng, noise):
+    """``patches`` with N(0, ``noise``) added to every value: each training patch is seen with fresh
+    noise every epoch, so the network cannot lean on the exact values of the weak components, which
+    on other ground (the disjoint split) differ most from the training fields."""
+    return patches + rng.normal(0.0, noise, patches.shape).astype(np.float32)
+
+
 class PatchDataset(keras.utils.PyDataset):
     """Batches of (patches (n, S, S, B, 1), class indices) for Keras ``fit``/``predict``.
 
     With ``shuffle`` the order is redrawn each epoch from a generator seeded by ``seed``, so two runs
-    with the same seed see the same batches.
+    with the same seed see the same batches. ``noise`` (a standard deviation, 0: none) is added to
+    each patch anew every time it is drawn (see ``add_spectral_noise``), from a generator of its own
+    so the order stays the same.
     """
 
     def __init__(self, cube, rows, cols, targets=None, window=11, batch_size=256, padding="zero",
-                 shuffle=False, seed=0):
+                 shuffle=False, seed=0, noise=0.0):
         super().__init__(workers=1, use_multiprocessing=False)
         self.cube, self.window, self.padding = cube, window, padding
         self.rows, self.cols = np.asarray(rows), np.asarray(cols)
         self.targets = None if targets is None else np.asarray(targets)
         self.batch_size, self.shuffle = int(batch_size), shuffle
+        self.noise = noise
         self._rng = np.random.default_rng(seed)
+        self._noise_rng = np.random.default_rng([seed, 1])
         self._order = np.arange(len(self.rows))
         if shuffle:
             self._rng.shuffle(self._order)
@@ -68,6 +79,8 @@ class PatchDataset(keras.utils.PyDataset):
     def __getitem__(self, index):
         pick = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         patches = extract_patches(self.cube, self.rows[pick], self.cols[pick], self.window, self.padding)
+        if self.noise:
+            patches = add_spectral_noise(patches, self._noise_rng, self.noise)
         if self.targets is None:
             return (patches[..., None],)
         return patches[..., None], self.targets[pick]

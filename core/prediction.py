@@ -31,7 +31,7 @@ class BlockPrediction(NamedTuple):
 
 
 def reduce_block(classifier, block):
-    """The standardised PCA scores of ``block``, padded to a full halo of S // 2, and the core's validity."""
+    """The scaled PCA scores of ``block``, padded to a full halo of S // 2, and the core's validity."""
     half = classifier.window // 2
     scores, valid = classifier.reducer.transform_block(block.data)
     top, bottom, left, right = block.halo

@@ -36,6 +36,8 @@ DROPOUT = Limit(0.4, 0.0, 0.9)
 SEED = Limit(0, 0)
 
 PADDINGS = ("zero", "reflect")
+#: How the PCA scores are scaled (see reduction.py): each to unit variance, or all by the first's.
+COMPONENT_SCALES = ("each", "first")
 SPLIT_METHODS = ("paper", "fraction", "count", "disjoint")
 #: The disjoint split's test share when none is given.
 DISJOINT_TEST_FRACTION = 0.3
@@ -83,11 +85,30 @@ def split_value_problem(method, value):
     return None
 
 
+#: The training recipes: the TrainingConfig fields each sets (tests/benchmarks/bench_disjoint.py
+#: measures them). "paper": the paper's recipe as this plugin always ran it. "robust", the default,
+#: holds up better on ground away from the training pixels (the disjoint split), where the paper's
+#: recipe learns the look of the training fields: the scores are scaled by the first component's
+#: deviation only and the training patches get spectral noise, so the weak components, where fields
+#: differ most, weigh less; on the disjoint split the validation pixels whose patch reaches no test
+#: pixel are trained on too (they lie next to the test segment). It keeps 50 epochs: with 20 and
+#: more noise (0.05) the disjoint figures were the same but Indian Pines' random split fell to 94.4%
+#: (99.25% with this recipe, 99.3% with the paper's).
+RECIPES = {
+    "paper": {"epochs": EPOCHS.default, "component_scale": "each", "validation_into_training": False,
+              "spectral_noise": 0.0},
+    "robust": {"epochs": EPOCHS.default, "component_scale": "first", "validation_into_training": True,
+               "spectral_noise": 0.02},
+}
+DEFAULT_RECIPE = "robust"
+
+
 @dataclass
 class TrainingConfig:
-    """How the network is trained; the defaults are the paper's."""
+    """How the network is trained; the defaults are the recipe DEFAULT_RECIPE's, the other values
+    the paper's."""
     window: int = WINDOW.default
-    epochs: int = EPOCHS.default
+    epochs: int = RECIPES[DEFAULT_RECIPE]["epochs"]
     batch_size: int = BATCH_SIZE.default
     learning_rate: float = LEARNING_RATE.default
     dropout: float = DROPOUT.default
@@ -97,6 +118,21 @@ class TrainingConfig:
     # Score the validation pixels every N epochs (and after the last). Without keep_best they only
     # fill the report's curves, and at S = 21 scoring them every epoch costs a third of the time.
     validation_every: int = 1
+    # How the PCA scores are scaled, one of COMPONENT_SCALES (see reduction.py).
+    component_scale: str = RECIPES[DEFAULT_RECIPE]["component_scale"]
+    # On the disjoint split, train on the validation pixels too (see splits.validation_into_training).
+    validation_into_training: bool = RECIPES[DEFAULT_RECIPE]["validation_into_training"]
+    # Standard deviation of the noise added to the training patches (see patches.add_spectral_noise).
+    spectral_noise: float = RECIPES[DEFAULT_RECIPE]["spectral_noise"]
+    # The recipe these values come from (its name, for the record).
+    recipe_name: str = DEFAULT_RECIPE
+
+    @classmethod
+    def recipe(cls, name, **fields):
+        """The configuration of the recipe ``name`` (a key of RECIPES), ``fields`` overriding it."""
+        if name not in RECIPES:
+            raise InputError(f"training recipe '{name}' is not one of {', '.join(RECIPES)}")
+        return cls(**{**RECIPES[name], "recipe_name": name, **fields})
 
     def as_dict(self):
         return asdict(self)

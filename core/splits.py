@@ -91,6 +91,13 @@ def _paper_split(labels, seed, class_names):
     return [np.sort(np.concatenate(part)) for part in (train, val, test)]
 
 
+def _near(rows, cols, among, window):
+    """Which pixels (rows, cols) have a ``window`` x ``window`` patch reaching a pixel where ``among`` is true."""
+    grid = np.zeros((rows.max() + 1, cols.max() + 1), dtype=bool)
+    grid[rows[among], cols[among]] = True
+    return ndimage.maximum_filter(grid, size=window, mode="constant", cval=False)[rows, cols]
+
+
 def _disjoint_split(rows, cols, labels, window, test_fraction, seed, class_names):
     """Per class, pixels are ordered along a seeded direction across the scene and cut into
     contiguous segments: training, then validation, then test. Validation lies between training
@@ -108,10 +115,7 @@ def _disjoint_split(rows, cols, labels, window, test_fraction, seed, class_names
         pixel_set[members[:n_train]] = 0
         pixel_set[members[n_train:len(members) - n_test]] = 1
         pixel_set[members[len(members) - n_test:]] = 2
-    test_grid = np.zeros((rows.max() + 1, cols.max() + 1), dtype=bool)
-    test_grid[rows[pixel_set == 2], cols[pixel_set == 2]] = True
-    near_test = ndimage.maximum_filter(test_grid, size=window, mode="constant", cval=False)
-    dropped = near_test[rows, cols] & (pixel_set == 0)
+    dropped = _near(rows, cols, pixel_set == 2, window) & (pixel_set == 0)
     parts = [np.flatnonzero((pixel_set == s) & ~dropped) for s in range(3)]
     classes = np.unique(labels)
     for name, part in zip(("training", "validation", "test"), parts):
@@ -124,6 +128,18 @@ def _disjoint_split(rows, cols, labels, window, test_fraction, seed, class_names
                 f"pixels; label more of them, remove them, use a smaller window or a random split",
                 classes=missing)
     return parts
+
+
+def validation_into_training(split, rows, cols, window):
+    """``split`` with its validation pixels moved into training, minus any whose patch reaches a test
+    pixel (so the disjoint split stays disjoint), and no validation left: once the recipe is fixed,
+    the pixels that chose it are better used to fit it, the more so in the disjoint split where the
+    validation segment lies next to the test segment."""
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    test = np.zeros(len(rows), dtype=bool)
+    test[split.test] = True
+    val = split.val[~_near(rows, cols, test, window)[split.val]]
+    return Split(np.sort(np.concatenate([split.train, val])), split.val[:0], split.test, split.method, split.value)
 
 
 def make_split(rows, cols, labels, method="paper", value=None, seed=0, window=11, class_names=None):

@@ -75,9 +75,10 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
     rows, cols, targets = np.asarray(rows), np.asarray(cols), np.asarray(targets)
     bands = cube.shape[2]
 
-    def dataset(part, shuffle):
+    def dataset(part, training):
         return PatchDataset(cube, rows[part], cols[part], targets[part], config.window, config.batch_size,
-                            config.padding, shuffle=shuffle, seed=config.seed)
+                            config.padding, shuffle=training, seed=config.seed,
+                            noise=config.spectral_noise if training else 0.0)
 
     train_data = dataset(split.train, True)
     val_data = dataset(split.val, False) if len(split.val) else None

@@ -23,7 +23,7 @@ from .patches import PatchDataset
 from .record import RunRecord
 from .reduction import SpectralReducer
 from .settings import TrainingSettings
-from .splits import labelled_pixels, make_split, make_split_per_scene
+from .splits import labelled_pixels, make_split, make_split_per_scene, validation_into_training
 from .training import train_network
 
 #: Share of the progress bar taken by each phase of ``train_classifier``.
@@ -36,7 +36,7 @@ def software_versions():
 
 
 def reduce_scene(reducer, blocks, height, width, spill_path=None, should_cancel=None):
-    """The (H, W, B) float32 cube of standardised scores, zero at invalid pixels, and the validity mask.
+    """The (H, W, B) float32 cube of scaled PCA scores, zero at invalid pixels, and the validity mask.
 
     With ``spill_path`` the cube is a memory-mapped file there, for scenes whose cube does not fit
     in memory.
@@ -85,7 +85,7 @@ class _Scene:
 
 
 def _fit_reducer(scene, kept, nodata, settings):
-    reducer = SpectralReducer(kept, nodata, settings.components)
+    reducer = SpectralReducer(kept, nodata, settings.components, scale=settings.training.component_scale)
     reducer.fit_blocks((block.data for block in scene.tracked_blocks("pca")), settings.pca_sample_step,
                        should_cancel=scene.should_cancel)
     scene.log(f"PCA: {len(kept)} bands -> {settings.components} components, "
@@ -125,15 +125,23 @@ def _test_predictions(model, cube, rows, cols, config):
 
 
 def _split(rows, cols, labels, settings, classes, mosaic):
+    """The split of the labelled pixels: within each raster of a mosaic, and on the disjoint split
+    with the validation pixels no test patch reaches moved into training when the recipe says so."""
     config = settings.training
     if mosaic is None or len(mosaic.sizes) == 1:
-        return make_split(rows, cols, labels, settings.split, settings.split_value, config.seed, config.window,
-                          classes.names)
-    if config.padding != "zero":
+        split = make_split(rows, cols, labels, settings.split, settings.split_value, config.seed, config.window,
+                           classes.names)
+    elif config.padding != "zero":
         raise InputError(f"padding '{config.padding}' needs a single raster: several rasters are trained with "
                          f"zero padding at their edges")
-    return make_split_per_scene(rows, cols, labels, mosaic.scene_of_rows(rows), settings.split,
-                                settings.split_value, config.seed, config.window, classes.names, mosaic.names)
+    else:
+        split = make_split_per_scene(rows, cols, labels, mosaic.scene_of_rows(rows), settings.split,
+                                     settings.split_value, config.seed, config.window, classes.names, mosaic.names)
+    if config.validation_into_training and split.method == "disjoint":
+        # In a random split nearly every validation pixel neighbours a test pixel: moving the few
+        # others would add little and lose the validation curves.
+        split = validation_into_training(split, rows, cols, config.window)
+    return split
 
 
 def _baseline(scene, spectra, pixels, split, names, accuracy, seed, timings, runner):

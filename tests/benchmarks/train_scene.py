@@ -1,6 +1,7 @@
-"""Trains the paper's recipe on one benchmark scene and prints accuracy, time and speed.
+"""Trains a recipe (settings.RECIPES, default the default one) on one benchmark scene and prints
+accuracy, time and speed.
 
-    python tests/benchmarks/train_scene.py --data ../shared/data --scene indian_pines --window 11
+    python tests/benchmarks/train_scene.py --data ../shared/data --scene indian_pines --window 11 --recipe paper
 
 Not a test: it takes minutes. The issue-2 target is OA >= 98.5% on Indian Pines, paper split, S = 11,
 50 epochs.
@@ -15,7 +16,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
 from fast3dcnn_qgis.core.blocks import array_blocks  # noqa: E402
-from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings  # noqa: E402
+from fast3dcnn_qgis.core.settings import (COMPONENT_SCALES, DEFAULT_RECIPE, RECIPES, TrainingConfig,  # noqa: E402
+                                          TrainingSettings)
 from fast3dcnn_qgis.core.workflow import train_classifier  # noqa: E402
 from scenes import SCENES  # noqa: E402
 
@@ -25,24 +27,30 @@ def main():
     parser.add_argument("--data", required=True, help="folder laid out like ../shared/data")
     parser.add_argument("--scene", default="indian_pines", choices=sorted(SCENES))
     parser.add_argument("--window", type=int, default=11)
-    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=sorted(RECIPES))
+    parser.add_argument("--epochs", type=int, help="default: the recipe's")
+    parser.add_argument("--component-scale", choices=COMPONENT_SCALES, help="default: the recipe's")
+    parser.add_argument("--spectral-noise", type=float, help="default: the recipe's")
     parser.add_argument("--split", default="paper")
     parser.add_argument("--split-value", type=float)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
 
+    overrides = {key: value for key, value in (("epochs", args.epochs), ("component_scale", args.component_scale),
+                                               ("spectral_noise", args.spectral_noise)) if value is not None}
     scene = SCENES[args.scene]
     cube, labels = scene.load(args.data)
     settings = TrainingSettings(exclude_bands=scene.exclude_bands, split=args.split, split_value=args.split_value,
-                                training=TrainingConfig(window=args.window, epochs=args.epochs, seed=args.seed))
+                                training=TrainingConfig.recipe(args.recipe, window=args.window, seed=args.seed,
+                                                               **overrides))
     start = time.perf_counter()
     classifier = train_classifier(lambda: array_blocks(cube, 64), *cube.shape, labels, settings, log=print)
     total = time.perf_counter() - start
     record = classifier.record
     report, timings = record.accuracy, record.timings
     figures = {
-        "scene": args.scene, "window": args.window, "epochs": args.epochs, "split": record.split["description"],
+        "scene": args.scene, "window": args.window, "recipe": args.recipe, "settings": record.settings, "split": record.split["description"],
         "seed": args.seed, "oa": report["overall_accuracy"], "aa": report["average_accuracy"],
         "kappa": report["kappa"], "train_seconds": timings["train_seconds"],
         "train_patches_per_second": timings["train_patches_per_second"], "total_seconds": total,

@@ -3,6 +3,7 @@ import pytest
 from sklearn.decomposition import PCA
 
 from fast3dcnn_qgis.core.blocks import array_blocks
+from fast3dcnn_qgis.core.errors import InputError
 from fast3dcnn_qgis.core.reduction import ComponentCountError, SpectralReducer
 
 
@@ -74,3 +75,17 @@ def test_constant_bands_do_not_break_standardisation():
     reducer = _fit(cube, components=5)
     scores, _ = reducer.transform_block(cube)
     assert np.isfinite(scores).all()
+
+
+def test_scaling_by_the_first_component_keeps_the_relative_variances(salinas):
+    cube = salinas[0][..., :60].astype(np.float64)
+    each = _fit(cube, components=5, chunk=700)
+    first = SpectralReducer(np.arange(60), None, 5, chunk_pixels=700, scale="first")
+    first.fit_blocks(b.data for b in array_blocks(cube, 8))
+    std = first.transform_block(cube)[0].reshape(-1, 5).std(axis=0)
+    assert std[0] == pytest.approx(1, abs=1e-3)
+    assert np.allclose(std, np.sqrt(first.explained_variance_ / first.explained_variance_[0]), rtol=0.05)
+    assert np.allclose(first.transform_block(cube)[0] * first.score_scale_[0],
+                       each.transform_block(cube)[0] * each.score_scale_, rtol=1e-4, atol=1e-2)
+    with pytest.raises(InputError, match="'unit' is not one of each, first"):
+        SpectralReducer(np.arange(60), None, 5, scale="unit")

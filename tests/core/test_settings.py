@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from fast3dcnn_qgis.core.errors import InputError
-from fast3dcnn_qgis.core.settings import (COMPONENTS, SPLIT_METHODS, WINDOW, TrainingSettings, check_components,
-                                          check_window, split_value_problem)
+from fast3dcnn_qgis.core.settings import (COMPONENTS, DEFAULT_RECIPE, RECIPES, SPLIT_METHODS, WINDOW, TrainingConfig,
+                                          TrainingSettings, check_components, check_window, split_value_problem)
 
 
 @pytest.mark.parametrize("window", [2, 7, 33])
@@ -60,3 +60,17 @@ def test_settings_splits_and_classes_import_without_keras():
     printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              cwd=root).stdout
     assert printed.strip() == "[]"
+
+
+def test_the_default_recipe_is_robust_and_the_paper_recipe_is_the_papers():
+    assert TrainingConfig() == TrainingConfig.recipe(DEFAULT_RECIPE) and DEFAULT_RECIPE == "robust"
+    paper = TrainingConfig.recipe("paper", window=13)
+    assert (paper.epochs, paper.window, paper.component_scale, paper.spectral_noise) == (50, 13, "each", 0.0)
+    assert not paper.validation_into_training
+    fields = set(TrainingConfig().as_dict())
+    assert all(set(recipe) <= fields for recipe in RECIPES.values())
+    robust = TrainingConfig()
+    assert (robust.epochs, robust.component_scale, robust.validation_into_training, robust.spectral_noise) == \
+        (50, "first", True, 0.02)
+    with pytest.raises(InputError, match="'fast' is not one of paper, robust"):
+        TrainingConfig.recipe("fast")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from fast3dcnn_qgis.core.splits import SplitError, labelled_pixels, make_split
+from fast3dcnn_qgis.core.splits import SplitError, labelled_pixels, make_split, validation_into_training
 
 
 def _parts(split):
@@ -79,3 +79,17 @@ def test_disjoint_split_reports_classes_it_cannot_separate():
     with pytest.raises(SplitError, match="class 2") as caught:
         make_split(rows, cols, labels, "disjoint", window=5)
     assert caught.value.classes == (2,)
+
+
+def test_validation_into_training_keeps_every_test_pixel_out_of_training_patches(salinas):
+    rows, cols, labels = labelled_pixels(salinas[1])
+    split = make_split(rows, cols, labels, "disjoint", seed=1, window=11)
+    merged = validation_into_training(split, rows, cols, 11)
+    assert len(merged.val) == 0 and np.array_equal(merged.test, split.test)
+    assert set(split.train) < set(merged.train) <= set(split.train) | set(split.val)
+    test = np.zeros(salinas[1].shape, dtype=bool)
+    test[rows[split.test], cols[split.test]] = True
+    inside = ndimage.uniform_filter(test.astype(float), size=11, mode="constant") * 121
+    assert inside[rows[merged.train], cols[merged.train]].max() < 0.5
+    moved = np.setdiff1d(split.val, merged.train)  # the validation pixels left out are those next to test
+    assert len(moved) and inside[rows[moved], cols[moved]].min() > 0.5

@@ -80,3 +80,8 @@ def test_scoring_validation_less_often_trains_the_same_model(scene):
     assert last_only.history["val_accuracy"][:2] == [None, None]
     assert last_only.history["val_accuracy"][2] == pytest.approx(every_epoch.history["val_accuracy"][2], abs=1e-6)
     assert last_only.history["loss"] == every_epoch.history["loss"]
+
+
+def test_training_with_spectral_noise_still_learns(scene):
+    result = _train(scene, epochs=3, spectral_noise=0.1)
+    assert result.history["val_accuracy"][-1] > 0.8

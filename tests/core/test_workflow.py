@@ -77,3 +77,15 @@ def test_one_class_and_oversized_window_are_refused(salinas):
     small = cube[:20, :8]
     with pytest.raises(ValueError, match="window size 9 is larger than the raster"):
         train_classifier(lambda: array_blocks(small, 40), *small.shape, labels[:20, :8], settings)
+
+
+@pytest.mark.parametrize("recipe", ["paper", "robust"])
+def test_the_robust_recipe_trains_on_the_disjoint_validation_pixels_too(salinas, recipe):
+    cube, labels = salinas
+    settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, split="disjoint",
+                                training=TrainingConfig.recipe(recipe, window=9, epochs=1))
+    split = train_classifier(lambda: array_blocks(cube, 40), *cube.shape, labels, settings).record.split
+    if recipe == "robust":
+        assert split["n_val"] == 0 and split["n_train"] > 2100
+    else:
+        assert split["n_val"] > 1500 and split["n_train"] < 2000
