@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fast3dcnn_qgis.core.classes import ClassTable  # noqa: E402
+from fast3dcnn_qgis.core.settings import DEFAULT_RECIPE, RECIPES  # noqa: E402
 from fast3dcnn_qgis.png import class_map_png, png_bytes  # noqa: E402
 from scenes import SCENES  # noqa: E402
 
@@ -50,7 +51,8 @@ PREVIEW_SIDE = 400
 
 
 def run_key(run):
-    return (run["scene"], run["split"], run["window"], run["seed"], run["epochs"])
+    # Runs recorded before the recipes existed used the paper's.
+    return (run["scene"], run["split"], run["window"], run["seed"], run["epochs"], run.get("recipe", "paper"))
 
 
 def planned_runs(args):
@@ -65,7 +67,8 @@ def planned_runs(args):
     else:
         windows, splits, seeds = args.windows, args.splits, range(args.seeds)
     # Protocol first: a grid cut short by a time limit still holds whole protocols, the paper's first.
-    return [{"scene": scene, "split": split, "window": window, "seed": seed, "epochs": args.epochs}
+    return [{"scene": scene, "split": split, "window": window, "seed": seed, "epochs": args.epochs,
+             "recipe": args.recipe}
             for split in splits for window in windows for scene in scenes for seed in seeds]
 
 
@@ -104,8 +107,9 @@ def measure(run, data, figures):
     colors = classes.colors
     dropped = separable_labels(labels, method, value, run)
     settings = TrainingSettings(exclude_bands=scene.exclude_bands, split=method, split_value=value,
-                                training=TrainingConfig(window=run["window"], epochs=run["epochs"], seed=run["seed"],
-                                                        validation_every=run["epochs"]))
+                                training=TrainingConfig.recipe(run.get("recipe", "paper"), window=run["window"],
+                                                               epochs=run["epochs"], seed=run["seed"],
+                                                               validation_every=run["epochs"]))
     classifier = train_classifier(lambda: array_blocks(cube, 64), *cube.shape, labels, settings, classes=classes)
     record = classifier.record
     report = record.accuracy
@@ -225,8 +229,9 @@ def markdown(summary, runs, paper, epochs):
     known = (f"[paper: x] is the paper's Table III figure ({paper['source']})." if paper.get("table3") else
              f"The paper's figures are not shown. Source: {paper['source']}.")
     machines = sorted({run.get("machine", "unrecorded machine") for run in runs if "error" not in run})
+    recipes = sorted({run.get("recipe", "paper") for run in runs})
     lines = [f"All figures in percent, mean ± standard deviation over seeds (n = number of seeds), {epochs} "
-             f"epochs, measured on: {'; '.join(machines)}. {known}", ""]
+             f"epochs, recipe {', '.join(recipes)}, measured on: {'; '.join(machines)}. {known}", ""]
     scenes = sorted({scene for scene, _, _ in summary})
     for split in SPLITS:
         windows = sorted({w for s, sp, w in summary if sp == split})
@@ -314,6 +319,8 @@ def parse_arguments():
     parser.add_argument("--splits", nargs="+", choices=list(SPLITS), default=list(SPLITS))
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1 (default 3)")
     parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--recipe", choices=list(RECIPES), default=DEFAULT_RECIPE,
+                        help=f"training recipe (default {DEFAULT_RECIPE}; paper: the paper's exactly)")
     parser.add_argument("--quick", action="store_true", help="one scene (salinas_a if present), window 11, "
                                                              "paper split, seed 0")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1: on a CPU one run "
