@@ -104,14 +104,14 @@ def svm_baseline(spectra, rows, cols, labels, split, class_names=None, seed=0):
 
     x_fit, y_fit = features(fit), labels[fit]
     bands = x_fit.shape[1]
-    grid = [(c, g / bands) for c in C_GRID for g in GAMMA_FACTORS]
     if len(tune) and len(np.unique(y_fit)) > 1:
-        x_tune = features(tune)
-        scores = [SVC(C=c, gamma=g).fit(x_fit, y_fit).score(x_tune, labels[tune]) for c, g in grid]
-        c, gamma = grid[int(np.argmax(scores))]
+        x_tune, y_tune = features(tune), labels[tune]
+        # The best-scoring fit itself is kept (the first of equals), so the chosen SVM is not fitted twice.
+        fitted = (SVC(C=c, gamma=g / bands).fit(x_fit, y_fit) for c in C_GRID for g in GAMMA_FACTORS)
+        svm = max(fitted, key=lambda candidate: candidate.score(x_tune, y_tune))
     else:
-        c, gamma = 100.0, 1.0 / bands
-    svm = SVC(C=c, gamma=gamma).fit(x_fit, y_fit)
+        svm = SVC(C=100.0, gamma=1.0 / bands).fit(x_fit, y_fit)
+    c, gamma = svm.C, svm.gamma
     predicted = svm.predict(features(parts["test"]))
     class_ids = np.unique(labels)
     return {"method": METHOD, "C": c, "gamma": gamma, "n_train": len(fit), "n_train_available": len(split.train),
