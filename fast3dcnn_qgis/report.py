@@ -208,6 +208,8 @@ def _baseline_section(record):
         for label, key, shown in (("Overall accuracy (OA)", "overall_accuracy", _percent),
                                   ("Average accuracy (AA)", "average_accuracy", _percent),
                                   ("Cohen's kappa", "kappa", lambda value: _number(value, 4))))
+    chosen = (f"chosen on {baseline['n_val']:,} validation pixels" if baseline["n_val"] else
+              "fixed, as no validation pixels were left to choose them on")
     svm_classes = {row["id"]: row for row in svm.get("per_class", [])}
     per_class = "".join(
         f"<tr><td>{_e(row.get('name', row['id']))}</td>"
@@ -219,7 +221,7 @@ def _baseline_section(record):
             f"<table><thead><tr><th>Class</th><th>Recall, 3D CNN</th><th>Recall, SVM</th><th>F1, 3D CNN</th>"
             f"<th>F1, SVM</th></tr></thead><tbody>{per_class}</tbody></table>"
             f"<p class=\"muted\">{_e(baseline['method'])}: C = {baseline['C']:g} and gamma = {baseline['gamma']:.3g} "
-            f"chosen on {baseline['n_val']:,} validation pixels, fitted on {baseline['n_train']:,} of the "
+            f"{chosen}, fitted on {baseline['n_train']:,} of the "
             f"{baseline['n_train_available']:,} training pixels (a stratified sample above that), scored on "
             f"{baseline['n_test']:,} test pixels, in {baseline['seconds']:.1f} s. It sees each pixel's spectrum "
             f"only, no neighbourhood: where it beats the network, the network's spatial context does not help "
