@@ -81,6 +81,19 @@ def _representable(value, dtype):
     return True
 
 
+class BandCountError(InputError):
+    """A raster whose band count differs from the one the model was trained on."""
+
+
+def check_band_count(band_count, trained_on, source="the raster"):
+    """Raises BandCountError unless a raster of ``band_count`` bands fits a model trained on
+    ``trained_on`` bands; ``source`` names the raster."""
+    if band_count != trained_on:
+        raise BandCountError(
+            f"{source} has {band_count} bands but the model was trained on a raster with {trained_on} bands: "
+            f"classify a raster from the same sensor with the same band set, or train a new model on this raster")
+
+
 class BandMatchError(InputError):
     """Bands the model needs that a raster does not have, by wavelength."""
 

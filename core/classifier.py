@@ -9,14 +9,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .bands import check_band_count
 from .classes import ClassTable
-from .errors import InputError
 from .record import RunRecord
 from .reduction import SpectralReducer
-
-
-class BandCountError(InputError):
-    """A raster whose band count differs from the one the model was trained on."""
 
 
 @dataclass
@@ -39,11 +35,7 @@ class Fast3DCNNClassifier:
         return float(self.network.get_layer("dropout_1").rate)
 
     def check_band_count(self, band_count, source="the raster"):
-        if band_count != self.input_band_count:
-            raise BandCountError(
-                f"{source} has {band_count} bands but the model was trained on a raster with "
-                f"{self.input_band_count} bands: classify a raster from the same sensor with the same "
-                f"band set, or train a new model on this raster")
+        check_band_count(band_count, self.input_band_count, source)
 
     def reading_kept_bands(self):
         """This classifier for a raster that holds only the bands it keeps, in order (a raster whose

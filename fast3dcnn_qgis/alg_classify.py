@@ -8,7 +8,7 @@ from .core.errors import InputError
 from .dependencies import DASK, missing_packages
 from .class_maps import (OUTPUT_CONFIDENCE, OUTPUT_PROBABILITIES, check_map_outputs, classify_scene,
                          declare_map_options, map_options)
-from .raster_io import matched_bands, open_raster, raster_info, style_path
+from .raster_io import matched_bands, open_raster, raster_info, rejection_note, style_path
 
 
 class ClassifyAlgorithm(Fast3DCNNAlgorithm):
@@ -110,3 +110,5 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
             client.close()
         if job.error:
             raise InputError(f"{self.INPUT} ('{layer.name()}'): {job.error}")
+        if options["min_confidence"] > 0:
+            progress.log(rejection_note(job.rejected, options["min_confidence"]))

@@ -5,8 +5,7 @@ import contextlib
 
 from qgis.core import QgsProcessingParameterDefinition, QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination
 
-from .raster_io import (PREDICTION_BLOCK_PIXELS, ClassMapWriter, confidence_writer, count_blocks,
-                        probability_writer, read_blocks)
+from .raster_io import PREDICTION_BLOCK_PIXELS, count_blocks, map_writers, read_blocks, rejection_note
 
 #: Patches per network call during prediction.
 PREDICTION_BATCH = 1024
@@ -84,12 +83,9 @@ def classify_scene(classifier, dataset, info, output_path, progress, confidence_
     halo = classifier.window // 2
     total = count_blocks(info, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
     with contextlib.ExitStack() as stack:
-        writers = {"labels": stack.enter_context(ClassMapWriter(output_path, info, classifier.classes))}
-        if confidence_path:
-            writers["confidence"] = stack.enter_context(confidence_writer(confidence_path, info))
-        if probabilities_path:
-            writers["probabilities"] = stack.enter_context(
-                probability_writer(probabilities_path, info, classifier.classes))
+        writers = map_writers(output_path, info, classifier.classes, confidence_path, probabilities_path)
+        for writer in writers.values():
+            stack.enter_context(writer)
         blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
         rejected = 0
         for done, prediction in enumerate(
@@ -103,8 +99,7 @@ def classify_scene(classifier, dataset, info, output_path, progress, confidence_
         for writer in writers.values():
             writer.commit()
     if min_confidence > 0:
-        progress.log(f"{rejected:,} valid pixels had a top probability below {min_confidence:g} ({MIN_CONFIDENCE}) "
-                     f"and are left unclassified (0)")
+        progress.log(rejection_note(rejected, min_confidence))
     return rejected
 
 

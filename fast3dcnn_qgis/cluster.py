@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from .core.blocks import block_windows
 from .core.classes import ClassTable
 from .core.errors import Cancelled, InputError
-from .raster_io import ClassMapWriter, confidence_writer, open_raster, raster_info, read_block
+from .core.bands import check_band_count
+from .raster_io import map_writers, open_raster, raster_info, read_block, rejection_note
 
 #: Tile side in pixels: big enough to amortise a task (a 256 x 256 tile of 200 bands is 26 MB of
 #: int16), small enough that a 3000 x 3000 scene keeps a few workers busy.
@@ -56,7 +57,9 @@ def _worker_classifier(model_bytes, checksum):
 
 
 def classify_tile(model_bytes, checksum, path, window, min_confidence=0.0):
-    """(window, labels, confidence, n_rejected) of one tile of the raster at ``path``; runs on a worker."""
+    """The core.prediction.BlockPrediction of one tile of the raster at ``path`` as a plain dict (so
+    the client unpickles it without importing Keras), with the tile's window in place of its pixels
+    and without the probabilities (neither goes back to the client); runs on a worker."""
     from .core.prediction import predict_blocks
 
     classifier = _worker_classifier(model_bytes, checksum)
@@ -64,7 +67,7 @@ def classify_tile(model_bytes, checksum, path, window, min_confidence=0.0):
         dataset = _DATASETS.get(path) or _DATASETS.setdefault(path, open_raster(path))
         block = read_block(dataset, *window)
     prediction = next(predict_blocks(classifier, [block], min_confidence=min_confidence))
-    return window, prediction.labels, prediction.confidence, prediction.n_rejected
+    return prediction._replace(block=window, probabilities=None)._asdict()
 
 
 # -- on the client -------------------------------------------------------------------------------
@@ -91,7 +94,7 @@ class SceneJob:
     path: str
     output: str
     confidence: str = None
-    writers: list = field(default_factory=list)
+    writers: dict = field(default_factory=dict)  # raster_io.map_writers
     tiles: int = 0
     done: int = 0
     rejected: int = 0
@@ -135,7 +138,7 @@ def classify_on_cluster(client, model_path, jobs, tile=TILE, min_confidence=0.0,
         raise
     for job in jobs:
         if job.error is None:
-            for writer in job.writers:
+            for writer in job.writers.values():
                 writer.commit()
     return jobs
 
@@ -144,12 +147,8 @@ def _submit(client, job, model, classes, shared, checksum, tile, min_confidence)
     """The tile tasks of one scene, or none when the raster cannot be classified (``job.error``)."""
     try:
         info = raster_info(open_raster(job.path, "input raster"))
-        if info.band_count != model["input_band_count"]:
-            raise InputError(f"it has {info.band_count} bands but the model was trained on a raster with "
-                             f"{model['input_band_count']} bands")
-        job.writers.append(ClassMapWriter(job.output, info, classes))
-        if job.confidence:
-            job.writers.append(confidence_writer(job.confidence, info))
+        check_band_count(info.band_count, model["input_band_count"], "the input raster")
+        job.writers = map_writers(job.output, info, classes, job.confidence)
     except (InputError, OSError) as error:
         job.error = str(error)
         _discard(job)
@@ -168,18 +167,18 @@ def _receive(client, future, job, owner):
         client.cancel([f for f, j in owner.items() if j is job])
         _discard(job)
         return
-    (row, col, _, _, _), labels, confidence, rejected = future.result()
-    job.writers[0].write(row, col, labels)
-    if job.confidence:
-        job.writers[1].write(row, col, confidence)
+    prediction = future.result()
+    row, col = prediction["block"][:2]
+    for name, writer in job.writers.items():
+        writer.write(row, col, prediction[name])
     job.done += 1
-    job.rejected += rejected
+    job.rejected += prediction["n_rejected"]
 
 
 def _discard(job):
-    for writer in job.writers:
+    for writer in job.writers.values():
         writer.discard()
-    job.writers = []
+    job.writers = {}
 
 
 def output_paths(inputs, output_dir, confidence):
@@ -248,7 +247,8 @@ def main(argv=None):
         print(f"{job.path}: {job.error}", file=sys.stderr)
     for job in jobs:
         if not job.error:
-            print(f"{job.path} -> {job.output}")
+            rejected = f" ({rejection_note(job.rejected, args.min_confidence)})" if args.min_confidence > 0 else ""
+            print(f"{job.path} -> {job.output}{rejected}")
     return 1 if failed else 0
 
 

@@ -390,9 +390,34 @@ def probability_writer(path, info, classes, parameter="OUTPUT_PROBABILITIES"):
     """A float32 raster of the softmax probabilities, one band per class in id order, each band
     described by its class's name; -1 (never a probability) is nodata."""
     writer = RasterWriter(path, info, gdal.GDT_Float32, -1, parameter, bands=len(classes.ids))
-    for band, info_ in enumerate(classes.completed(), start=1):
-        writer.dataset.GetRasterBand(band).SetDescription(info_.label)
+    for band, entry in enumerate(classes.completed(), start=1):
+        writer.dataset.GetRasterBand(band).SetDescription(entry.label)
     return writer
+
+
+def map_writers(output_path, info, classes, confidence_path=None, probabilities_path=None):
+    """The writers of a class map and, where their paths are given, of its confidence and class
+    probabilities, keyed by the core.prediction.BlockPrediction field each one writes. A writer that
+    cannot be created discards those already created."""
+    writers = {}
+    try:
+        writers["labels"] = ClassMapWriter(output_path, info, classes)
+        if confidence_path:
+            writers["confidence"] = confidence_writer(confidence_path, info)
+        if probabilities_path:
+            writers["probabilities"] = probability_writer(probabilities_path, info, classes)
+    except BaseException:
+        for writer in writers.values():
+            writer.discard()
+        raise
+    return writers
+
+
+def rejection_note(rejected, min_confidence):
+    """The log line saying how many pixels ``min_confidence`` left out of a class map
+    (MIN_CONFIDENCE in QGIS, --min-confidence on a cluster)."""
+    return (f"{rejected:,} valid pixels had a top probability below {min_confidence:g} (MIN_CONFIDENCE) and are "
+            f"left unclassified (0)")
 
 
 @contextmanager

@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from fast3dcnn_qgis.core.classifier import BandCountError
+from fast3dcnn_qgis.core.bands import BandCountError
 from fast3dcnn_qgis.core.modelfile import ModelFileError, load_classifier, read_header, save_classifier
 
 from .conftest import SALINAS_BAD_BANDS
