@@ -1,10 +1,13 @@
 """``fast3dcnn:classify``: a trained model applied to a whole raster, block by block."""
-from qgis.core import (QgsProcessingParameterDefinition, QgsProcessingParameterFile,
+import contextlib
+
+from qgis.core import (QgsProcessingParameterFile,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
 from .algorithm_base import Fast3DCNNAlgorithm, load_with_style
 from .core.errors import InputError
+from .core.modelfile import ModelFileError
 from .dependencies import DASK, missing_packages
 from .class_maps import (OUTPUT_CONFIDENCE, OUTPUT_PROBABILITIES, check_map_outputs, classify_scene,
                          declare_map_options, map_options)
@@ -45,12 +48,11 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
                      self.tr("The class map (GeoTIFF): class ids in the smallest integer type, 0 = unclassified "
                              "(nodata), with colour table, class names and a .qml style beside it."))
         declare_map_options(self)
-        scheduler = self.declare(QgsProcessingParameterString(self.SCHEDULER, self.tr("Dask scheduler"), optional=True),
+        self.declare(QgsProcessingParameterString(self.SCHEDULER, self.tr("Dask scheduler"), optional=True),
                                  self.tr("Address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786) to classify "
                                          "on its cluster: the raster is cut into tiles that the workers read and "
                                          "classify themselves, so the raster must be at the same path on them. "
-                                         "Empty classifies here. Not with class probabilities."))
-        scheduler.setFlags(scheduler.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
+                                         "Empty classifies here. Not with class probabilities."), advanced=True)
 
     def checkParameterValues(self, parameters, context):
         ok, message = super().checkParameterValues(parameters, context)
@@ -62,32 +64,42 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         return check_map_outputs(self, parameters, context) if ok else (ok, message)
 
     def execute(self, parameters, context, progress):
-        from .core.modelfile import ModelFileError, load_classifier
-
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         model_path = self.parameterAsFile(parameters, self.MODEL, context)
         output = self.prepare_destination(self.OUTPUT, self.parameterAsOutputLayer(parameters, self.OUTPUT, context))
         options, extras = map_options(self, parameters, context)
-
-        dataset = open_raster(layer.source(), self.INPUT)
-        info = raster_info(dataset)
-        try:
-            classifier = load_classifier(model_path)
-        except ModelFileError as error:
-            raise ModelFileError(f"{self.MODEL}: {error}") from None
-        progress.log(self.tr("Classifying {} ({}) into {} classes with a {} x {} window").format(
-            layer.name(), info.describe(), len(classifier.class_ids), classifier.window, classifier.window))
         scheduler = self.parameterAsString(parameters, self.SCHEDULER, context).strip()
         if scheduler:
             self._on_cluster(scheduler, model_path, layer, output, options, progress)
         else:
-            with matched_bands(classifier, dataset, info, f"{self.INPUT} ('{layer.name()}')", progress.log) as matched:
-                classify_scene(*matched, output, progress, **options)
+            self._here(model_path, layer, output, options, progress)
         load_with_style(context, output, style_path(output))
         return {self.OUTPUT: output, **extras}
 
+    @contextlib.contextmanager
+    def _naming_model(self):
+        """Model file errors, wherever the model is read, name the MODEL parameter."""
+        try:
+            yield
+        except ModelFileError as error:
+            raise ModelFileError(f"{self.MODEL}: {error}") from None
+
+    def _here(self, model_path, layer, output, options, progress):
+        """Classifies in this process, matching the raster's bands to the model's by wavelength where needed."""
+        from .core.modelfile import load_classifier
+
+        dataset = open_raster(layer.source(), self.INPUT)
+        info = raster_info(dataset)
+        with self._naming_model():
+            classifier = load_classifier(model_path)
+        progress.log(self.tr("Classifying {} ({}) into {} classes with a {} x {} window").format(
+            layer.name(), info.describe(), len(classifier.class_ids), classifier.window, classifier.window))
+        with matched_bands(classifier, dataset, info, f"{self.INPUT} ('{layer.name()}')", progress.log) as matched:
+            classify_scene(*matched, output, progress, **options)
+
     def _on_cluster(self, scheduler, model_path, layer, output, options, progress):
-        """Classifies on the Dask cluster at ``scheduler`` (cluster.py); Cancel stops its tasks."""
+        """Classifies on the Dask cluster at ``scheduler`` (cluster.py), which reads and checks the model
+        without Keras: this process loads no network. Cancel stops the cluster's tasks."""
         problems = missing_packages(DASK)
         if problems:
             raise InputError(self.tr("{} = {} needs Dask: {}. Install the plugin's dependencies again (Plugins > "
@@ -103,9 +115,10 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         progress.log(self.tr("Classifying on the Dask cluster at {} ({} workers)").format(
             scheduler, len(client.scheduler_info().get("workers", {}))))
         try:
-            classify_on_cluster(client, model_path, [job], min_confidence=options["min_confidence"],
-                                progress=lambda job: progress(100.0 * job.done / max(job.tiles, 1)),
-                                should_cancel=progress.should_cancel)
+            with self._naming_model():
+                classify_on_cluster(client, model_path, [job], min_confidence=options["min_confidence"],
+                                    progress=lambda job: progress(100.0 * job.done / max(job.tiles, 1)),
+                                    should_cancel=progress.should_cancel)
         finally:
             client.close()
         if job.error:

@@ -5,10 +5,9 @@ import tempfile
 from typing import NamedTuple
 
 from qgis.core import (QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutputNumber,
-                       QgsProcessingParameterBoolean, QgsProcessingParameterDefinition,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterMapLayer, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterNumber,
+                       QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterMapLayer,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString, QgsProcessingUtils, QgsVectorLayer)
 
@@ -121,9 +120,7 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             key, label, type=QgsProcessingParameterNumber.Type.Integer if integer else QgsProcessingParameterNumber.Type.Double,
             defaultValue=limit.default, minValue=limit.minimum,
             **({} if limit.maximum is None else {"maxValue": limit.maximum}))
-        if advanced:
-            definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        return self.declare(definition, help_text)
+        return self.declare(definition, help_text, advanced)
 
     def _define_training(self):
         self._number(self.WINDOW_SIZE, self.tr("Window size (pixels)"), limits.WINDOW, self.tr(
@@ -177,9 +174,7 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             "pixels are used, a stratified sample above that); switch it off for very large training sets."))
 
     def _advanced_flag(self, key, label, default, help_text):
-        definition = QgsProcessingParameterBoolean(key, label, defaultValue=default)
-        definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
-        return self.declare(definition, help_text)
+        return self.declare(QgsProcessingParameterBoolean(key, label, defaultValue=default), help_text, advanced=True)
 
     def _define_outputs(self):
         self.declare(QgsProcessingParameterFileDestination(self.OUTPUT_MODEL, self.tr("Model file"),

@@ -109,8 +109,11 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
     def defineParameters(self):
         raise NotImplementedError
 
-    def declare(self, definition, help_text):
-        """Adds a parameter (destinations create their output) with its help sentence."""
+    def declare(self, definition, help_text, advanced=False):
+        """Adds a parameter (destinations create their output) with its help sentence; ``advanced``
+        puts it under the dialog's Advanced Parameters."""
+        if advanced:
+            definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         definition.setHelp(help_text)
         self._help[definition.name()] = help_text
         self.addParameter(definition)

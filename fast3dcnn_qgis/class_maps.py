@@ -3,7 +3,7 @@ the parameters that come with a map: shared by classify and by train, which can 
 after fitting."""
 import contextlib
 
-from qgis.core import QgsProcessingParameterDefinition, QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination
+from qgis.core import QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination
 
 from .raster_io import PREDICTION_BLOCK_PIXELS, count_blocks, map_writers, read_blocks, rejection_note
 
@@ -23,12 +23,10 @@ def declare_map_options(algorithm, advanced=False):
     threshold = QgsProcessingParameterNumber(MIN_CONFIDENCE, tr("Minimum confidence"),
                                              type=QgsProcessingParameterNumber.Type.Double, defaultValue=0.0,
                                              minValue=0.0, maxValue=1.0)
-    if advanced:
-        threshold.setFlags(threshold.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
     algorithm.declare(threshold, tr(
         "Pixels whose most probable class has a probability below this (0 to 1) are left unclassified (0) "
         "instead of guessed; the log says how many. 0 classifies every valid pixel. With c classes the top "
-        "probability is at least 1/c, so useful values lie above that (e.g. 0.6 or 0.8)."))
+        "probability is at least 1/c, so useful values lie above that (e.g. 0.6 or 0.8)."), advanced)
     algorithm.declare(QgsProcessingParameterRasterDestination(
         OUTPUT_CONFIDENCE, tr("Confidence"), optional=True, createByDefault=False), tr(
         "With the class map: a float32 GeoTIFF of the network's probability for the class it chose, per pixel "
