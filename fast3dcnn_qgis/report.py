@@ -62,11 +62,17 @@ def write_report(record, html_path, map_preview_png=None, title=None):
 
     Each file is written to a temporary name and renamed, so a reader never sees half a report.
     """
+    return _write_page(html_path, record.to_json(), render_html(record, map_preview_png, title))
+
+
+def _write_page(html_path, data, page):
+    """Writes ``page`` to ``html_path`` and ``data`` as JSON beside it (same name, ``.json``), each to a
+    temporary name renamed when complete; returns both paths."""
     json_path = os.path.splitext(html_path)[0] + ".json"
     with written_atomically(json_path) as stream:
-        stream.write(json.dumps(record.to_json(), indent=2, allow_nan=False))
+        stream.write(json.dumps(data, indent=2, allow_nan=False))
     with written_atomically(html_path) as stream:
-        stream.write(render_html(record, map_preview_png, title))
+        stream.write(page)
     return html_path, json_path
 
 
@@ -74,9 +80,6 @@ def write_model_info(info, html_path):
     """Writes the page of ``fast3dcnn:modelinfo`` for ``core.modelfile.describe_model``'s ``info``
     (the file, the network, the bands and classes, then the training report it carries) and the
     same data as JSON beside it; returns both paths."""
-    json_path = os.path.splitext(html_path)[0] + ".json"
-    with written_atomically(json_path) as stream:
-        stream.write(json.dumps(info, indent=2, allow_nan=False))
     classes = ClassTable.from_json(info["classes"])
     record = RunRecord.from_json(info["record"]) if info.get("record") else RunRecord({}, classes)
     facts = {"File": info["file"]["path"], "Size (bytes)": info["file"]["bytes"], "SHA-256": info["file"]["sha256"],
@@ -89,9 +92,7 @@ def write_model_info(info, html_path):
     lead = [_table_section("Model", facts, raw_keys=True), _classes_section(classes),
             _wavelengths_section(record.wavelengths)]
     title = f"Fast 3D CNN model {os.path.basename(info['file']['path'])}"
-    with written_atomically(html_path) as stream:
-        stream.write(render_html(record, title=title, lead=lead))
-    return html_path, json_path
+    return _write_page(html_path, info, render_html(record, title=title, lead=lead))
 
 
 def _classes_section(classes):
