@@ -23,20 +23,27 @@ def _reflect(index, size):
 
 def extract_patches(cube, rows, cols, window, padding="zero"):
     """Patches (n, S, S, B) float32 of ``cube`` (H, W, B) centred on pixels (rows[i], cols[i])."""
+    half = window // 2
+    return extract_windows(cube, np.asarray(rows) - half, np.asarray(cols) - half, window, padding)
+
+
+def extract_windows(cube, tops, lefts, size, padding="zero"):
+    """Windows (n, size, size, B) float32 of ``cube`` (H, W, B) whose top-left pixels are (tops[i],
+    lefts[i]), which may lie outside the cube: what lies outside is padded."""
     if padding not in PADDINGS:
         raise InputError(f"padding '{padding}' is not one of {', '.join(PADDINGS)}")
     height, width = cube.shape[:2]
-    offsets = np.arange(window) - window // 2
-    rr = np.asarray(rows)[:, None] + offsets  # (n, S)
-    cc = np.asarray(cols)[:, None] + offsets
+    offsets = np.arange(size)
+    rr = np.asarray(tops)[:, None] + offsets  # (n, size)
+    cc = np.asarray(lefts)[:, None] + offsets
     if padding == "reflect":
         return np.asarray(cube[_reflect(rr, height)[:, :, None], _reflect(cc, width)[:, None, :]],
                           dtype=np.float32)
     inside = ((rr >= 0) & (rr < height))[:, :, None] & ((cc >= 0) & (cc < width))[:, None, :]
-    patches = np.asarray(cube[np.clip(rr, 0, height - 1)[:, :, None], np.clip(cc, 0, width - 1)[:, None, :]],
+    windows = np.asarray(cube[np.clip(rr, 0, height - 1)[:, :, None], np.clip(cc, 0, width - 1)[:, None, :]],
                          dtype=np.float32)
-    patches *= inside[..., None]
-    return patches
+    windows *= inside[..., None]
+    return windows
 
 
 def add_spectral_noise(patches, rng, noise):

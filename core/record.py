@@ -26,6 +26,7 @@ class RunRecord:
     split: dict = None             # method, value, n_train, n_val, n_test, description
     history: dict = None           # per-epoch loss, accuracy, val_loss, val_accuracy (None: not scored)
     best_epoch: int = None         # 0-based epoch whose weights were kept, or None
+    stop_reason: str = None        # why training ended at its last epoch, in words
     baseline: dict = None          # core.baseline.svm_baseline on the same pixels, or None
     timings: dict = None
     labelled_pixels: dict = None   # {class id: labelled pixels in the ground truth}

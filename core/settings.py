@@ -34,8 +34,16 @@ BATCH_SIZE = Limit(256, 1, 65536)
 LEARNING_RATE = Limit(1e-3, 1e-7, 1.0)
 DROPOUT = Limit(0.4, 0.0, 0.9)
 SEED = Limit(0, 0)
+#: Epochs without a better validation accuracy before training stops (0: never stop early).
+PATIENCE = Limit(10, 0, 10000)
 
 PADDINGS = ("zero", "reflect")
+#: The arithmetic of training: "auto" is mixed bfloat16 where the hardware computes it natively
+#: (core.precision), else float32; the saved weights are float32 either way.
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+#: How a training batch is computed: over tiles that share their convolutions (core.tile_training),
+#: patch by patch, or whichever costs fewer multiply-adds ("auto").
+LAYOUTS = ("auto", "tiles", "patches")
 #: How the PCA scores are scaled (see reduction.py): each to unit variance, or all by the first's.
 COMPONENT_SCALES = ("each", "first")
 SPLIT_METHODS = ("paper", "fraction", "count", "disjoint")
@@ -96,9 +104,9 @@ def split_value_problem(method, value):
 #: (99.25% with this recipe, 99.3% with the paper's).
 RECIPES = {
     "paper": {"epochs": EPOCHS.default, "component_scale": "each", "validation_into_training": False,
-              "spectral_noise": 0.0},
+              "spectral_noise": 0.0, "patience": 0},
     "robust": {"epochs": EPOCHS.default, "component_scale": "first", "validation_into_training": True,
-               "spectral_noise": 0.02},
+               "spectral_noise": 0.02, "patience": PATIENCE.default},
 }
 DEFAULT_RECIPE = "robust"
 
@@ -115,6 +123,9 @@ class TrainingConfig:
     padding: str = "zero"
     seed: int = SEED.default
     keep_best: bool = False  # restore the weights of the epoch with the best validation accuracy
+    # Stop once this many epochs pass without a better validation accuracy, keeping the best
+    # epoch's weights (0: train every epoch); EPOCHS is then the most that are run.
+    patience: int = RECIPES[DEFAULT_RECIPE]["patience"]
     # Score the validation pixels every N epochs (and after the last). Without keep_best they only
     # fill the report's curves, and at S = 21 scoring them every epoch costs a third of the time.
     validation_every: int = 1
@@ -124,6 +135,8 @@ class TrainingConfig:
     validation_into_training: bool = RECIPES[DEFAULT_RECIPE]["validation_into_training"]
     # Standard deviation of the noise added to the training patches (see patches.add_spectral_noise).
     spectral_noise: float = RECIPES[DEFAULT_RECIPE]["spectral_noise"]
+    precision: str = "auto"  # one of PRECISIONS
+    layout: str = "auto"     # one of LAYOUTS
     # The recipe these values come from (its name, for the record).
     recipe_name: str = DEFAULT_RECIPE
 

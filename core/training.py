@@ -13,7 +13,9 @@ import numpy as np
 from .errors import Cancelled
 from .network import build_fast3dcnn
 from .patches import PatchDataset
+from .precision import training_dtype
 from .settings import TrainingConfig
+from .tile_training import TileDataset, tile_trainer, tiling_gain
 
 
 class _Progress(keras.callbacks.Callback):
@@ -35,20 +37,24 @@ class _Progress(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class _KeepBest(keras.callbacks.Callback):
-    """Keeps the weights of the epoch with the highest validation accuracy and restores them."""
+class _BestEpoch(keras.callbacks.Callback):
+    """Follows the validation accuracy: keeps the weights of its best epoch, restores them at the end
+    when asked, and stops training once ``patience`` epochs (0: never) pass without a better one."""
 
-    def __init__(self):
+    def __init__(self, restore, patience):
         super().__init__()
-        self.best, self.best_epoch, self.weights = -np.inf, None, None
+        self.restore, self.patience = restore, patience
+        self.best, self.best_epoch, self.weights, self.stopped_after = -np.inf, None, None, None
 
     def on_epoch_end(self, epoch, logs=None):
         score = (logs or {}).get("val_accuracy")
         if score is not None and score > self.best:
             self.best, self.best_epoch, self.weights = score, epoch, self.model.get_weights()
+        elif score is not None and self.patience and epoch - self.best_epoch >= self.patience:
+            self.stopped_after, self.model.stop_training = epoch, True
 
     def on_train_end(self, logs=None):
-        if self.weights is not None:
+        if self.restore and self.weights is not None:
             self.model.set_weights(self.weights)
 
 
@@ -58,7 +64,11 @@ class TrainingResult:
     history: dict          # per-epoch lists: loss, accuracy, val_loss, val_accuracy
     seconds: float
     patches_per_second: float
-    best_epoch: int = None  # 0-based epoch restored by keep_best, else None
+    best_epoch: int = None  # 0-based epoch whose weights were restored, else None
+    stop_reason: str = ""   # why training ended when it did, in words for the report
+    layout: str = "patches"  # how the batches were computed: "tiles" or "patches"
+    tiling_gain: float = 1.0  # times fewer multiply-adds on tiles than on patches (tile_training)
+    dtype: str = "float32"  # the Keras dtype policy training used
 
 
 def train_network(cube, rows, cols, targets, split, n_classes, config=None, progress=None,
@@ -74,22 +84,28 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
     keras.utils.set_random_seed(config.seed)
     rows, cols, targets = np.asarray(rows), np.asarray(cols), np.asarray(targets)
     bands = cube.shape[2]
+    gain = tiling_gain(rows[split.train], cols[split.train], config.window, bands)
+    on_tiles = config.layout == "tiles" or (config.layout == "auto" and gain > 1)
+    batches = TileDataset if on_tiles else PatchDataset
 
     def dataset(part, training):
-        return PatchDataset(cube, rows[part], cols[part], targets[part], config.window, config.batch_size,
-                            config.padding, shuffle=training, seed=config.seed,
-                            noise=config.spectral_noise if training else 0.0)
+        return batches(cube, rows[part], cols[part], targets[part], window=config.window,
+                       batch_size=config.batch_size, padding=config.padding, shuffle=training, seed=config.seed,
+                       noise=config.spectral_noise if training else 0.0)
 
     train_data = dataset(split.train, True)
     val_data = dataset(split.val, False) if len(split.val) else None
-    model = build_fast3dcnn(config.window, bands, n_classes, config.dropout)
+    dtype = training_dtype(config.precision)
+    network = build_fast3dcnn(config.window, bands, n_classes, config.dropout, dtype)
+    model = tile_trainer(network) if on_tiles else network
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
     watcher = _Progress(len(train_data), progress, should_cancel)
     callbacks = [watcher]
-    keep = _KeepBest() if config.keep_best and val_data is not None else None
-    if keep is not None:
-        callbacks.append(keep)
+    patience = config.patience if val_data is not None else 0
+    watch = _BestEpoch(config.keep_best or patience > 0, patience) if val_data is not None else None
+    if watch is not None:
+        callbacks.append(watch)
     start = time.perf_counter()
     validated = _validated_epochs(config.epochs, config.validation_every)
     fitted = model.fit(train_data, validation_data=val_data, epochs=config.epochs, verbose=0,
@@ -100,8 +116,26 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
     epochs_run = len(fitted.history.get("loss", []))
     history = {key: _per_epoch(values, validated if key.startswith("val_") else range(epochs_run), epochs_run)
                for key, values in fitted.history.items()}
-    return TrainingResult(model, history, seconds, len(split.train) * epochs_run / max(seconds, 1e-9),
-                          None if keep is None else keep.best_epoch)
+    restored = watch is not None and watch.restore and watch.weights is not None
+    if dtype != "float32":  # the network the model file and classification will use
+        trained, network = network, build_fast3dcnn(config.window, bands, n_classes, config.dropout)
+        network.set_weights(trained.get_weights())
+    return TrainingResult(network, history, seconds, len(split.train) * epochs_run / max(seconds, 1e-9),
+                          watch.best_epoch if restored else None, _stop_reason(config, watch, epochs_run),
+                          "tiles" if on_tiles else "patches", gain, dtype)
+
+
+def _stop_reason(config, watch, epochs_run):
+    if watch is None:
+        return (f"trained the full {config.epochs} epochs: there are no validation pixels to tell when to stop"
+                if config.patience else f"trained the full {config.epochs} epochs (no early stopping)")
+    if watch.stopped_after is not None:
+        return (f"stopped after epoch {epochs_run} of at most {config.epochs}: the validation accuracy had not "
+                f"improved for {config.patience} epochs since epoch {watch.best_epoch + 1} "
+                f"({100 * watch.best:.2f}%), whose weights were kept")
+    kept = f"; the weights of epoch {watch.best_epoch + 1} ({100 * watch.best:.2f}%) were kept" if watch.restore else ""
+    early = "" if config.patience else " (no early stopping)"
+    return f"trained the full {config.epochs} epochs{early}{kept}"
 
 
 def _validated_epochs(epochs, every):

@@ -23,6 +23,7 @@ from .patches import PatchDataset
 from .record import RunRecord
 from .reduction import SpectralReducer
 from .settings import TrainingSettings
+from .tile_training import TileDataset, predict_on_tiles, tile_trainer, tiling_gain
 from .splits import labelled_pixels, make_split, make_split_per_scene, validation_into_training
 from .training import train_network
 
@@ -119,9 +120,14 @@ def _train(scene, cube, rows, cols, targets, split, n_classes, config):
 
 
 def _test_predictions(model, cube, rows, cols, config):
-    """Class indices the network predicts for the pixels (rows, cols)."""
-    test = PatchDataset(cube, rows, cols, None, config.window, 1024, config.padding)
-    return np.argmax(model.predict(test, verbose=0), axis=-1)
+    """Class indices the network predicts for the pixels (rows, cols), on tiles where that is cheaper."""
+    if tiling_gain(rows, cols, config.window, cube.shape[2]) > 1:
+        probabilities = predict_on_tiles(tile_trainer(model), TileDataset(cube, rows, cols, None, config.window, 1024,
+                                                                          padding=config.padding))
+    else:
+        probabilities = model.predict(PatchDataset(cube, rows, cols, None, config.window, 1024, config.padding),
+                                      verbose=0)
+    return np.argmax(probabilities, axis=-1)
 
 
 def _split(rows, cols, labels, settings, classes, mosaic):
@@ -196,6 +202,7 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
     scene.log(f"Split {split.describe()}")
     result = _train(scene, cube, rows, cols, np.searchsorted(class_ids, labels), split, len(class_ids), config)
     timings.update(train_seconds=result.seconds, train_patches_per_second=result.patches_per_second)
+    scene.log(f"Training {result.stop_reason} ({result.seconds:.1f} s)")
 
     start = time.perf_counter()
     predicted = class_ids[_test_predictions(result.model, cube, rows[split.test], cols[split.test], config)]
@@ -212,8 +219,10 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
         classes=table, versions=software_versions(), settings=settings.as_dict(),
         model={"kept_bands": format_band_ranges(kept),
                "explained_variance_ratio": float(reducer.explained_variance_ratio_.sum()),
-               "parameters": int(result.model.count_params())},
-        split=_split_record(split), history=result.history, best_epoch=result.best_epoch, baseline=baseline,
+               "parameters": int(result.model.count_params()), "training_layout": result.layout,
+               "tiling_gain": round(result.tiling_gain, 2), "training_dtype": result.dtype},
+        split=_split_record(split), history=result.history, best_epoch=result.best_epoch,
+        stop_reason=result.stop_reason, baseline=baseline,
         timings=timings, n_labelled_invalid_excluded=n_invalid)
     return Fast3DCNNClassifier(reducer=reducer, network=result.model, window=config.window, classes=table,
                                input_band_count=band_count, padding=config.padding, record=record)

@@ -17,7 +17,7 @@ from .class_maps import (OUTPUT_CONFIDENCE, OUTPUT_PROBABILITIES, check_map_outp
 from .core import settings as limits
 from .core.bands import BandRangeError, format_band_ranges, parse_band_ranges
 from .core.errors import InputError
-from .core.settings import (DEFAULT_RECIPE, RECIPES, SPLIT_METHODS, TrainingConfig, TrainingSettings,
+from .core.settings import (DEFAULT_RECIPE, PRECISIONS, RECIPES, SPLIT_METHODS, TrainingConfig, TrainingSettings,
                             check_components, check_window)
 from .child_process import ChildError, run_in_child
 from .dependencies import compute_device
@@ -48,6 +48,8 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
     SPLIT_VALUE = "SPLIT_VALUE"
     SEED = "SEED"
     KEEP_BEST = "KEEP_BEST"
+    PATIENCE = "PATIENCE"
+    PRECISION = "PRECISION"
     RECIPE = "RECIPE"
     BASELINE = "BASELINE"
     OUTPUT_MODEL = "OUTPUT_MODEL"
@@ -165,7 +167,21 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             "Seed of the split, the weight initialisation and the batch order: the same data, settings and seed "
             "give the same model on the same machine."), advanced=True)
         self._advanced_flag(self.KEEP_BEST, self.tr("Keep the best epoch"), False, self.tr(
-            "Keep the network of the epoch with the highest validation accuracy instead of the last."))
+            "Keep the network of the epoch with the highest validation accuracy instead of the last (always "
+            "done when training stops early)."))
+        self.declare(QgsProcessingParameterNumber(self.PATIENCE, self.tr("Stop after epochs without improvement"),
+                                                  type=QgsProcessingParameterNumber.Type.Integer, optional=True,
+                                                  minValue=limits.PATIENCE.minimum, maxValue=limits.PATIENCE.maximum),
+                     self.tr("Training stops once this many epochs pass without a better validation accuracy, and "
+                             "keeps the best epoch's network; Epochs is then the most that are run, and the report "
+                             "says where and why training stopped. 0: train every epoch. Empty: the recipe's "
+                             "({}).").format(", ".join(f"{name} {recipe['patience']}"
+                                                        for name, recipe in RECIPES.items())), advanced=True)
+        self.declare(QgsProcessingParameterEnum(self.PRECISION, self.tr("Arithmetic"), options=list(PRECISIONS),
+                                                defaultValue=0),
+                     self.tr("auto: mixed bfloat16 where the processor computes it natively (CPUs with AMX or "
+                             "AVX-512 BF16, NVIDIA GPUs from Ampere on), else float32. float32: always float32. "
+                             "The model's weights are float32 either way."), advanced=True)
         self._advanced_flag(self.BASELINE, self.tr("Compare with an SVM baseline"), True, self.tr(
             "Also train a support vector machine (RBF kernel) on the standardised spectra of the same training "
             "pixels, tuned on the validation pixels, and score it on the same test pixels: the report shows it "
@@ -328,13 +344,21 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             learning_rate=self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
             dropout=self.parameterAsDouble(parameters, self.DROPOUT, context),
             seed=self.parameterAsInt(parameters, self.SEED, context),
-            keep_best=self.parameterAsBool(parameters, self.KEEP_BEST, context))
+            keep_best=self.parameterAsBool(parameters, self.KEEP_BEST, context),
+            precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
+            **self._given_patience(parameters, context))
         return TrainingSettings(
             components=self.parameterAsInt(parameters, self.COMPONENTS, context),
             exclude_bands=self._excluded_bands(parameters, context, scenes, progress),
             split=SPLIT_METHODS[self.parameterAsEnum(parameters, self.SPLIT, context)],
             split_value=self._split_value(parameters, context),
             baseline=self.parameterAsBool(parameters, self.BASELINE, context), training=config)
+
+    def _given_patience(self, parameters, context):
+        """{"patience": N} when PATIENCE is given, else {} (the recipe's)."""
+        if parameters.get(self.PATIENCE) in (None, ""):
+            return {}
+        return {"patience": self.parameterAsInt(parameters, self.PATIENCE, context)}
 
     def _train(self, scenes, settings, progress):
         from .core.splits import SplitError

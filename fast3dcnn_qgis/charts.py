@@ -11,7 +11,8 @@ import numpy as np
 _SERIES_COLORS = ("#1f6feb", "#d1242f")
 
 
-def history_section(history, best_epoch):
+def history_section(history, best_epoch, stop_reason=None):
+    """The curves, the best epoch marked, and why training ended (``stop_reason``, in words)."""
     if not history or not history.get("loss"):
         return ""
     charts = [
@@ -21,6 +22,8 @@ def history_section(history, best_epoch):
     ]
     note = (f"<p class=\"muted\">The dashed line marks epoch {best_epoch + 1}, whose weights were kept "
             f"(best validation accuracy).</p>" if best_epoch is not None else "")
+    if stop_reason:
+        note += f"<p>Training {escape(stop_reason)}.</p>"
     return f"<section><h2>Training curves</h2><div class=\"charts\">{''.join(charts)}</div>{note}</section>"
 
 

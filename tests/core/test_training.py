@@ -4,6 +4,7 @@ import pytest
 
 from fast3dcnn_qgis.core.splits import labelled_pixels, make_split
 from fast3dcnn_qgis.core.errors import Cancelled
+from fast3dcnn_qgis.core.patches import PatchDataset
 from fast3dcnn_qgis.core.settings import TrainingConfig
 from fast3dcnn_qgis.core.training import train_network
 
@@ -23,6 +24,13 @@ def _train(scene, **kwargs):
     cube, rows, cols, targets, split = scene
     config = TrainingConfig(window=9, epochs=kwargs.pop("epochs", 2), batch_size=64, **kwargs)
     return train_network(cube, rows, cols, targets, split, 3, config, kwargs.get("progress"))
+
+
+def _val_accuracy(network, scene):
+    """The returned patch network's accuracy on the validation pixels, patch by patch."""
+    cube, rows, cols, targets, split = scene
+    patches = PatchDataset(cube, rows[split.val], cols[split.val], None, 9, 64)
+    return float(np.mean(np.argmax(network.predict(patches, verbose=0), axis=-1) == targets[split.val]))
 
 
 def test_learns_reports_history_and_progress(scene):
@@ -67,15 +75,12 @@ def test_keep_best_restores_the_best_validation_epoch(scene):
                            TrainingConfig(window=9, epochs=4, batch_size=64, learning_rate=0.05, keep_best=True))
     best = int(np.argmax(result.history["val_accuracy"]))
     assert result.best_epoch == best
-    from fast3dcnn_qgis.core.patches import PatchDataset
-    val = PatchDataset(cube, rows[split.val], cols[split.val], targets[split.val], 9, 64)
-    _, accuracy = result.model.evaluate(val, verbose=0)
-    assert accuracy == pytest.approx(result.history["val_accuracy"][best], abs=1e-6)
+    assert _val_accuracy(result.model, scene) == pytest.approx(result.history["val_accuracy"][best], abs=1e-6)
 
 
 def test_scoring_validation_less_often_trains_the_same_model(scene):
-    every_epoch = _train(scene, epochs=3, seed=2)
-    last_only = _train(scene, epochs=3, seed=2, validation_every=3)
+    every_epoch = _train(scene, epochs=3, seed=2, patience=0)
+    last_only = _train(scene, epochs=3, seed=2, validation_every=3, patience=0)
     assert all(np.array_equal(a, b) for a, b in zip(every_epoch.model.get_weights(), last_only.model.get_weights()))
     assert last_only.history["val_accuracy"][:2] == [None, None]
     assert last_only.history["val_accuracy"][2] == pytest.approx(every_epoch.history["val_accuracy"][2], abs=1e-6)
@@ -85,3 +90,31 @@ def test_scoring_validation_less_often_trains_the_same_model(scene):
 def test_training_with_spectral_noise_still_learns(scene):
     result = _train(scene, epochs=3, spectral_noise=0.1)
     assert result.history["val_accuracy"][-1] > 0.8
+
+
+def test_stops_when_validation_accuracy_stops_improving_and_keeps_the_best_epoch(scene):
+    cube, rows, cols, targets, split = scene
+    result = train_network(cube, rows, cols, targets, split, 3,
+                           TrainingConfig(window=9, epochs=40, batch_size=64, patience=2))
+    epochs_run = len(result.history["loss"])
+    val = result.history["val_accuracy"]
+    assert epochs_run < 40 and result.best_epoch == int(np.argmax(val))
+    assert epochs_run == result.best_epoch + 3 and max(val[-2:]) <= val[result.best_epoch]
+    assert result.stop_reason.startswith(f"stopped after epoch {epochs_run} of at most 40")
+    assert _val_accuracy(result.model, scene) == pytest.approx(val[result.best_epoch], abs=1e-6)
+
+
+def test_without_validation_pixels_every_epoch_is_trained_and_the_report_says_why(scene):
+    cube, rows, cols, targets, split = scene
+    no_val = type(split)(split.train, split.val[:0], split.test, "disjoint", None)
+    result = train_network(cube, rows, cols, targets, no_val, 3, TrainingConfig(window=9, epochs=3, patience=1))
+    assert len(result.history["loss"]) == 3 and result.best_epoch is None
+    assert "no validation pixels" in result.stop_reason
+
+
+@pytest.mark.parametrize("layout", ["tiles", "patches"])
+def test_mixed_bfloat16_training_learns_and_returns_a_float32_network(scene, layout):
+    result = _train(scene, epochs=3, precision="mixed_bfloat16", layout=layout)
+    assert result.dtype == "mixed_bfloat16" and result.layout == layout
+    assert result.history["val_accuracy"][-1] > 0.8
+    assert {layer.dtype_policy.name for layer in result.model.layers[1:]} == {"float32"}

@@ -1,0 +1,179 @@
+"""Training the patch network on tiles: the convolutions run once over a tile, the dense layers only
+at the training pixels in it.
+
+A training pixel's S x S patch overlaps its neighbours' patches, so training patch by patch convolves
+the same scene pixels up to S^2 times. Here a batch is a few core x core tiles of the scene (each
+read with the S - 1 margin its pixels' patches need) holding the batch's training pixels: the four
+Conv3D layers run once over each tile, each pixel's (S-8) x (S-8) window of the last feature map is
+gathered in Flatten's order, and the patch network's own Dense and Dropout layers follow. The
+layers are the patch network's, shared: the weights trained are its weights, and a pixel's output
+is exactly the patch network's output on its patch (the window of a valid convolution over the tile
+is the convolution over the patch; padding outside the scene is the same zeros or reflection).
+
+It pays where training pixels are dense (random splits of field-sized ground truth): at S = 21 the
+multiply-adds per training pixel fall about 5 times on Indian Pines, at S = 11 about 2 times. Where
+they are scattered (points, a few pixels per field), a tile's convolutions serve few pixels and
+patches are cheaper: ``tiling_gain`` counts both and training takes the cheaper.
+"""
+import keras
+import numpy as np
+from keras import ops
+
+from .patches import add_spectral_noise, extract_windows
+from .settings import CONV_LAYERS, DENSE_UNITS
+
+#: Side of a tile's core, in pixels: large enough that the S - 1 margin is amortised (at S = 21 a
+#: core of 16 keeps 94% of the gain of a core of 32 on Indian Pines), small enough that a batch of
+#: 256 pixels spans several tiles of different ground.
+TILE_CORE = 16
+
+
+def _conv_work(window, bands):
+    """(multiply-adds per position of each Conv3D layer, multiply-adds of the dense layers per pixel)."""
+    depth, channels, per_position = bands, 1, []
+    for filters, kernel_depth in CONV_LAYERS:
+        depth -= kernel_depth - 1
+        per_position.append(depth * filters * 9 * kernel_depth * channels)
+        channels = filters
+    side = window - 2 * len(CONV_LAYERS)
+    units = (side * side * depth * channels,) + DENSE_UNITS
+    return per_position, sum(a * b for a, b in zip(units, units[1:]))
+
+
+def tiling_gain(rows, cols, window, bands, core=TILE_CORE):
+    """How many times fewer multiply-adds tiles cost than patches for training pixels (rows, cols)."""
+    per_position, dense = _conv_work(window, bands)
+    patch = sum((window - 2 * i) ** 2 * work for i, work in enumerate(per_position, start=1)) + dense
+    tiles = np.unique(np.stack([np.asarray(rows) // core, np.asarray(cols) // core]), axis=1).shape[1]
+    tile = sum((core + window - 1 - 2 * i) ** 2 * work for i, work in enumerate(per_position, start=1))
+    return patch / (tile * tiles / max(len(rows), 1) + dense)
+
+
+class GatherWindows(keras.layers.Layer):
+    """Each pixel's ``size`` x ``size`` window of the tiles' last feature maps, flattened as Flatten does.
+
+    Inputs: the maps (tiles, side, side, depth, channels) and each pixel's flat position
+    ``tile * side^2 + row * side + col`` of its window's top-left corner (the pixel's place in its
+    tile's core); output (pixels, size * size * depth * channels).
+    """
+
+    def __init__(self, size, side, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.side = size, side
+
+    def call(self, maps, positions):
+        offsets = (np.arange(self.size)[:, None] * self.side + np.arange(self.size)[None, :]).reshape(-1)
+        features = maps.shape[3] * maps.shape[4]
+        flat = ops.reshape(maps, (-1, features))
+        windows = ops.take(flat, ops.expand_dims(positions, 1) + ops.convert_to_tensor(offsets, "int32"), axis=0)
+        return ops.reshape(windows, (-1, self.size * self.size * features))
+
+    def compute_output_shape(self, maps_shape, positions_shape):
+        return (positions_shape[0], self.size * self.size * maps_shape[3] * maps_shape[4])
+
+
+def tile_trainer(network, core=TILE_CORE):
+    """A model over (tiles (T, core + S - 1, core + S - 1, B, 1), positions (P,)) giving (P, classes),
+    built from ``network``'s own layers, so training it trains ``network``."""
+    window, bands = network.input_shape[1], network.input_shape[3]
+    side = core + window - 1
+    tiles = keras.Input(shape=(side, side, bands, 1), name="tiles")
+    positions = keras.Input(shape=(), dtype="int32", name="positions")
+    x, layers = tiles, iter(network.layers[1:])
+    for layer in layers:
+        if isinstance(layer, keras.layers.Flatten):
+            break
+        x = layer(x)
+    size = window - 2 * len(CONV_LAYERS)
+    x = GatherWindows(size, core + size - 1, name="gather_windows", dtype=layer.dtype_policy)(x, positions)
+    for layer in layers:
+        x = layer(x)
+    return keras.Model([tiles, positions], x, name=f"{network.name}_on_tiles")
+
+
+class TileDataset(keras.utils.PyDataset):
+    """Batches of ((tiles, positions), class indices, weights) of ``batch_size`` pixels each.
+
+    Pixels are grouped by the core x core tile they fall in. With ``shuffle`` the tile grid is shifted
+    by a random offset each epoch, the tiles are taken in a random order and the pixels of a tile in
+    a random order, so batches differ from epoch to epoch; each batch reads the tiles its pixels lie
+    in. Batches always hold ``batch_size`` pixel slots, so that every step has one shape: the unused
+    ones of the last batch have weight 0 (the others 1), so the metrics count real pixels only.
+    ``slots`` gives, after each epoch's arrangement, which pixel each slot holds (-1: none).
+    """
+
+    def __init__(self, cube, rows, cols, targets=None, window=11, batch_size=256, core=TILE_CORE,
+                 padding="zero", shuffle=False, seed=0, noise=0.0):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.cube, self.window, self.core, self.padding = cube, window, core, padding
+        self.rows, self.cols = np.asarray(rows), np.asarray(cols)
+        self.targets = None if targets is None else np.asarray(targets)
+        self.batch_size, self.shuffle, self.noise = int(batch_size), shuffle, noise
+        self._rng = np.random.default_rng(seed)
+        self._noise_rng = np.random.default_rng([seed, 1])
+        # JAX and PyTorch compile a step for each input shape they meet: there batches hold a multiple
+        # of 8 tiles (blank ones added), so they meet few. TensorFlow traces once for any number, and
+        # blank tiles would cost it up to half its time.
+        self._tile_group = 1 if keras.backend.backend() == "tensorflow" else 8
+        self._arrange()
+
+    def _arrange(self):
+        offset = self._rng.integers(0, self.core, 2) if self.shuffle else np.zeros(2, dtype=int)
+        tile_rows, tile_cols = (self.rows + offset[0]) // self.core, (self.cols + offset[1]) // self.core
+        self._tops, self._lefts = tile_rows * self.core - offset[0], tile_cols * self.core - offset[1]
+        key = (tile_rows - tile_rows.min()) * (tile_cols.max() - tile_cols.min() + 1) + tile_cols - tile_cols.min()
+        if self.shuffle:
+            _, tile_of = np.unique(key, return_inverse=True)
+            tile_rank = self._rng.permutation(tile_of.max() + 1)[tile_of]
+            self._order = np.lexsort((self._rng.random(len(key)), tile_rank))
+        else:
+            self._order = np.argsort(key, kind="stable")
+        self._key = key
+
+    @property
+    def num_batches(self):
+        return -(-len(self.rows) // self.batch_size)
+
+    def __len__(self):
+        return self.num_batches
+
+    def slots(self):
+        """(num_batches * batch_size,) index of the pixel in each output row of an epoch, -1 where none."""
+        slots = np.full(self.num_batches * self.batch_size, -1)
+        slots[:len(self._order)] = self._order
+        return slots
+
+    def __getitem__(self, index):
+        pick = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        _, first, tile_of = np.unique(self._key[pick], return_index=True, return_inverse=True)
+        margin = self.window // 2
+        tiles = extract_windows(self.cube, self._tops[pick[first]] - margin, self._lefts[pick[first]] - margin,
+                                self.core + self.window - 1, self.padding)
+        tiles = np.concatenate([tiles, np.zeros((-len(tiles) % self._tile_group,) + tiles.shape[1:], np.float32)])
+        if self.noise:
+            tiles = add_spectral_noise(tiles, self._noise_rng, self.noise)
+        side = self.core + self.window - 2 * len(CONV_LAYERS) - 1
+        positions = np.zeros(self.batch_size, dtype=np.int32)
+        positions[:len(pick)] = (tile_of.reshape(-1) * side * side + (self.rows[pick] - self._tops[pick]) * side
+                                 + self.cols[pick] - self._lefts[pick])
+        inputs = (tiles[..., None], positions)
+        if self.targets is None:
+            return (inputs,)
+        targets = np.zeros(self.batch_size, dtype=self.targets.dtype)
+        targets[:len(pick)] = self.targets[pick]
+        weights = np.zeros(self.batch_size, dtype=np.float32)
+        weights[:len(pick)] = 1.0
+        return inputs, targets, weights
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self._arrange()
+
+
+def predict_on_tiles(trainer, dataset):
+    """Softmax (n, classes) of ``dataset``'s pixels, in their given order."""
+    output = trainer.predict(dataset, verbose=0)
+    slots = dataset.slots()
+    probabilities = np.empty((len(dataset.rows), output.shape[-1]), dtype=np.float32)
+    probabilities[slots[slots >= 0]] = output[slots >= 0]
+    return probabilities
