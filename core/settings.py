@@ -104,9 +104,9 @@ def split_value_problem(method, value):
 #: (99.25% with this recipe, 99.3% with the paper's).
 RECIPES = {
     "paper": {"epochs": EPOCHS.default, "component_scale": "each", "validation_into_training": False,
-              "spectral_noise": 0.0, "patience": 0},
+              "spectral_noise": 0.0, "patience": 0, "layout": "patches", "precision": "float32"},
     "robust": {"epochs": EPOCHS.default, "component_scale": "first", "validation_into_training": True,
-               "spectral_noise": 0.02, "patience": PATIENCE.default},
+               "spectral_noise": 0.02, "patience": PATIENCE.default, "layout": "auto", "precision": "auto"},
 }
 DEFAULT_RECIPE = "robust"
 
@@ -135,8 +135,8 @@ class TrainingConfig:
     validation_into_training: bool = RECIPES[DEFAULT_RECIPE]["validation_into_training"]
     # Standard deviation of the noise added to the training patches (see patches.add_spectral_noise).
     spectral_noise: float = RECIPES[DEFAULT_RECIPE]["spectral_noise"]
-    precision: str = "auto"  # one of PRECISIONS
-    layout: str = "auto"     # one of LAYOUTS
+    precision: str = RECIPES[DEFAULT_RECIPE]["precision"]  # one of PRECISIONS
+    layout: str = RECIPES[DEFAULT_RECIPE]["layout"]        # one of LAYOUTS
     # The recipe these values come from (its name, for the record).
     recipe_name: str = DEFAULT_RECIPE
 

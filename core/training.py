@@ -15,7 +15,7 @@ from .network import build_fast3dcnn
 from .patches import PatchDataset
 from .precision import training_dtype
 from .settings import TrainingConfig
-from .tile_training import TileDataset, tile_trainer, tiling_gain
+from .tile_training import MIN_TILING_GAIN, TileDataset, tile_trainer, tiling_gain
 
 
 class _Progress(keras.callbacks.Callback):
@@ -48,9 +48,12 @@ class _BestEpoch(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         score = (logs or {}).get("val_accuracy")
-        if score is not None and score > self.best:
+        if score is None:
+            return
+        if score > self.best:
             self.best, self.best_epoch, self.weights = score, epoch, self.model.get_weights()
-        elif score is not None and self.patience and epoch - self.best_epoch >= self.patience:
+        # Every validation pixel right: no later epoch can do better.
+        if self.patience and (score >= 1.0 or epoch - self.best_epoch >= self.patience):
             self.stopped_after, self.model.stop_training = epoch, True
 
     def on_train_end(self, logs=None):
@@ -85,7 +88,7 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
     rows, cols, targets = np.asarray(rows), np.asarray(cols), np.asarray(targets)
     bands = cube.shape[2]
     gain = tiling_gain(rows[split.train], cols[split.train], config.window, bands)
-    on_tiles = config.layout == "tiles" or (config.layout == "auto" and gain > 1)
+    on_tiles = config.layout == "tiles" or (config.layout == "auto" and gain >= MIN_TILING_GAIN)
     batches = TileDataset if on_tiles else PatchDataset
 
     def dataset(part, training):
@@ -127,15 +130,18 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
 
 def _stop_reason(config, watch, epochs_run):
     if watch is None:
-        return (f"trained the full {config.epochs} epochs: there are no validation pixels to tell when to stop"
-                if config.patience else f"trained the full {config.epochs} epochs (no early stopping)")
+        return (f"ran all {config.epochs} epochs: there are no validation pixels to tell when to stop"
+                if config.patience else f"ran all {config.epochs} epochs (no early stopping)")
+    if watch.stopped_after is not None and watch.best >= 1.0:
+        return (f"stopped after epoch {epochs_run} of at most {config.epochs}: every validation pixel was "
+                f"classified correctly")
     if watch.stopped_after is not None:
         return (f"stopped after epoch {epochs_run} of at most {config.epochs}: the validation accuracy had not "
                 f"improved for {config.patience} epochs since epoch {watch.best_epoch + 1} "
                 f"({100 * watch.best:.2f}%), whose weights were kept")
     kept = f"; the weights of epoch {watch.best_epoch + 1} ({100 * watch.best:.2f}%) were kept" if watch.restore else ""
     early = "" if config.patience else " (no early stopping)"
-    return f"trained the full {config.epochs} epochs{early}{kept}"
+    return f"ran all {config.epochs} epochs{early}{kept}"
 
 
 def _validated_epochs(epochs, every):

@@ -178,10 +178,12 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                              "({}).").format(", ".join(f"{name} {recipe['patience']}"
                                                         for name, recipe in RECIPES.items())), advanced=True)
         self.declare(QgsProcessingParameterEnum(self.PRECISION, self.tr("Arithmetic"), options=list(PRECISIONS),
-                                                defaultValue=0),
+                                                optional=True),
                      self.tr("auto: mixed bfloat16 where the processor computes it natively (CPUs with AMX or "
                              "AVX-512 BF16, NVIDIA GPUs from Ampere on), else float32. float32: always float32. "
-                             "The model's weights are float32 either way."), advanced=True)
+                             "The model's weights are float32 either way. Empty: the recipe's ({}).").format(
+                         ", ".join(f"{name} {recipe['precision']}" for name, recipe in RECIPES.items())),
+                     advanced=True)
         self._advanced_flag(self.BASELINE, self.tr("Compare with an SVM baseline"), True, self.tr(
             "Also train a support vector machine (RBF kernel) on the standardised spectra of the same training "
             "pixels, tuned on the validation pixels, and score it on the same test pixels: the report shows it "
@@ -345,8 +347,7 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             dropout=self.parameterAsDouble(parameters, self.DROPOUT, context),
             seed=self.parameterAsInt(parameters, self.SEED, context),
             keep_best=self.parameterAsBool(parameters, self.KEEP_BEST, context),
-            precision=PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)],
-            **self._given_patience(parameters, context))
+            **self._given(parameters, context))
         return TrainingSettings(
             components=self.parameterAsInt(parameters, self.COMPONENTS, context),
             exclude_bands=self._excluded_bands(parameters, context, scenes, progress),
@@ -354,11 +355,14 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             split_value=self._split_value(parameters, context),
             baseline=self.parameterAsBool(parameters, self.BASELINE, context), training=config)
 
-    def _given_patience(self, parameters, context):
-        """{"patience": N} when PATIENCE is given, else {} (the recipe's)."""
-        if parameters.get(self.PATIENCE) in (None, ""):
-            return {}
-        return {"patience": self.parameterAsInt(parameters, self.PATIENCE, context)}
+    def _given(self, parameters, context):
+        """The settings of PATIENCE and PRECISION that are given: the others are the recipe's."""
+        given = {}
+        if parameters.get(self.PATIENCE) not in (None, ""):
+            given["patience"] = self.parameterAsInt(parameters, self.PATIENCE, context)
+        if parameters.get(self.PRECISION) not in (None, ""):
+            given["precision"] = PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)]
+        return given
 
     def _train(self, scenes, settings, progress):
         from .core.splits import SplitError

@@ -1,12 +1,17 @@
-"""Training on a small synthetic scene where each class has its own spectrum, so a few epochs learn it."""
+"""Training on a small synthetic scene where each class has its own spectrum, so a few epochs learn it, and on
+the shipped Salinas-A scene."""
 import numpy as np
 import pytest
 
-from fast3dcnn_qgis.core.splits import labelled_pixels, make_split
+from fast3dcnn_qgis.core.blocks import array_blocks
 from fast3dcnn_qgis.core.errors import Cancelled
 from fast3dcnn_qgis.core.patches import PatchDataset
-from fast3dcnn_qgis.core.settings import TrainingConfig
+from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
+from fast3dcnn_qgis.core.splits import labelled_pixels, make_split
 from fast3dcnn_qgis.core.training import train_network
+from fast3dcnn_qgis.core.workflow import train_classifier
+
+from .conftest import SALINAS_BAD_BANDS
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +27,7 @@ def scene():
 
 def _train(scene, **kwargs):
     cube, rows, cols, targets, split = scene
-    config = TrainingConfig(window=9, epochs=kwargs.pop("epochs", 2), batch_size=64, **kwargs)
+    config = TrainingConfig(window=9, epochs=kwargs.pop("epochs", 2), batch_size=64, **{"patience": 0, **kwargs})
     return train_network(cube, rows, cols, targets, split, 3, config, kwargs.get("progress"))
 
 
@@ -37,7 +42,7 @@ def test_learns_reports_history_and_progress(scene):
     calls = []
     cube, rows, cols, targets, split = scene
     result = train_network(cube, rows, cols, targets, split, 3,
-                           TrainingConfig(window=9, epochs=3, batch_size=64),
+                           TrainingConfig(window=9, epochs=3, batch_size=64, patience=0),
                            progress=lambda *args: calls.append(args))
     assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(v) == 3 for v in result.history.values())
@@ -79,8 +84,8 @@ def test_keep_best_restores_the_best_validation_epoch(scene):
 
 
 def test_scoring_validation_less_often_trains_the_same_model(scene):
-    every_epoch = _train(scene, epochs=3, seed=2, patience=0)
-    last_only = _train(scene, epochs=3, seed=2, validation_every=3, patience=0)
+    every_epoch = _train(scene, epochs=3, seed=2)
+    last_only = _train(scene, epochs=3, seed=2, validation_every=3)
     assert all(np.array_equal(a, b) for a, b in zip(every_epoch.model.get_weights(), last_only.model.get_weights()))
     assert last_only.history["val_accuracy"][:2] == [None, None]
     assert last_only.history["val_accuracy"][2] == pytest.approx(every_epoch.history["val_accuracy"][2], abs=1e-6)
@@ -94,14 +99,29 @@ def test_training_with_spectral_noise_still_learns(scene):
 
 def test_stops_when_validation_accuracy_stops_improving_and_keeps_the_best_epoch(scene):
     cube, rows, cols, targets, split = scene
-    result = train_network(cube, rows, cols, targets, split, 3,
+    noisy = cube + np.random.default_rng(1).normal(0, 2.0, cube.shape).astype(np.float32)  # no epoch is perfect
+    result = train_network(noisy, rows, cols, targets, split, 3,
                            TrainingConfig(window=9, epochs=40, batch_size=64, patience=2))
     epochs_run = len(result.history["loss"])
     val = result.history["val_accuracy"]
-    assert epochs_run < 40 and result.best_epoch == int(np.argmax(val))
+    assert epochs_run < 40 and result.best_epoch == int(np.argmax(val)) and max(val) < 1
     assert epochs_run == result.best_epoch + 3 and max(val[-2:]) <= val[result.best_epoch]
-    assert result.stop_reason.startswith(f"stopped after epoch {epochs_run} of at most 40")
-    assert _val_accuracy(result.model, scene) == pytest.approx(val[result.best_epoch], abs=1e-6)
+    assert result.stop_reason.startswith(f"stopped after epoch {epochs_run} of at most 40: the validation accuracy "
+                                         f"had not improved for 2 epochs since epoch {result.best_epoch + 1}")
+    assert _val_accuracy(result.model, (noisy, rows, cols, targets, split)) == pytest.approx(val[result.best_epoch],
+                                                                                             abs=1e-6)
+
+
+def test_stops_as_soon_as_every_validation_pixel_is_right(salinas):
+    cube, labels = salinas
+    settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, baseline=False,
+                                training=TrainingConfig(window=9, epochs=40, patience=5))
+    record = train_classifier(lambda: array_blocks(cube, 32), *cube.shape, labels, settings).record
+    val = record.history["val_accuracy"]
+    assert val[-1] == 1.0 and max(val[:-1]) < 1.0 and len(val) < 40
+    assert record.stop_reason == f"stopped after epoch {len(val)} of at most 40: every validation pixel was " \
+                                 f"classified correctly"
+    assert record.best_epoch == len(val) - 1
 
 
 def test_without_validation_pixels_every_epoch_is_trained_and_the_report_says_why(scene):

@@ -55,8 +55,24 @@ def test_training_writes_model_report_and_figures(trained):
     assert figures["baseline"]["accuracy"]["overall_accuracy"] > 0.7
     # Six classes, the largest holding 29% of the pixels: three epochs are well above chance.
     assert results["OVERALL_ACCURACY"] > 0.7 and results["KAPPA"] > 0.6
+    assert figures["stop_reason"] == "ran all 3 epochs; the weights of epoch {} ({:.2f}%) were kept".format(
+        figures["best_epoch"] + 1, 100 * max(figures["history"]["val_accuracy"]))
+    assert figures["model"]["training_dtype"] in ("float32", "mixed_bfloat16")
     assert "Overall accuracy" in open(results["OUTPUT_REPORT"]).read()
+    assert "Training ran all 3 epochs" in open(results["OUTPUT_REPORT"]).read()
     assert not [name for name in os.listdir(folder) if ".part" in name or name.startswith(".")]
+
+
+def test_training_stops_early_and_keeps_the_best_epoch_in_float32_when_asked(scene, tmp_path):
+    results = processing.run("fast3dcnn:train", {**train_parameters(scene, tmp_path, EPOCHS=40), "PATIENCE": 2,
+                                                 "PRECISION": "float32", "BASELINE": False})
+    figures = json.loads(open(results["OUTPUT_JSON"]).read())
+    epochs_run = len(figures["history"]["loss"])
+    assert epochs_run < 40 and epochs_run == figures["best_epoch"] + 3
+    assert figures["stop_reason"].startswith(f"stopped after epoch {epochs_run} of at most 40: the validation "
+                                             f"accuracy had not improved for 2 epochs since epoch "
+                                             f"{figures['best_epoch'] + 1}")
+    assert figures["model"]["training_dtype"] == "float32" and figures["settings"]["patience"] == 2
 
 
 def test_class_map_is_a_styled_geotiff_on_the_input_grid(trained, scene):
