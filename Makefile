@@ -33,10 +33,10 @@ test-debian13:
 	bash scripts/debian_chroot.sh trixie make test VENV=.venv-trixie
 
 # Debian unstable: QGIS 3.44 LTR on Python 3.14 and numpy 2.4, where TensorFlow has no release and
-# Keras runs on JAX. The train/classify/assess path through qgis_process, the core's network and the
-# Qt scan (on JAX the whole suite would recompile for every new tile shape, too slow here).
+# Keras runs on JAX. The train/classify/assess path through qgis_process, the core's network, training
+# on tiles and the Qt scan (on JAX the whole suite would recompile for every new shape, too slow here).
 UNSTABLE_TESTS := tests/plugin/test_package.py tests/plugin/test_qt6_ready.py tests/core/test_network.py \
-	tests/core/test_settings.py tests/plugin/test_installer.py
+	tests/core/test_tile_training.py tests/core/test_settings.py tests/plugin/test_installer.py
 test-debian-unstable:
 	bash scripts/debian_chroot.sh sid make test VENV=.venv-sid TESTS="$(UNSTABLE_TESTS)"
 

@@ -114,7 +114,13 @@ def tiled_probabilities(twin, padded, window, budget_bytes=DEFAULT_BUDGET_BYTES)
     for row in range(0, rows, tile_rows):
         for col in range(0, cols, tile_cols):
             tile = padded[row:row + tile_rows + margin, col:col + tile_cols + margin]
-            probabilities = twin(np.ascontiguousarray(tile, dtype=np.float32)[None, ..., None], training=False)
-            probabilities = ops.convert_to_numpy(ops.cast(probabilities, "float32"))[0]
-            out[row:row + probabilities.shape[0], col:col + probabilities.shape[1]] = probabilities
+            # Every tile of a block has one shape (the last ones zero-filled: the convolutions are
+            # valid, so the filling reaches only outputs that are dropped), and runs as a compiled
+            # step, traced or jitted once for that shape: called eagerly per tile, JAX on a GPU
+            # dispatched each operation on its own (Salinas-A: 16 s against TensorFlow's 0.25 s on a CPU).
+            batch = np.zeros((1, tile_rows + margin, tile_cols + margin, bands, 1), dtype=np.float32)
+            batch[0, :tile.shape[0], :tile.shape[1], :, 0] = tile
+            probabilities = np.asarray(twin.predict_on_batch(batch), dtype=np.float32)[0]
+            core_rows, core_cols = tile.shape[0] - margin, tile.shape[1] - margin
+            out[row:row + core_rows, col:col + core_cols] = probabilities[:core_rows, :core_cols]
     return out

@@ -10,6 +10,10 @@ epochs, OA and how the batches were computed, then per (scene, window) the means
 baseline's training time to ours. Runs are appended to --out (JSON lines) as they finish and skipped when
 already there, so a long grid can be resumed. --no-baseline times ours alone. Not a test: an Indian
 Pines baseline run takes about 2 minutes at S = 11 and 15 at S = 21 on 2 cores.
+
+--throughput times one training epoch instead (after one epoch of warm-up) on each scene's paper-split
+training pixels, patch by patch and on tiles, float32 and mixed bfloat16, and how long building that
+epoch's batches takes in Python: where the time of a step goes.
 """
 import argparse
 import json
@@ -17,13 +21,20 @@ import os
 import sys
 import time
 
+import keras
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from fast3dcnn_qgis.core.bands import kept_bands  # noqa: E402
 from fast3dcnn_qgis.core.blocks import array_blocks  # noqa: E402
+from fast3dcnn_qgis.core.network import build_fast3dcnn  # noqa: E402
+from fast3dcnn_qgis.core.patches import PatchDataset  # noqa: E402
+from fast3dcnn_qgis.core.reduction import SpectralReducer  # noqa: E402
 from fast3dcnn_qgis.core.settings import DEFAULT_RECIPE, TrainingConfig, TrainingSettings  # noqa: E402
+from fast3dcnn_qgis.core.splits import labelled_pixels, make_split  # noqa: E402
+from fast3dcnn_qgis.core.tile_training import TileDataset, tile_trainer, tiling_gain  # noqa: E402
 from fast3dcnn_qgis.core.workflow import train_classifier  # noqa: E402
 from scenes import SCENES  # noqa: E402
 
@@ -44,6 +55,35 @@ def train_once(cube, labels, scene, window, seed, split, variant):
             "total_seconds": time.perf_counter() - start, "epochs_run": len(record.history["loss"]),
             "stop_reason": record.stop_reason, "layout": record.model["training_layout"],
             "dtype": record.model["training_dtype"], "tiling_gain": record.model["tiling_gain"]}
+
+
+def throughput(cube, labels, scene, window):
+    """Seconds per training epoch by batch layout and arithmetic, and the batches' share of it."""
+    reducer = SpectralReducer(kept_bands(cube.shape[2], scene.exclude_bands), None, 20)
+    reducer.fit_blocks(block.data for block in array_blocks(cube, 64))
+    reduced = reducer.transform_block(cube)[0]
+    rows, cols, classes = labelled_pixels(labels)
+    train = make_split(rows, cols, classes, "paper", None, 0, window).train
+    rows, cols, targets = rows[train], cols[train], np.searchsorted(np.unique(classes), classes[train])
+    print(f"{scene.name} S={window}: {len(rows)} training pixels, tiles save "
+          f"{tiling_gain(rows, cols, window, 20):.2f} times the multiply-adds")
+    for layout in ("patches", "tiles"):
+        for dtype in ("float32", "mixed_bfloat16"):
+            keras.utils.set_random_seed(0)
+            network = build_fast3dcnn(window, 20, int(targets.max()) + 1, dtype=dtype)
+            model, batches = ((tile_trainer(network), TileDataset) if layout == "tiles" else (network, PatchDataset))
+            data = batches(reduced, rows, cols, targets, window=window, batch_size=256, shuffle=True)
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            model.fit(data, epochs=1, verbose=0)
+            start = time.perf_counter()
+            model.fit(data, epochs=1, verbose=0)
+            seconds = time.perf_counter() - start
+            start = time.perf_counter()
+            for index in range(len(data)):
+                data[index]
+            building = time.perf_counter() - start
+            print(f"  {layout} {dtype}: {seconds:.2f} s per epoch, {len(rows) / seconds:.0f} pixels/s, "
+                  f"batches built in {building:.2f} s ({100 * building / seconds:.1f}%)", flush=True)
 
 
 def summarise(runs):
@@ -72,7 +112,14 @@ def main():
     parser.add_argument("--split", default="paper")
     parser.add_argument("--no-baseline", action="store_true", help="time the plugin's defaults only")
     parser.add_argument("--out", default="bench-training.jsonl", help="JSON lines, one per run (resumable)")
+    parser.add_argument("--throughput", action="store_true", help="time one epoch per layout and arithmetic")
     args = parser.parse_args()
+    if args.throughput:
+        for name in args.scenes:
+            cube, labels = SCENES[name].load(args.data)
+            for window in args.windows:
+                throughput(cube, labels, SCENES[name], window)
+        return
 
     done = []
     if os.path.exists(args.out):

@@ -65,13 +65,14 @@ def test_training_writes_model_report_and_figures(trained):
 
 def test_training_stops_early_and_keeps_the_best_epoch_in_float32_when_asked(scene, tmp_path):
     results = processing.run("fast3dcnn:train", {**train_parameters(scene, tmp_path, EPOCHS=40), "PATIENCE": 2,
-                                                 "PRECISION": "float32", "BASELINE": False})
+                                                 "PRECISION": 1, "BASELINE": False})  # float32
     figures = json.loads(open(results["OUTPUT_JSON"]).read())
     epochs_run = len(figures["history"]["loss"])
-    assert epochs_run < 40 and epochs_run == figures["best_epoch"] + 3
-    assert figures["stop_reason"].startswith(f"stopped after epoch {epochs_run} of at most 40: the validation "
-                                             f"accuracy had not improved for 2 epochs since epoch "
-                                             f"{figures['best_epoch'] + 1}")
+    # Salinas-A's validation pixels are all right within a few epochs: no later epoch can do better.
+    assert epochs_run < 40 and epochs_run == figures["best_epoch"] + 1
+    assert figures["history"]["val_accuracy"][-1] == 1.0
+    assert figures["stop_reason"] == (f"stopped after epoch {epochs_run} of at most 40: every validation pixel "
+                                      f"was classified correctly")
     assert figures["model"]["training_dtype"] == "float32" and figures["settings"]["patience"] == 2
 
 
