@@ -14,7 +14,7 @@ It pays where training pixels are dense (random splits of field-sized ground tru
 multiply-adds per training pixel fall about 5 times on Indian Pines, at S = 11 about 2 times. Where
 they are scattered (points, a few pixels per field), a tile's convolutions serve few pixels and
 patches are cheaper: ``tiling_gain`` counts both, and training takes tiles where they save enough
-(MIN_TILING_GAIN) to pay for the epochs their less varied batches cost.
+(settings.MIN_TILING_GAIN) to pay for the epochs their less varied batches cost.
 """
 import keras
 import numpy as np
@@ -27,11 +27,11 @@ from .settings import CONV_LAYERS, DENSE_UNITS
 #: core of 16 keeps 94% of the gain of a core of 32 on Indian Pines), small enough that a batch of
 #: 256 pixels spans several tiles of different ground.
 TILE_CORE = 16
-#: Training takes tiles when they save at least this factor of multiply-adds. A batch of tiles
-#: holds pixels of a few neighbourhoods only, so the network needs more epochs: on Indian Pines,
-#: paper split, 95 instead of about 50 at S = 11 (tiles save 2.3 times), which ate the gain, but no
-#: more at S = 21 (4.7 times: 99.6% OA after 38 epochs, 3.7 times faster per epoch).
-MIN_TILING_GAIN = 4
+
+
+def _last_map_side(window):
+    """Side of the last Conv3D layer's feature map for an S-wide patch: each valid 3 x 3 layer takes 2."""
+    return window - 2 * len(CONV_LAYERS)
 
 
 def _conv_work(window, bands):
@@ -41,7 +41,7 @@ def _conv_work(window, bands):
         depth -= kernel_depth - 1
         per_position.append(depth * filters * 9 * kernel_depth * channels)
         channels = filters
-    side = window - 2 * len(CONV_LAYERS)
+    side = _last_map_side(window)
     units = (side * side * depth * channels,) + DENSE_UNITS
     return per_position, sum(a * b for a, b in zip(units, units[1:]))
 
@@ -90,7 +90,7 @@ def tile_trainer(network, core=TILE_CORE):
         if isinstance(layer, keras.layers.Flatten):
             break
         x = layer(x)
-    size = window - 2 * len(CONV_LAYERS)
+    size = _last_map_side(window)
     x = GatherWindows(size, core + size - 1, name="gather_windows", dtype=layer.dtype_policy)(x, positions)
     for layer in layers:
         x = layer(x)
@@ -158,7 +158,7 @@ class TileDataset(keras.utils.PyDataset):
         tiles = np.concatenate([tiles, np.zeros((-len(tiles) % self._tile_group,) + tiles.shape[1:], np.float32)])
         if self.noise:
             tiles = add_spectral_noise(tiles, self._noise_rng, self.noise)
-        side = self.core + self.window - 2 * len(CONV_LAYERS) - 1
+        side = self.core + _last_map_side(self.window) - 1
         positions = np.zeros(self.batch_size, dtype=np.int32)
         positions[:len(pick)] = (tile_of.reshape(-1) * side * side + (self.rows[pick] - self._tops[pick]) * side
                                  + self.cols[pick] - self._lefts[pick])

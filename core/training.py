@@ -14,8 +14,8 @@ from .errors import Cancelled
 from .network import build_fast3dcnn
 from .patches import PatchDataset
 from .precision import training_dtype
-from .settings import TrainingConfig
-from .tile_training import MIN_TILING_GAIN, TileDataset, tile_trainer, tiling_gain
+from .settings import MIN_TILING_GAIN, TrainingConfig
+from .tile_training import TileDataset, tile_trainer, tiling_gain
 
 
 class _Progress(keras.callbacks.Callback):
@@ -105,8 +105,7 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
                   loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
     watcher = _Progress(len(train_data), progress, should_cancel)
     callbacks = [watcher]
-    patience = config.patience if val_data is not None else 0
-    watch = _BestEpoch(config.keep_best or patience > 0, patience) if val_data is not None else None
+    watch = _BestEpoch(config.keep_best or config.patience > 0, config.patience) if val_data is not None else None
     if watch is not None:
         callbacks.append(watch)
     start = time.perf_counter()
@@ -129,19 +128,18 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
 
 
 def _stop_reason(config, watch, epochs_run):
-    if watch is None:
-        return (f"ran all {config.epochs} epochs: there are no validation pixels to tell when to stop"
-                if config.patience else f"ran all {config.epochs} epochs (no early stopping)")
-    if watch.stopped_after is not None and watch.best >= 1.0:
-        return (f"stopped after epoch {epochs_run} of at most {config.epochs}: every validation pixel was "
-                f"classified correctly")
-    if watch.stopped_after is not None:
-        return (f"stopped after epoch {epochs_run} of at most {config.epochs}: the validation accuracy had not "
-                f"improved for {config.patience} epochs since epoch {watch.best_epoch + 1} "
-                f"({100 * watch.best:.2f}%), whose weights were kept")
-    kept = f"; the weights of epoch {watch.best_epoch + 1} ({100 * watch.best:.2f}%) were kept" if watch.restore else ""
-    early = "" if config.patience else " (no early stopping)"
-    return f"ran all {config.epochs} epochs{early}{kept}"
+    if watch is not None and watch.stopped_after is not None:
+        stopped = f"stopped after epoch {epochs_run} of at most {config.epochs}: "
+        if watch.best >= 1.0:
+            return stopped + "every validation pixel was classified correctly"
+        return stopped + (f"the validation accuracy had not improved for {config.patience} epochs since epoch "
+                          f"{watch.best_epoch + 1} ({100 * watch.best:.2f}%), whose weights were kept")
+    if watch is None and config.patience:
+        return f"ran all {config.epochs} epochs: there are no validation pixels to tell when to stop"
+    reason = f"ran all {config.epochs} epochs" + ("" if config.patience else " (no early stopping)")
+    if watch is not None and watch.restore:
+        reason += f"; the weights of epoch {watch.best_epoch + 1} ({100 * watch.best:.2f}%) were kept"
+    return reason
 
 
 def _validated_epochs(epochs, every):

@@ -24,6 +24,7 @@ from .core.baseline import verdict
 from .core.classes import ClassTable
 from .core.files import written_atomically
 from .core.record import RunRecord
+from .core.settings import MIN_TILING_GAIN
 from .png import png_size
 
 #: Labels of known settings; other keys are shown as they are.
@@ -51,7 +52,7 @@ SETTING_LABELS = {
     "explained_variance_ratio": "Variance explained by the components",
     "parameters": "Network parameters",
     "precision": "Arithmetic asked for (auto: bfloat16 where the hardware has it)",
-    "layout": "Training batches asked for (auto: the cheaper of tiles and patches)",
+    "layout": f"Training batches asked for (auto: tiles where they save {MIN_TILING_GAIN} times the multiply-adds)",
     "training_layout": "Training batches computed on (tiles share their convolutions)",
     "tiling_gain": "Multiply-adds of patches over those of tiles",
     "training_dtype": "Arithmetic of training (the saved weights are float32)",
