@@ -6,15 +6,16 @@ and the limits they impose live in ``settings``, which the plugin reads without 
 """
 import keras
 
-from .settings import CONV_LAYERS, DENSE_UNITS, DROPOUT, check_components, check_window
+from .settings import CONV_LAYERS, DENSE_UNITS, DROPOUT, INITIALIZERS, check_components, check_window
 
 
-def build_fast3dcnn(window, bands, n_classes, dropout=DROPOUT.default, dtype=None):
+def build_fast3dcnn(window, bands, n_classes, dropout=DROPOUT.default, dtype=None, initializer=INITIALIZERS[0]):
     """The Fast 3D CNN for S x S x B patches (input shape (S, S, B, 1)) and ``n_classes`` outputs.
 
     With S = 11, B = 20 and 6 classes it has exactly 994,166 parameters, as in the paper. ``dtype``
     is a Keras dtype policy for every layer but the softmax, which stays float32 (Keras's advice for
-    mixed precision); the weights are float32 whatever it is.
+    mixed precision); the weights are float32 whatever it is. ``initializer`` (one of INITIALIZERS)
+    draws the first weights of the ReLU layers; the softmax layer keeps Keras's default.
     """
     check_window(window)
     check_components(bands)
@@ -22,10 +23,11 @@ def build_fast3dcnn(window, bands, n_classes, dropout=DROPOUT.default, dtype=Non
     x = inputs
     for i, (filters, depth) in enumerate(CONV_LAYERS, start=1):
         x = keras.layers.Conv3D(filters, (3, 3, depth), padding="valid", activation="relu",
-                                name=f"conv3d_{i}", dtype=dtype)(x)
+                                name=f"conv3d_{i}", dtype=dtype, kernel_initializer=initializer)(x)
     x = keras.layers.Flatten(name="flatten", dtype=dtype)(x)
     for i, units in enumerate(DENSE_UNITS, start=1):
-        x = keras.layers.Dense(units, activation="relu", name=f"dense_{i}", dtype=dtype)(x)
+        x = keras.layers.Dense(units, activation="relu", name=f"dense_{i}", dtype=dtype,
+                               kernel_initializer=initializer)(x)
         x = keras.layers.Dropout(dropout, name=f"dropout_{i}", dtype=dtype)(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="classes")(x)
     return keras.Model(inputs, outputs, name="fast3dcnn")

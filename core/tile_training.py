@@ -23,10 +23,14 @@ from keras import ops
 from .patches import add_spectral_noise, extract_windows
 from .settings import CONV_LAYERS, DENSE_UNITS
 
-#: Side of a tile's core, in pixels: large enough that the S - 1 margin is amortised (at S = 21 a
-#: core of 16 keeps 94% of the gain of a core of 32 on Indian Pines), small enough that a batch of
-#: 256 pixels spans several tiles of different ground.
+#: Side of a tile's core, in pixels, when predicting: large enough that the S - 1 margin is amortised
+#: (at S = 21 a core of 16 keeps 94% of the gain of a core of 32 on Indian Pines).
 TILE_CORE = 16
+#: ... and when training, smaller: a batch then spans more tiles of different ground, and the network
+#: learns nearly as fast per epoch as from random patches. On Indian Pines' paper split a batch of 256
+#: pixels spans about 17 tiles of 8 (5 of 16); at S = 11, 30 epochs reached 97.5% OA on cores of 8 and
+#: 92.8% on cores of 16 (seed 0), at 2.0 instead of 2.3 times fewer multiply-adds than patches.
+TRAINING_TILE_CORE = 8
 
 
 def _last_map_side(window):

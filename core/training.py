@@ -6,6 +6,7 @@ same machine.
 """
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import keras
 import numpy as np
@@ -15,7 +16,7 @@ from .network import build_fast3dcnn
 from .patches import PatchDataset
 from .precision import training_dtype
 from .settings import MIN_TILING_GAIN, TrainingConfig
-from .tile_training import TileDataset, tile_trainer, tiling_gain
+from .tile_training import TRAINING_TILE_CORE, TileDataset, tile_trainer, tiling_gain
 
 
 class _Progress(keras.callbacks.Callback):
@@ -87,9 +88,9 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
     keras.utils.set_random_seed(config.seed)
     rows, cols, targets = np.asarray(rows), np.asarray(cols), np.asarray(targets)
     bands = cube.shape[2]
-    gain = tiling_gain(rows[split.train], cols[split.train], config.window, bands)
+    gain = tiling_gain(rows[split.train], cols[split.train], config.window, bands, TRAINING_TILE_CORE)
     on_tiles = config.layout == "tiles" or (config.layout == "auto" and gain >= MIN_TILING_GAIN)
-    batches = TileDataset if on_tiles else PatchDataset
+    batches = partial(TileDataset, core=TRAINING_TILE_CORE) if on_tiles else PatchDataset
 
     def dataset(part, training):
         return batches(cube, rows[part], cols[part], targets[part], window=config.window,
@@ -99,9 +100,9 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
     train_data = dataset(split.train, True)
     val_data = dataset(split.val, False) if len(split.val) else None
     dtype = training_dtype(config.precision)
-    network = build_fast3dcnn(config.window, bands, n_classes, config.dropout, dtype)
-    model = tile_trainer(network) if on_tiles else network
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+    network = build_fast3dcnn(config.window, bands, n_classes, config.dropout, dtype, config.initializer)
+    model = tile_trainer(network, TRAINING_TILE_CORE) if on_tiles else network
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=_learning_rate(config, len(train_data))),
                   loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
     watcher = _Progress(len(train_data), progress, should_cancel)
     callbacks = [watcher]
@@ -125,6 +126,17 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
     return TrainingResult(network, history, seconds, len(split.train) * epochs_run / max(seconds, 1e-9),
                           watch.best_epoch if restored else None, _stop_reason(config, watch, epochs_run),
                           "tiles" if on_tiles else "patches", gain, dtype)
+
+
+def _learning_rate(config, steps_per_epoch):
+    """Adam's learning rate: ``config.learning_rate`` throughout, or with the cosine schedule rising to it
+    over the first epoch and falling along a half cosine to 1% of it at the last of ``config.epochs``."""
+    if config.schedule == "constant":
+        return config.learning_rate
+    warmup = min(steps_per_epoch, max(config.epochs - 1, 0) * steps_per_epoch)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, max(config.epochs * steps_per_epoch - warmup - 1, 1), alpha=0.01, warmup_target=config.learning_rate,
+        warmup_steps=warmup)
 
 
 def _stop_reason(config, watch, epochs_run):

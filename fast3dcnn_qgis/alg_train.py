@@ -116,13 +116,21 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                      self.tr("1-based bands and ranges to leave out, e.g. noisy water-absorption bands: "
                              "108-112,154-167,224 for the 224-band AVIRIS scenes. Empty keeps every band."))
 
-    def _number(self, key, label, limit, help_text, advanced=False, integer=True):
-        """Declares a number parameter whose default and range are ``limit``'s (core.settings)."""
+    def _number(self, key, label, limit, help_text, advanced=False, integer=True, optional=False):
+        """Declares a number parameter whose range and (unless ``optional``) default are ``limit``'s
+        (core.settings)."""
         definition = QgsProcessingParameterNumber(
             key, label, type=QgsProcessingParameterNumber.Type.Integer if integer else QgsProcessingParameterNumber.Type.Double,
-            defaultValue=limit.default, minValue=limit.minimum,
+            optional=optional, minValue=limit.minimum, **({} if optional else {"defaultValue": limit.default}),
             **({} if limit.maximum is None else {"maxValue": limit.maximum}))
         return self.declare(definition, help_text, advanced)
+
+    def _recipe_number(self, key, label, limit, field, help_text, advanced=False, integer=True):
+        """Declares an optional number parameter that, left empty, takes the training recipe's ``field``
+        (a TrainingConfig field), and says in its help what each recipe uses."""
+        recipes = ", ".join(f"{name} {recipe[field]:g}" for name, recipe in RECIPES.items())
+        return self._number(key, label, limit, help_text + " " + self.tr("Empty: the recipe's ({}).").format(recipes),
+                            advanced, integer, optional=True)
 
     def _define_training(self):
         self._number(self.WINDOW_SIZE, self.tr("Window size (pixels)"), limits.WINDOW, self.tr(
@@ -132,13 +140,16 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         self._number(self.COMPONENTS, self.tr("PCA components"), limits.COMPONENTS, self.tr(
             "Number of principal components the bands are reduced to before the network. The paper uses {}; at "
             "least {} are needed.").format(limits.COMPONENTS.default, limits.COMPONENTS.minimum))
-        self._number(self.EPOCHS, self.tr("Epochs"), limits.EPOCHS, self.tr(
-            "Passes over the training pixels. The paper uses 50; fewer train faster and usually lose a little "
-            "accuracy."))
+        self._recipe_number(self.EPOCHS, self.tr("Epochs"), limits.EPOCHS, "epochs", self.tr(
+            "The most passes over the training pixels (training may stop earlier, see below); the cosine "
+            "learning-rate schedule of the robust recipe ends at the last. Fewer train faster and usually "
+            "lose a little accuracy."))
         self._number(self.BATCH_SIZE, self.tr("Batch size"), limits.BATCH_SIZE, self.tr(
             "Training patches per update step (the paper: 256). Smaller batches need less memory."), advanced=True)
-        self._number(self.LEARNING_RATE, self.tr("Learning rate"), limits.LEARNING_RATE, self.tr(
-            "Step size of the Adam optimiser (the paper: 0.001)."), advanced=True, integer=False)
+        self._recipe_number(self.LEARNING_RATE, self.tr("Learning rate"), limits.LEARNING_RATE, "learning_rate",
+                            self.tr("Step size of the Adam optimiser: the paper's is constant; the robust recipe's "
+                                    "rises to this value over the first epoch and falls along a cosine to 1% of it "
+                                    "at the last."), advanced=True, integer=False)
         self._number(self.DROPOUT, self.tr("Dropout"), limits.DROPOUT, self.tr(
             "Share of the dense layers' units switched off at random during training, against over-fitting "
             "(the paper's code: 0.4)."), advanced=True, integer=False)
@@ -148,8 +159,10 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                              "the training patches get a little spectral noise and, on the disjoint split, the "
                              "validation pixels no test window reaches are trained on too; it holds up far "
                              "better on ground away from the training pixels (Salinas-A disjoint 98% against "
-                             "82%) and keeps the paper's accuracy on random splits. paper: the paper's recipe "
-                             "exactly (each component scaled to unit variance, no noise)."))
+                             "82%) and keeps the paper's accuracy on random splits; it also trains faster (He's "
+                             "first weights, a cosine learning-rate schedule, 40 epochs at most, stopping early "
+                             "when validation stops improving). paper: the paper's recipe exactly (each "
+                             "component scaled to unit variance, no noise, Adam at a constant 0.001, 50 epochs)."))
         self.declare(QgsProcessingParameterEnum(self.SPLIT, self.tr("Split of the labelled pixels"),
                                                 options=list(SPLIT_METHODS), defaultValue=0),
                      self.tr("paper: per class 30% test, the rest halved into training and validation (the "
@@ -169,14 +182,11 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         self._advanced_flag(self.KEEP_BEST, self.tr("Keep the best epoch"), False, self.tr(
             "Keep the network of the epoch with the highest validation accuracy instead of the last (always "
             "done when training stops early)."))
-        self.declare(QgsProcessingParameterNumber(self.PATIENCE, self.tr("Stop after epochs without improvement"),
-                                                  type=QgsProcessingParameterNumber.Type.Integer, optional=True,
-                                                  minValue=limits.PATIENCE.minimum, maxValue=limits.PATIENCE.maximum),
-                     self.tr("Training stops once this many epochs pass without a better validation accuracy, and "
-                             "keeps the best epoch's network; Epochs is then the most that are run, and the report "
-                             "says where and why training stopped. 0: train every epoch. Empty: the recipe's "
-                             "({}).").format(", ".join(f"{name} {recipe['patience']}"
-                                                        for name, recipe in RECIPES.items())), advanced=True)
+        self._recipe_number(self.PATIENCE, self.tr("Stop after epochs without improvement"), limits.PATIENCE,
+                            "patience", self.tr(
+                                "Training stops once this many epochs pass without a better validation accuracy, "
+                                "and keeps the best epoch's network; Epochs is then the most that are run, and the "
+                                "report says where and why training stopped. 0: train every epoch."), advanced=True)
         self.declare(QgsProcessingParameterEnum(self.PRECISION, self.tr("Arithmetic"), options=list(PRECISIONS),
                                                 optional=True),
                      self.tr("auto: mixed bfloat16 where the processor computes it natively (CPUs with AMX or "
@@ -341,9 +351,7 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         config = TrainingConfig.recipe(
             list(RECIPES)[self.parameterAsEnum(parameters, self.RECIPE, context)],
             window=self.parameterAsInt(parameters, self.WINDOW_SIZE, context),
-            epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
-            learning_rate=self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
             dropout=self.parameterAsDouble(parameters, self.DROPOUT, context),
             seed=self.parameterAsInt(parameters, self.SEED, context),
             keep_best=self.parameterAsBool(parameters, self.KEEP_BEST, context),
@@ -356,10 +364,11 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             baseline=self.parameterAsBool(parameters, self.BASELINE, context), training=config)
 
     def _given(self, parameters, context):
-        """The settings of PATIENCE and PRECISION that are given: the others are the recipe's."""
-        given = {}
-        if parameters.get(self.PATIENCE) not in (None, ""):
-            given["patience"] = self.parameterAsInt(parameters, self.PATIENCE, context)
+        """The settings of EPOCHS, LEARNING_RATE, PATIENCE and PRECISION that are given: the others are the
+        recipe's."""
+        given = {field: read(parameters, key, context) for key, field, read in (
+            (self.EPOCHS, "epochs", self.parameterAsInt), (self.LEARNING_RATE, "learning_rate", self.parameterAsDouble),
+            (self.PATIENCE, "patience", self.parameterAsInt)) if parameters.get(key) not in (None, "")}
         if parameters.get(self.PRECISION) not in (None, ""):
             given["precision"] = PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)]
         return given

@@ -53,6 +53,8 @@ SETTING_LABELS = {
     "parameters": "Network parameters",
     "precision": "Arithmetic asked for (auto: bfloat16 where the hardware has it)",
     "layout": f"Training batches asked for (auto: tiles where they save {MIN_TILING_GAIN} times the multiply-adds)",
+    "schedule": "Learning-rate schedule (cosine: up to the learning rate over the first epoch, down to 1% at the last)",
+    "initializer": "First weights of the ReLU layers drawn by (he_normal: He's; glorot_uniform: Keras's default)",
     "training_layout": "Training batches computed on (tiles share their convolutions)",
     "tiling_gain": "Multiply-adds of patches over those of tiles",
     "training_dtype": "Arithmetic of training (the saved weights are float32)",

@@ -84,8 +84,8 @@ def build():
                 120, 380, "For vector reference data: the field holding the class.")
     model_input(model, QgsProcessingParameterNumber("window", "Window size (pixels)", defaultValue=11, minValue=9,
                                                     maxValue=31), 120, 460, "Odd window side; the paper uses 11.")
-    model_input(model, QgsProcessingParameterNumber("epochs", "Epochs", defaultValue=50, minValue=1), 120, 540,
-                "Passes over the training pixels; the paper uses 50.")
+    model_input(model, QgsProcessingParameterNumber("epochs", "Epochs", optional=True, minValue=1), 120, 540,
+                "The most passes over the training pixels; empty: the training recipe's (robust 40, paper 50).")
     child_step(model, "train", "fast3dcnn:train", 420, 140, {
         "INPUT": from_input("raster"), "GROUND_TRUTH": from_input("ground_truth"),
         "CLASS_FIELD": from_input("class_field"), "WINDOW_SIZE": from_input("window"),

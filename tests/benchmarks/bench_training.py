@@ -34,7 +34,7 @@ from fast3dcnn_qgis.core.patches import PatchDataset  # noqa: E402
 from fast3dcnn_qgis.core.reduction import SpectralReducer  # noqa: E402
 from fast3dcnn_qgis.core.settings import DEFAULT_RECIPE, TrainingConfig, TrainingSettings  # noqa: E402
 from fast3dcnn_qgis.core.splits import labelled_pixels, make_split  # noqa: E402
-from fast3dcnn_qgis.core.tile_training import TileDataset, tile_trainer, tiling_gain  # noqa: E402
+from fast3dcnn_qgis.core.tile_training import TRAINING_TILE_CORE, TileDataset, tile_trainer, tiling_gain  # noqa: E402
 from fast3dcnn_qgis.core.workflow import train_classifier  # noqa: E402
 from scenes import SCENES  # noqa: E402
 
@@ -66,13 +66,17 @@ def throughput(cube, labels, scene, window):
     train = make_split(rows, cols, classes, "paper", None, 0, window).train
     rows, cols, targets = rows[train], cols[train], np.searchsorted(np.unique(classes), classes[train])
     print(f"{scene.name} S={window}: {len(rows)} training pixels, tiles save "
-          f"{tiling_gain(rows, cols, window, 20):.2f} times the multiply-adds")
+          f"{tiling_gain(rows, cols, window, 20, TRAINING_TILE_CORE):.2f} times the multiply-adds")
     for layout in ("patches", "tiles"):
         for dtype in ("float32", "mixed_bfloat16"):
             keras.utils.set_random_seed(0)
             network = build_fast3dcnn(window, 20, int(targets.max()) + 1, dtype=dtype)
-            model, batches = ((tile_trainer(network), TileDataset) if layout == "tiles" else (network, PatchDataset))
-            data = batches(reduced, rows, cols, targets, window=window, batch_size=256, shuffle=True)
+            if layout == "tiles":
+                model, data = tile_trainer(network, TRAINING_TILE_CORE), TileDataset(
+                    reduced, rows, cols, targets, window, 256, TRAINING_TILE_CORE, shuffle=True)
+            else:
+                model, data = network, PatchDataset(reduced, rows, cols, targets, window=window, batch_size=256,
+                                                    shuffle=True)
             model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
             model.fit(data, epochs=1, verbose=0)
             start = time.perf_counter()

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -42,3 +43,15 @@ def test_too_small_shapes_are_refused():
         build_fast3dcnn(7, 20, 3)
     with pytest.raises(ValueError, match="14 components are too few"):
         build_fast3dcnn(11, 14, 3)
+
+
+def test_he_initialisation_keeps_the_signal_through_the_relu_layers_with_the_same_network():
+    glorot, he = build_fast3dcnn(11, 20, 6), build_fast3dcnn(11, 20, 6, initializer="he_normal")
+    assert he.count_params() == glorot.count_params() == 994166
+    fan_in = 3 * 3 * 3 * 32
+    assert np.std(he.get_layer("conv3d_4").kernel) == pytest.approx(np.sqrt(2 / fan_in), rel=0.05)
+    # The softmax layer keeps Keras's default: He's variance is for layers followed by a ReLU.
+    assert np.std(he.get_layer("classes").kernel) == pytest.approx(np.sqrt(2 / (128 + 6)), rel=0.2)
+    patches = np.random.default_rng(0).normal(size=(64, 11, 11, 20, 1)).astype(np.float32)
+    spread = [np.std(keras.Model(model.input, model.get_layer("dense_2").output)(patches)) for model in (glorot, he)]
+    assert spread[1] > 3 * spread[0]

@@ -66,11 +66,13 @@ def test_the_default_recipe_is_robust_and_the_paper_recipe_is_the_papers():
     assert TrainingConfig() == TrainingConfig.recipe(DEFAULT_RECIPE) and DEFAULT_RECIPE == "robust"
     paper = TrainingConfig.recipe("paper", window=13)
     assert (paper.epochs, paper.window, paper.component_scale, paper.spectral_noise) == (50, 13, "each", 0.0)
+    assert (paper.learning_rate, paper.schedule, paper.initializer) == (1e-3, "constant", "glorot_uniform")
     assert not paper.validation_into_training
     fields = set(TrainingConfig().as_dict())
     assert all(set(recipe) <= fields for recipe in RECIPES.values())
     robust = TrainingConfig()
     assert (robust.epochs, robust.component_scale, robust.validation_into_training, robust.spectral_noise) == \
-        (50, "first", True, 0.02)
+        (40, "first", True, 0.02)
+    assert (robust.learning_rate, robust.schedule, robust.initializer) == (2.5e-3, "cosine", "he_normal")
     with pytest.raises(InputError, match="'fast' is not one of paper, robust"):
         TrainingConfig.recipe("fast")

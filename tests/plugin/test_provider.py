@@ -41,7 +41,10 @@ def test_train_help_gives_defaults():
     assert "Window size (pixels) [WINDOW_SIZE] (default 11)" in text
     assert "[SPLIT] (default paper)" in text
     assert "[KEEP_BEST] (default no)" in text
-    # Left empty, PATIENCE and PRECISION are the recipe's, and the help says what each recipe uses.
+    # Left empty, EPOCHS, LEARNING_RATE, PATIENCE and PRECISION are the recipe's, and the help says what each
+    # recipe uses.
+    assert "Empty: the recipe's (paper 50, robust 40)." in text
+    assert "Empty: the recipe's (paper 0.001, robust 0.0025)." in text
     assert "Empty: the recipe's (paper 0, robust 10)." in text
     assert "Empty: the recipe's (paper float32, robust auto)." in text
 
@@ -51,11 +54,16 @@ def test_train_parameters_take_their_limits_from_the_core_and_the_network_accept
 
     train = algorithms()["fast3dcnn:train"]
     for key, limit in (("WINDOW_SIZE", settings.WINDOW), ("COMPONENTS", settings.COMPONENTS),
-                       ("EPOCHS", settings.EPOCHS), ("BATCH_SIZE", settings.BATCH_SIZE),
-                       ("LEARNING_RATE", settings.LEARNING_RATE), ("DROPOUT", settings.DROPOUT)):
+                       ("BATCH_SIZE", settings.BATCH_SIZE), ("DROPOUT", settings.DROPOUT)):
         definition = train.parameterDefinition(key)
         assert (definition.defaultValue(), definition.minimum(), definition.maximum()) == \
             (limit.default, limit.minimum, limit.maximum), key
+    for key, limit in (("EPOCHS", settings.EPOCHS), ("LEARNING_RATE", settings.LEARNING_RATE),
+                       ("PATIENCE", settings.PATIENCE)):  # empty: the recipe's
+        definition = train.parameterDefinition(key)
+        assert (definition.defaultValue(), definition.minimum(), definition.maximum()) == \
+            (None, limit.minimum, limit.maximum), key
+        assert definition.checkValueIsAcceptable(None) and not definition.checkValueIsAcceptable(-1), key
     assert train.parameterDefinition("SPLIT").options() == list(settings.SPLIT_METHODS)
     smallest = build_fast3dcnn(settings.WINDOW.minimum, settings.COMPONENTS.minimum, 2)
     assert smallest.output_shape == (None, 2)
