@@ -41,7 +41,8 @@ test-debian-unstable:
 	bash scripts/debian_chroot.sh sid make test VENV=.venv-sid TESTS="$(UNSTABLE_TESTS)"
 
 # The main job: train on the shipped Salinas-A scene and classify it through qgis_process, with the
-# plugin installed from its zip into a throw-away QGIS profile (EPOCHS=... to change the 50 epochs).
+# plugin installed from its zip into a throw-away QGIS profile (EPOCHS=... to cap the
+# epochs; empty: the training recipe's).
 demo: setup
 	VENV=$(VENV) bash scripts/demo.sh
 

@@ -318,7 +318,7 @@ def parse_arguments():
     parser.add_argument("--windows", type=int, nargs="+", default=list(WINDOWS))
     parser.add_argument("--splits", nargs="+", choices=list(SPLITS), default=list(SPLITS))
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1 (default 3)")
-    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--epochs", type=int, help="most epochs (default: the recipe's, robust 40, paper 50)")
     parser.add_argument("--recipe", choices=list(RECIPES), default=DEFAULT_RECIPE,
                         help=f"training recipe (default {DEFAULT_RECIPE}; paper: the paper's exactly)")
     parser.add_argument("--quick", action="store_true", help="one scene (salinas_a if present), window 11, "
@@ -332,6 +332,8 @@ def parse_arguments():
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--figures", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.epochs is None:
+        args.epochs = RECIPES[args.recipe]["epochs"]
     bad = [w for w in args.windows if w < 3 or w % 2 == 0]
     if bad:
         parser.error(f"--windows {' '.join(map(str, bad))}: a window must be an odd number of pixels, 3 or more")
