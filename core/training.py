@@ -133,7 +133,7 @@ def _learning_rate(config, steps_per_epoch):
     over the first epoch and falling along a half cosine to 1% of it at the last of ``config.epochs``."""
     if config.schedule == "constant":
         return config.learning_rate
-    warmup = min(steps_per_epoch, max(config.epochs - 1, 0) * steps_per_epoch)
+    warmup = steps_per_epoch if config.epochs > 1 else 0
     return keras.optimizers.schedules.CosineDecay(
         0.0, max(config.epochs * steps_per_epoch - warmup - 1, 1), alpha=0.01, warmup_target=config.learning_rate,
         warmup_steps=warmup)

@@ -50,6 +50,9 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
     KEEP_BEST = "KEEP_BEST"
     PATIENCE = "PATIENCE"
     PRECISION = "PRECISION"
+    #: Number parameters that, left empty, take the training recipe's value: key -> (TrainingConfig
+    #: field, its type).
+    RECIPE_NUMBERS = {EPOCHS: ("epochs", int), LEARNING_RATE: ("learning_rate", float), PATIENCE: ("patience", int)}
     RECIPE = "RECIPE"
     BASELINE = "BASELINE"
     OUTPUT_MODEL = "OUTPUT_MODEL"
@@ -125,12 +128,13 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             **({} if limit.maximum is None else {"maxValue": limit.maximum}))
         return self.declare(definition, help_text, advanced)
 
-    def _recipe_number(self, key, label, limit, field, help_text, advanced=False, integer=True):
-        """Declares an optional number parameter that, left empty, takes the training recipe's ``field``
-        (a TrainingConfig field), and says in its help what each recipe uses."""
+    def _recipe_number(self, key, label, limit, help_text, advanced=False):
+        """Declares an optional number parameter of RECIPE_NUMBERS, which left empty takes the training
+        recipe's value, and says in its help what each recipe uses."""
+        field, kind = self.RECIPE_NUMBERS[key]
         recipes = ", ".join(f"{name} {recipe[field]:g}" for name, recipe in RECIPES.items())
         return self._number(key, label, limit, help_text + " " + self.tr("Empty: the recipe's ({}).").format(recipes),
-                            advanced, integer, optional=True)
+                            advanced, kind is int, optional=True)
 
     def _define_training(self):
         self._number(self.WINDOW_SIZE, self.tr("Window size (pixels)"), limits.WINDOW, self.tr(
@@ -140,16 +144,16 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         self._number(self.COMPONENTS, self.tr("PCA components"), limits.COMPONENTS, self.tr(
             "Number of principal components the bands are reduced to before the network. The paper uses {}; at "
             "least {} are needed.").format(limits.COMPONENTS.default, limits.COMPONENTS.minimum))
-        self._recipe_number(self.EPOCHS, self.tr("Epochs"), limits.EPOCHS, "epochs", self.tr(
+        self._recipe_number(self.EPOCHS, self.tr("Epochs"), limits.EPOCHS, self.tr(
             "The most passes over the training pixels (training may stop earlier, see below); the cosine "
             "learning-rate schedule of the robust recipe ends at the last. Fewer train faster and usually "
             "lose a little accuracy."))
         self._number(self.BATCH_SIZE, self.tr("Batch size"), limits.BATCH_SIZE, self.tr(
             "Training patches per update step (the paper: 256). Smaller batches need less memory."), advanced=True)
-        self._recipe_number(self.LEARNING_RATE, self.tr("Learning rate"), limits.LEARNING_RATE, "learning_rate",
+        self._recipe_number(self.LEARNING_RATE, self.tr("Learning rate"), limits.LEARNING_RATE,
                             self.tr("Step size of the Adam optimiser: the paper's is constant; the robust recipe's "
                                     "rises to this value over the first epoch and falls along a cosine to 1% of it "
-                                    "at the last."), advanced=True, integer=False)
+                                    "at the last."), advanced=True)
         self._number(self.DROPOUT, self.tr("Dropout"), limits.DROPOUT, self.tr(
             "Share of the dense layers' units switched off at random during training, against over-fitting "
             "(the paper's code: 0.4)."), advanced=True, integer=False)
@@ -183,10 +187,10 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             "Keep the network of the epoch with the highest validation accuracy instead of the last (always "
             "done when training stops early)."))
         self._recipe_number(self.PATIENCE, self.tr("Stop after epochs without improvement"), limits.PATIENCE,
-                            "patience", self.tr(
-                                "Training stops once this many epochs pass without a better validation accuracy, "
-                                "and keeps the best epoch's network; Epochs is then the most that are run, and the "
-                                "report says where and why training stopped. 0: train every epoch."), advanced=True)
+                            self.tr("Training stops once this many epochs pass without a better validation "
+                                    "accuracy, and keeps the best epoch's network; Epochs is then the most that are "
+                                    "run, and the report says where and why training stopped. 0: train every epoch."),
+                            advanced=True)
         self.declare(QgsProcessingParameterEnum(self.PRECISION, self.tr("Arithmetic"), options=list(PRECISIONS),
                                                 optional=True),
                      self.tr("auto: mixed bfloat16 where the processor computes it natively (CPUs with AMX or "
@@ -366,9 +370,8 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
     def _given(self, parameters, context):
         """The settings of EPOCHS, LEARNING_RATE, PATIENCE and PRECISION that are given: the others are the
         recipe's."""
-        given = {field: read(parameters, key, context) for key, field, read in (
-            (self.EPOCHS, "epochs", self.parameterAsInt), (self.LEARNING_RATE, "learning_rate", self.parameterAsDouble),
-            (self.PATIENCE, "patience", self.parameterAsInt)) if parameters.get(key) not in (None, "")}
+        given = {field: kind(self.parameterAsDouble(parameters, key, context))
+                 for key, (field, kind) in self.RECIPE_NUMBERS.items() if parameters.get(key) not in (None, "")}
         if parameters.get(self.PRECISION) not in (None, ""):
             given["precision"] = PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)]
         return given
