@@ -9,6 +9,16 @@ first component's standard deviation, so they keep their relative variance: the 
 components, mostly noise and field-specific detail, are not blown up to the size of the first; on
 the disjoint split (test ground away from training ground) this alone took Indian Pines (seed 0)
 from 39% to 44% (tests/benchmarks/bench_disjoint.py).
+
+``standardise_bands`` fits the PCA on bands scaled to zero mean and unit deviation over the fit
+pixels (a PCA of the correlation matrix, not the covariance): without it the bright bands, whose
+variance is mostly brightness, decide the components, and the weak bands, where crops differ, count
+for little. On Indian Pines' disjoint split it raised an SVM on the 20 components from 58.6% to 61.1%
+OA and the network's average accuracy from 52.0% to 56.0% (OA 54.6% -> 54.7%, three seeds: the rare
+classes gain). It takes one more pass over the blocks (band means and deviations,
+``fit_band_statistics``) before the PCA's. The scaling is folded into ``mean_`` and ``components_``,
+so a reducer applies and is stored exactly as without it, and older model files load unchanged.
+
 Everything learned is kept as plain arrays so the model file stores it without pickle.
 """
 import numpy as np
@@ -23,6 +33,10 @@ class ComponentCountError(InputError):
     """More components asked for than the kept bands or fit pixels allow."""
 
 
+NO_VALID_PIXEL = ("no valid pixel to fit the PCA: every pixel is nodata or non-finite in a kept band; "
+                  "exclude the bad bands or check the nodata value")
+
+
 class SpectralReducer:
     """Maps raw pixels of all the raster's bands to ``n_components`` scaled PCA scores.
 
@@ -30,7 +44,8 @@ class SpectralReducer:
     Fitted attributes end with an underscore, as in scikit-learn.
     """
 
-    def __init__(self, band_indices, nodata=None, n_components=20, chunk_pixels=20000, scale="each"):
+    def __init__(self, band_indices, nodata=None, n_components=20, chunk_pixels=20000, scale="each",
+                 standardise_bands=False):
         if scale not in COMPONENT_SCALES:
             raise InputError(f"component scale '{scale}' is not one of {', '.join(COMPONENT_SCALES)}")
         self.band_indices = np.asarray(band_indices, dtype=np.int64)
@@ -38,13 +53,38 @@ class SpectralReducer:
         self.n_components = int(n_components)
         self.chunk_pixels = int(chunk_pixels)
         self.scale = scale
+        self.standardise_bands = bool(standardise_bands)
 
     # -- fitting ---------------------------------------------------------------------------
+    def fit_band_statistics(self, blocks, sample_step=1, should_cancel=None):
+        """The kept bands' means and deviations over every ``sample_step``-th valid pixel of the raw
+        ``blocks``, merged block by block (Chan et al.'s pairwise update, stable for any scene size):
+        what ``fit_blocks`` standardises the bands by when ``standardise_bands`` is set."""
+        count, mean, squares = 0, 0.0, 0.0
+        for block in blocks:
+            check_cancel(should_cancel)
+            pixels = self.valid_pixels(block)[::sample_step].astype(np.float64)
+            if not len(pixels):
+                continue
+            block_mean = pixels.mean(axis=0)
+            delta = block_mean - mean
+            total = count + len(pixels)
+            squares = squares + ((pixels - block_mean) ** 2).sum(axis=0) + delta ** 2 * count * len(pixels) / total
+            mean, count = mean + delta * len(pixels) / total, total
+        if not count:
+            raise ComponentCountError(NO_VALID_PIXEL)
+        deviation = np.sqrt(squares / count)
+        self.band_mean_ = mean
+        # A constant band carries nothing: left unscaled, it is 0 once centred.
+        self.band_scale_ = np.where(deviation > 1e-12 * max(deviation.max(), 1e-300), deviation, 1.0)
+        return self
+
     def fit_blocks(self, blocks, sample_step=1, should_cancel=None):
         """Fits on every ``sample_step``-th valid pixel of each raw block (rows, cols, all bands).
 
         ``blocks`` is any iterable; pixels are buffered into chunks of ``chunk_pixels`` so each
         ``partial_fit`` sees enough samples, and memory stays bounded by the chunk and the block.
+        With ``standardise_bands``, ``fit_band_statistics`` must have seen the same blocks first.
         Raises ``Cancelled`` when ``should_cancel()`` says so between blocks.
         """
         n_kept = len(self.band_indices)
@@ -52,13 +92,17 @@ class SpectralReducer:
             raise ComponentCountError(
                 f"{self.n_components} components asked for, but {n_kept} bands are kept: "
                 f"choose between 1 and {n_kept}")
+        if self.standardise_bands and not hasattr(self, "band_scale_"):
+            raise ValueError("standardise_bands: call fit_band_statistics on the blocks before fit_blocks")
         self._ipca = IncrementalPCA(n_components=self.n_components)
         self.n_fit_pixels_ = 0
         buffered, n_buffered = [], 0
         for block in blocks:
             check_cancel(should_cancel)
-            pixels = self.valid_pixels(block)[::sample_step]
-            buffered.append(pixels.astype(np.float64))
+            pixels = self.valid_pixels(block)[::sample_step].astype(np.float64)
+            if self.standardise_bands:
+                pixels = (pixels - self.band_mean_) / self.band_scale_
+            buffered.append(pixels)
             n_buffered += len(pixels)
             if n_buffered >= self.chunk_pixels:
                 self._partial_fit(np.concatenate(buffered))
@@ -82,11 +126,13 @@ class SpectralReducer:
 
     def _finish(self):
         if self.n_fit_pixels_ == 0:
-            raise ComponentCountError(
-                "no valid pixel to fit the PCA: every pixel is nodata or non-finite in a kept band; "
-                "exclude the bad bands or check the nodata value")
+            raise ComponentCountError(NO_VALID_PIXEL)
         self.mean_ = self._ipca.mean_.astype(np.float64)
         self.components_ = self._ipca.components_.astype(np.float64)
+        if self.standardise_bands:
+            # ((x - m) / s - mean) . c  ==  (x - (m + s mean)) . (c / s): the raw pixels' terms.
+            self.mean_ = self.band_mean_ + self.band_scale_ * self.mean_
+            self.components_ = self.components_ / self.band_scale_
         self.explained_variance_ = self._ipca.explained_variance_.astype(np.float64)
         self.explained_variance_ratio_ = self._ipca.explained_variance_ratio_.astype(np.float64)
         # Scores of the fit pixels have zero mean and variance explained_variance_ (the IPCA

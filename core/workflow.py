@@ -28,7 +28,7 @@ from .splits import labelled_pixels, make_split, make_split_per_scene, validatio
 from .training import train_network
 
 #: Share of the progress bar taken by each phase of ``train_classifier``.
-PHASES = {"pca": (0, 10), "reduce": (10, 20), "train": (20, 95), "test": (95, 100)}
+PHASES = {"bands": (0, 4), "pca": (4, 10), "reduce": (10, 20), "train": (20, 95), "test": (95, 100)}
 
 
 def software_versions():
@@ -86,7 +86,11 @@ class _Scene:
 
 
 def _fit_reducer(scene, kept, nodata, settings):
-    reducer = SpectralReducer(kept, nodata, settings.components, scale=settings.training.component_scale)
+    reducer = SpectralReducer(kept, nodata, settings.components, scale=settings.training.component_scale,
+                              standardise_bands=settings.training.standardise_bands)
+    if reducer.standardise_bands:
+        reducer.fit_band_statistics((block.data for block in scene.tracked_blocks("bands")),
+                                    settings.pca_sample_step, should_cancel=scene.should_cancel)
     reducer.fit_blocks((block.data for block in scene.tracked_blocks("pca")), settings.pca_sample_step,
                        should_cancel=scene.should_cancel)
     scene.log(f"PCA: {len(kept)} bands -> {settings.components} components, "

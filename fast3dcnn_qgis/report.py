@@ -41,6 +41,7 @@ SETTING_LABELS = {
     "validation_every": "Validation pixels scored every (epochs)",
     "recipe_name": "Training recipe",
     "component_scale": "PCA scores scaled by (each: own deviation; first: the first component's)",
+    "standardise_bands": "Bands standardised over the scene before the PCA (its correlation matrix)",
     "validation_into_training": "Disjoint split: validation pixels trained on",
     "spectral_noise": "Spectral noise added to training patches (score units)",
     "baseline": "SVM baseline computed",

@@ -64,26 +64,35 @@ def parse_recipe(text):
     return fields, switches
 
 
-def reduced_cube(cube, exclude, components, fit_pixels, scale):
+def reduced_cube(cube, exclude, components, fit_pixels, scale, standardise_bands):
     """The PCA cube (H, W, components) of the workflow, fitted on ``fit_pixels`` ((rows, cols) or None: all)."""
     from fast3dcnn_qgis.core.reduction import SpectralReducer
 
-    reducer = SpectralReducer(kept_bands(cube.shape[2], exclude), None, components, scale=scale)
+    reducer = SpectralReducer(kept_bands(cube.shape[2], exclude), None, components, scale=scale,
+                              standardise_bands=standardise_bands)
     sample = cube.reshape(-1, 1, cube.shape[2]) if fit_pixels is None else cube[fit_pixels][:, None, :]
+    if standardise_bands:
+        reducer.fit_band_statistics([sample])
     reducer.fit_blocks([sample])
     return reducer.transform_block(cube)[0]
 
 
-def svm_run(cube, exclude, rows, cols, labels, split, merged, class_ids):
-    """The RBF SVM on standardised raw spectra: C and gamma chosen on the validation pixels after fitting
-    on the training pixels, then refitted on ``merged.train`` (the CNN's training pixels) and scored on
-    the test pixels."""
+def raw_spectra(cube, exclude, rows, cols):
+    """The kept-band spectra (pixels, bands) float64 of the pixels (rows, cols)."""
+    return cube[rows, cols][:, kept_bands(cube.shape[2], exclude)].astype(np.float64)
+
+
+def svm_run(features, labels, split, merged, class_ids, standardise=True):
+    """The RBF SVM on ``features`` (one row per labelled pixel; standardised on the training pixels unless
+    told not to): C and gamma chosen on the validation pixels after fitting on the training pixels, then
+    refitted on ``merged.train`` (the CNN's training pixels) and scored on the test pixels."""
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    spectra = cube[rows, cols][:, kept_bands(cube.shape[2], exclude)].astype(np.float64)
-    scaler = StandardScaler().fit(spectra[split.train])
-    x = scaler.transform(spectra)
+    def scaled(fit):
+        return StandardScaler().fit(features[fit]).transform(features) if standardise else features
+
+    x = scaled(split.train)
     best = None
     for c in SVM_GRID["C"]:
         for g in SVM_GRID["gamma"]:
@@ -92,13 +101,13 @@ def svm_run(cube, exclude, rows, cols, labels, split, merged, class_ids):
             if best is None or score > best[0]:
                 best = (score, c, gamma)
     _, c, gamma = best
-    scaler = StandardScaler().fit(spectra[merged.train])
-    x = scaler.transform(spectra)
+    x = scaled(merged.train)
     predicted = SVC(C=c, gamma=gamma).fit(x[merged.train], labels[merged.train]).predict(x[merged.test])
     report = accuracy_report(labels[merged.test], predicted, class_ids)
     return {"svm_oa": report["overall_accuracy"], "svm_aa": report["average_accuracy"],
             "svm_kappa": report["kappa"], "svm_C": c, "svm_gamma_x_bands": gamma * x.shape[1],
-            "svm_val_accuracy": best[0]}
+            "svm_val_accuracy": best[0], "svm_per_class_recall": {str(k["id"]): k["recall"]
+                                                                 for k in report["per_class"]}}
 
 
 def cnn_run(reduced, rows, cols, targets, merged, class_ids, config):
@@ -143,10 +152,12 @@ def measure(scene_name, seed, recipe, args, loaded):
     split = make_split(rows, cols, y, "disjoint", seed=seed, window=config.window)
     merged = validation_into_training(split, rows, cols, config.window) if config.validation_into_training else split
     fit_pixels = (rows[merged.train], cols[merged.train]) if switches["pca"] == "train" else None
-    reduced = reduced_cube(cube, scene.exclude_bands, args.components, fit_pixels, config.component_scale)
+    reduced = reduced_cube(cube, scene.exclude_bands, args.components, fit_pixels, config.component_scale,
+                           config.standardise_bands)
     svm_key = (scene_name, seed, config.validation_into_training, config.window)
     if svm_key not in args.svm_cache:
-        args.svm_cache[svm_key] = svm_run(cube, scene.exclude_bands, rows, cols, y, split, merged, class_ids)
+        args.svm_cache[svm_key] = svm_run(raw_spectra(cube, scene.exclude_bands, rows, cols), y, split, merged,
+                                           class_ids)
     figures = cnn_run(reduced, rows, cols, targets, merged, class_ids, config)
     return {"scene": scene_name, "seed": seed, "recipe": recipe, "window": config.window, "config": config.as_dict(),
             "switches": switches, "n_train": len(merged.train), "n_val": len(merged.val), "n_test": len(merged.test),

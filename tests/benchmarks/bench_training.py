@@ -11,6 +11,9 @@ baseline's training time to ours. Runs are appended to --out (JSON lines) as the
 already there, so a long grid can be resumed. --no-baseline times ours alone. Not a test: an Indian
 Pines baseline run takes about 2 minutes at S = 11 and 15 at S = 21 on 2 cores.
 
+--table prints, from --out alone, a markdown table by window of our mean training seconds, epochs and
+OA / AA / kappa beside the paper's Table II (minutes on a Colab GPU) and Table III.
+
 --throughput times one training epoch instead (after one epoch of warm-up) on each scene's paper-split
 training pixels, patch by patch and on tiles, float32 and mixed bfloat16, and how long building that
 epoch's batches takes in Python: where the time of a step goes.
@@ -107,6 +110,31 @@ def summarise(runs):
             print(f"  {scene} S={window}: baseline / ours = {parts['baseline'] / parts['ours']:.2f}x")
 
 
+def paper_table(number):
+    """The paper's Table ``number`` (2 or 3) as transcribed beside this script: {scene: {window: value}}."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), f"paper_table{number}.json")) as stream:
+        return json.load(stream)[f"table{number}"]
+
+
+def window_table(runs):
+    """Markdown: per scene and window, our means over seeds beside the paper's Tables II and III."""
+    minutes, accuracy = paper_table(2), paper_table(3)
+    lines = ["| scene | S | ours: training s | epochs | OA / AA / kappa | seeds | paper: training s (GPU) | "
+             "OA / AA / kappa |", "|---|---|---|---|---|---|---|---|"]
+    for scene, window in sorted({(run["scene"], run["window"]) for run in runs if run["variant"] == "ours"}):
+        chosen = [run for run in runs if (run["scene"], run["window"], run["variant"]) == (scene, window, "ours")]
+        oa = 100 * np.array([run["oa"] for run in chosen])
+        ours = f"{oa.mean():.2f} ± {oa.std():.2f} / " + " / ".join(
+            f"{100 * np.mean([run[key] for run in chosen]):.2f}" for key in ("aa", "kappa"))
+        paper = accuracy.get(scene, {}).get(str(window))
+        paper_minutes = minutes.get(scene, {}).get(str(window))
+        lines.append(f"| {scene} | {window} | {np.mean([run['train_seconds'] for run in chosen]):.1f} | "
+                     f"{np.mean([run['epochs_run'] for run in chosen]):.0f} | {ours} | {len(chosen)} | "
+                     f"{'-' if paper_minutes is None else f'{60 * paper_minutes:.0f}'} | "
+                     f"{'-' if paper is None else ' / '.join(str(paper[key]) for key in ('oa', 'aa', 'kappa'))} |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="folder laid out like ../shared/data")
@@ -117,6 +145,7 @@ def main():
     parser.add_argument("--no-baseline", action="store_true", help="time the plugin's defaults only")
     parser.add_argument("--out", default="bench-training.jsonl", help="JSON lines, one per run (resumable)")
     parser.add_argument("--throughput", action="store_true", help="time one epoch per layout and arithmetic")
+    parser.add_argument("--table", action="store_true", help="run nothing: print the table by window of --out")
     args = parser.parse_args()
     if args.throughput:
         for name in args.scenes:
@@ -129,6 +158,9 @@ def main():
     if os.path.exists(args.out):
         with open(args.out) as stream:
             done = [json.loads(line) for line in stream if line.strip()]
+    if args.table:
+        print(window_table([run for run in done if run["split"] == args.split]))
+        return
     key = lambda run: (run["scene"], run["window"], run["seed"], run["split"], run["variant"])  # noqa: E731
     finished = {key(run) for run in done}
     variants = ["ours"] if args.no_baseline else ["ours", "baseline"]

@@ -89,3 +89,46 @@ def test_scaling_by_the_first_component_keeps_the_relative_variances(salinas):
                        each.transform_block(cube)[0] * each.score_scale_, rtol=1e-4, atol=1e-2)
     with pytest.raises(InputError, match="'unit' is not one of each, first"):
         SpectralReducer(np.arange(60), None, 5, scale="unit")
+
+
+def _fit_standardised(cube, nodata=None, components=5, rows=8, step=1):
+    reducer = SpectralReducer(np.arange(cube.shape[2]), nodata, components, chunk_pixels=700,
+                              standardise_bands=True)
+    reducer.fit_band_statistics((b.data for b in array_blocks(cube, rows)), step)
+    return reducer.fit_blocks((b.data for b in array_blocks(cube, rows)), step)
+
+
+def test_standardised_bands_give_the_pca_of_the_correlation_matrix(salinas):
+    cube = salinas[0][..., :60].astype(np.float64)
+    dirty = cube.copy()
+    dirty[:5, :, 7] = -32768  # nodata: left out of the band statistics as of the fit
+    reducer = _fit_standardised(dirty, nodata=-32768)
+    pixels = cube[5:].reshape(-1, 60)
+    # The streamed band statistics are the batch ones over the valid pixels, block after block.
+    assert np.allclose(reducer.band_mean_, pixels.mean(axis=0), rtol=1e-10)
+    assert np.allclose(reducer.band_scale_, pixels.std(axis=0), rtol=1e-10)
+    standardised = (pixels - pixels.mean(axis=0)) / pixels.std(axis=0)
+    reference = PCA(3).fit(standardised)
+    scores = reducer.transform_block(dirty)[0][5:].reshape(-1, 5)[:, :3] * reducer.score_scale_[:3]
+    # Raw pixels in, the correlation PCA's scores out (up to each component's sign).
+    expected = reference.transform(standardised)
+    assert np.allclose(np.abs(np.sum(scores * expected, axis=0)) / np.sum(expected ** 2, axis=0), 1, atol=2e-3)
+    again = SpectralReducer.from_arrays(reducer.to_arrays())
+    assert np.array_equal(again.transform_block(dirty)[0], reducer.transform_block(dirty)[0])
+
+
+def test_standardised_bands_ignore_the_units_of_a_band(salinas):
+    """A band recorded a thousand times brighter takes over the covariance PCA's first component but
+    does not change the correlation PCA's scores."""
+    cube = salinas[0][..., :40].astype(np.float64)
+    loud = cube.copy()
+    loud[..., 0] *= 1000
+    quiet_scores = _fit_standardised(cube).transform_block(cube)[0]
+    assert np.allclose(_fit_standardised(loud).transform_block(loud)[0], quiet_scores, rtol=1e-3, atol=1e-3)
+    covariance = _fit(loud, components=5, chunk=700)
+    assert abs(covariance.components_[0, 0]) > 0.99
+    with pytest.raises(ValueError, match="fit_band_statistics"):
+        SpectralReducer(np.arange(40), None, 5, standardise_bands=True).fit_blocks([cube])
+    with pytest.raises(ComponentCountError, match="no valid pixel"):
+        SpectralReducer(np.arange(6), -1, 2, standardise_bands=True).fit_band_statistics(
+            [np.full((4, 4, 6), -1, dtype=np.int16)])

@@ -67,12 +67,13 @@ def test_the_default_recipe_is_robust_and_the_paper_recipe_is_the_papers():
     paper = TrainingConfig.recipe("paper", window=13)
     assert (paper.epochs, paper.window, paper.component_scale, paper.spectral_noise) == (50, 13, "each", 0.0)
     assert (paper.learning_rate, paper.schedule, paper.initializer) == (1e-3, "constant", "glorot_uniform")
-    assert not paper.validation_into_training
+    assert not paper.validation_into_training and not paper.standardise_bands
     fields = set(TrainingConfig().as_dict())
     assert all(set(recipe) <= fields for recipe in RECIPES.values())
     robust = TrainingConfig()
     assert (robust.epochs, robust.component_scale, robust.validation_into_training, robust.spectral_noise) == \
         (40, "first", True, 0.02)
     assert (robust.learning_rate, robust.schedule, robust.initializer) == (2.5e-3, "cosine", "he_normal")
+    assert robust.standardise_bands
     with pytest.raises(InputError, match="'fast' is not one of paper, robust"):
         TrainingConfig.recipe("fast")
