@@ -159,13 +159,15 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             "(the paper's code: 0.4)."), advanced=True, integer=False)
         self.declare(QgsProcessingParameterEnum(self.RECIPE, self.tr("Training recipe"), options=list(RECIPES),
                                                 defaultValue=list(RECIPES).index(DEFAULT_RECIPE)),
-                     self.tr("robust (default): the PCA scores are scaled by the first component's deviation, "
+                     self.tr("robust (default): the PCA is fitted on bands standardised over the scene (its "
+                             "correlation matrix) and its scores are scaled by the first component's deviation, "
                              "the training patches get a little spectral noise and, on the disjoint split, the "
                              "validation pixels no test window reaches are trained on too; it holds up far "
                              "better on ground away from the training pixels (Salinas-A disjoint 98% against "
                              "82%) and keeps the paper's accuracy on random splits; it also trains faster (He's "
                              "first weights, a cosine learning-rate schedule, 40 epochs at most, stopping early "
-                             "when validation stops improving). paper: the paper's recipe exactly (each "
+                             "when validation, scored every second epoch, stops improving). paper: the paper's "
+                             "recipe exactly (covariance PCA, each "
                              "component scaled to unit variance, no noise, Adam at a constant 0.001, 50 epochs)."))
         self.declare(QgsProcessingParameterEnum(self.SPLIT, self.tr("Split of the labelled pixels"),
                                                 options=list(SPLIT_METHODS), defaultValue=0),

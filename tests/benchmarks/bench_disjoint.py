@@ -143,8 +143,8 @@ def measure(scene_name, seed, recipe, args, loaded):
     cube, labels = loaded
     labels = labels.copy()
     fields, switches = parse_recipe(recipe)
-    config = TrainingConfig(**{"window": args.window, "seed": seed, "validation_every": args.validation_every,
-                               **fields})
+    config = TrainingConfig(**{**fields, "window": args.window, "seed": seed,
+                               "validation_every": args.validation_every})
     dropped = separable_labels(labels, "disjoint", None, {"seed": seed, "window": config.window})
     rows, cols, y = labelled_pixels(labels)
     class_ids = np.unique(y)

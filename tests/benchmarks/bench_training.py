@@ -8,8 +8,11 @@ defaults: early stopping, the automatic arithmetic and batch layout) and ``basel
 patch by patch, float32, all 50 epochs, as the author's script). It prints each run's training seconds,
 epochs, OA and how the batches were computed, then per (scene, window) the means and the ratio of the
 baseline's training time to ours. Runs are appended to --out (JSON lines) as they finish and skipped when
-already there, so a long grid can be resumed. --no-baseline times ours alone. Not a test: an Indian
-Pines baseline run takes about 2 minutes at S = 11 and 15 at S = 21 on 2 cores.
+already there, so a long grid can be resumed. --no-baseline times ours alone. --ours times a variant of
+the defaults instead, written as bench_disjoint.py's recipes (``robust+standardise_bands=0``), so that two
+recipes can be timed in one session of this machine, whose speed varies from day to day; its runs are
+kept apart as the variant ``ours:<recipe>``. Not a test: an Indian Pines baseline run takes about
+2 minutes at S = 11 and 15 at S = 21 on 2 cores.
 
 --table prints, from --out alone, a markdown table by window of our mean training seconds, epochs and
 OA / AA / kappa beside the paper's Table II (minutes on a Colab GPU) and Table III.
@@ -39,6 +42,7 @@ from fast3dcnn_qgis.core.settings import DEFAULT_RECIPE, TrainingConfig, Trainin
 from fast3dcnn_qgis.core.splits import labelled_pixels, make_split  # noqa: E402
 from fast3dcnn_qgis.core.tile_training import TRAINING_TILE_CORE, TileDataset, tile_trainer, tiling_gain  # noqa: E402
 from fast3dcnn_qgis.core.workflow import train_classifier  # noqa: E402
+from bench_disjoint import parse_recipe  # noqa: E402
 from scenes import SCENES  # noqa: E402
 
 #: What the author's code does: the paper's recipe, patch by patch, float32, 50 epochs, no early stop.
@@ -46,10 +50,16 @@ BASELINE = {"recipe": "paper", "layout": "patches", "precision": "float32", "pat
 
 
 def train_once(cube, labels, scene, window, seed, split, variant):
-    overrides = dict(BASELINE) if variant == "baseline" else {"recipe": DEFAULT_RECIPE}
-    recipe = overrides.pop("recipe")
+    """One training of ``variant``: "baseline", "ours" (the defaults) or "ours:<recipe>"."""
+    if variant == "baseline":
+        fields = dict(BASELINE)
+        recipe = fields.pop("recipe")
+    else:
+        recipe = variant.partition(":")[2] or DEFAULT_RECIPE
+        fields = parse_recipe(recipe)[0]
     settings = TrainingSettings(exclude_bands=scene.exclude_bands, split=split, baseline=False,
-                                training=TrainingConfig.recipe(recipe, window=window, seed=seed, **overrides))
+                                training=TrainingConfig.recipe(recipe.partition("+")[0], window=window, seed=seed,
+                                                               **fields))
     start = time.perf_counter()
     record = train_classifier(lambda: array_blocks(cube, 64), *cube.shape, labels, settings).record
     return {"scene": scene.name, "window": window, "seed": seed, "split": split, "variant": variant,
@@ -97,7 +107,7 @@ def summarise(runs):
     print("\nscene, S: ours (mean of seeds) | baseline | baseline time / ours")
     for scene, window in sorted({(run["scene"], run["window"]) for run in runs}):
         parts = {}
-        for variant in ("ours", "baseline"):
+        for variant in sorted({run["variant"] for run in runs}, key=lambda name: name == "baseline"):
             chosen = [run for run in runs if (run["scene"], run["window"], run["variant"]) == (scene, window, variant)]
             if chosen:
                 seconds = np.mean([run["train_seconds"] for run in chosen])
@@ -106,8 +116,9 @@ def summarise(runs):
                 print(f"  {scene} S={window} {variant}: {seconds:.1f} s training, OA {np.mean(oa):.2f} "
                       f"± {np.std(oa):.2f} ({len(chosen)} seeds, {np.mean([r['epochs_run'] for r in chosen]):.1f} "
                       f"epochs)")
-        if len(parts) == 2:
-            print(f"  {scene} S={window}: baseline / ours = {parts['baseline'] / parts['ours']:.2f}x")
+        for variant, seconds in parts.items():
+            if variant != "baseline" and "baseline" in parts:
+                print(f"  {scene} S={window}: baseline / {variant} = {parts['baseline'] / seconds:.2f}x")
 
 
 def paper_table(number):
@@ -143,6 +154,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--split", default="paper")
     parser.add_argument("--no-baseline", action="store_true", help="time the plugin's defaults only")
+    parser.add_argument("--ours", default=DEFAULT_RECIPE, help="the recipe timed as ours, with +field=value")
     parser.add_argument("--out", default="bench-training.jsonl", help="JSON lines, one per run (resumable)")
     parser.add_argument("--throughput", action="store_true", help="time one epoch per layout and arithmetic")
     parser.add_argument("--table", action="store_true", help="run nothing: print the table by window of --out")
@@ -163,7 +175,9 @@ def main():
         return
     key = lambda run: (run["scene"], run["window"], run["seed"], run["split"], run["variant"])  # noqa: E731
     finished = {key(run) for run in done}
-    variants = ["ours"] if args.no_baseline else ["ours", "baseline"]
+    parse_recipe(args.ours)
+    ours = "ours" if args.ours == DEFAULT_RECIPE else f"ours:{args.ours}"
+    variants = [ours] if args.no_baseline else [ours, "baseline"]
     for name in args.scenes:
         scene = SCENES[name]
         if not scene.present(args.data):

@@ -74,6 +74,6 @@ def test_the_default_recipe_is_robust_and_the_paper_recipe_is_the_papers():
     assert (robust.epochs, robust.component_scale, robust.validation_into_training, robust.spectral_noise) == \
         (40, "first", True, 0.02)
     assert (robust.learning_rate, robust.schedule, robust.initializer) == (2.5e-3, "cosine", "he_normal")
-    assert robust.standardise_bands
+    assert robust.standardise_bands and robust.validation_every == 2 and paper.validation_every == 1
     with pytest.raises(InputError, match="'fast' is not one of paper, robust"):
         TrainingConfig.recipe("fast")
