@@ -51,7 +51,9 @@ INITIALIZERS = ("glorot_uniform", "he_normal")
 #: (core.precision), else float32; the saved weights are float32 either way.
 PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 #: How a training batch is computed: over tiles that share their convolutions (core.tile_training),
-#: patch by patch, or ("auto") on tiles where they save enough multiply-adds (MIN_TILING_GAIN).
+#: patch by patch, or ("auto") on tiles where they save enough multiply-adds (MIN_TILING_GAIN), except
+#: on the disjoint split: there patches took Indian Pines from 49.5% to 51.5% OA (seeds 0-5, better
+#: in 5 of 6; Salinas-A 98.2% either way) for twice the training time.
 LAYOUTS = ("auto", "tiles", "patches")
 #: "auto" takes tiles when they save at least this factor of multiply-adds. A batch of tiles holds
 #: pixels of fewer neighbourhoods than a batch of random patches, which can cost epochs: below 1.5

@@ -89,7 +89,10 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
     rows, cols, targets = np.asarray(rows), np.asarray(cols), np.asarray(targets)
     bands = cube.shape[2]
     gain = tiling_gain(rows[split.train], cols[split.train], config.window, bands, TRAINING_TILE_CORE)
-    on_tiles = config.layout == "tiles" or (config.layout == "auto" and gain >= MIN_TILING_GAIN)
+    # On the disjoint split, whose point is new ground, "auto" trains patch by patch: batches drawn
+    # from the whole training set generalise better there than batches of a few neighbourhoods.
+    on_tiles = config.layout == "tiles" or (config.layout == "auto" and gain >= MIN_TILING_GAIN
+                                            and split.method != "disjoint")
     batches = partial(TileDataset, core=TRAINING_TILE_CORE) if on_tiles else PatchDataset
 
     def dataset(part, training):

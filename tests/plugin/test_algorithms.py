@@ -55,8 +55,10 @@ def test_training_writes_model_report_and_figures(trained):
     assert figures["baseline"]["accuracy"]["overall_accuracy"] > 0.7
     # Six classes, the largest holding 29% of the pixels: three epochs are well above chance.
     assert results["OVERALL_ACCURACY"] > 0.7 and results["KAPPA"] > 0.6
+    # The default recipe scores the validation pixels after epochs 2 and 3 only.
+    scored = [value for value in figures["history"]["val_accuracy"] if value is not None]
     assert figures["stop_reason"] == "ran all 3 epochs; the weights of epoch {} ({:.2f}%) were kept".format(
-        figures["best_epoch"] + 1, 100 * max(figures["history"]["val_accuracy"]))
+        figures["best_epoch"] + 1, 100 * max(scored))
     assert figures["model"]["training_dtype"] in ("float32", "mixed_bfloat16")
     assert "Overall accuracy" in open(results["OUTPUT_REPORT"]).read()
     assert "Training ran all 3 epochs" in open(results["OUTPUT_REPORT"]).read()
