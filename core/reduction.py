@@ -61,9 +61,7 @@ class SpectralReducer:
         ``blocks``, merged block by block (Chan et al.'s pairwise update, stable for any scene size):
         what ``fit_blocks`` standardises the bands by when ``standardise_bands`` is set."""
         count, mean, squares = 0, 0.0, 0.0
-        for block in blocks:
-            check_cancel(should_cancel)
-            pixels = self.valid_pixels(block)[::sample_step].astype(np.float64)
+        for pixels in self._sampled_pixels(blocks, sample_step, should_cancel):
             if not len(pixels):
                 continue
             block_mean = pixels.mean(axis=0)
@@ -97,9 +95,7 @@ class SpectralReducer:
         self._ipca = IncrementalPCA(n_components=self.n_components)
         self.n_fit_pixels_ = 0
         buffered, n_buffered = [], 0
-        for block in blocks:
-            check_cancel(should_cancel)
-            pixels = self.valid_pixels(block)[::sample_step].astype(np.float64)
+        for pixels in self._sampled_pixels(blocks, sample_step, should_cancel):
             if self.standardise_bands:
                 pixels = (pixels - self.band_mean_) / self.band_scale_
             buffered.append(pixels)
@@ -115,6 +111,13 @@ class SpectralReducer:
                 self._partial_fit(rest)
         self._finish()
         return self
+
+    def _sampled_pixels(self, blocks, sample_step, should_cancel):
+        """Every ``sample_step``-th valid pixel of each raw block, float64, one array per block; raises
+        ``Cancelled`` between blocks when ``should_cancel()`` says so."""
+        for block in blocks:
+            check_cancel(should_cancel)
+            yield self.valid_pixels(block)[::sample_step].astype(np.float64)
 
     def _partial_fit(self, pixels):
         if len(pixels) < self.n_components:

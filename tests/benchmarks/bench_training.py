@@ -43,6 +43,7 @@ from fast3dcnn_qgis.core.splits import labelled_pixels, make_split  # noqa: E402
 from fast3dcnn_qgis.core.tile_training import TRAINING_TILE_CORE, TileDataset, tile_trainer, tiling_gain  # noqa: E402
 from fast3dcnn_qgis.core.workflow import train_classifier  # noqa: E402
 from bench_disjoint import parse_recipe  # noqa: E402
+from paper_tables import paper_figures  # noqa: E402
 from scenes import SCENES  # noqa: E402
 
 #: What the author's code does: the paper's recipe, patch by patch, float32, 50 epochs, no early stop.
@@ -121,15 +122,9 @@ def summarise(runs):
                 print(f"  {scene} S={window}: baseline / {variant} = {parts['baseline'] / seconds:.2f}x")
 
 
-def paper_table(number):
-    """The paper's Table ``number`` (2 or 3) as transcribed beside this script: {scene: {window: value}}."""
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), f"paper_table{number}.json")) as stream:
-        return json.load(stream)[f"table{number}"]
-
-
 def window_table(runs):
     """Markdown: per scene and window, our means over seeds beside the paper's Tables II and III."""
-    minutes, accuracy = paper_table(2), paper_table(3)
+    minutes, accuracy = paper_figures(2)["table2"], paper_figures(3)["table3"]
     lines = ["| scene | S | ours: training s | epochs | OA / AA / kappa | seeds | paper: training s (GPU) | "
              "OA / AA / kappa |", "|---|---|---|---|---|---|---|---|"]
     for scene, window in sorted({(run["scene"], run["window"]) for run in runs if run["variant"] == "ours"}):

@@ -45,7 +45,6 @@ from scenes import SCENES  # noqa: E402
 WINDOWS = (11, 13, 15, 17, 19, 21, 25)
 #: Protocol name -> (make_split method, value).
 SPLITS = {"paper": ("paper", None), "fraction": ("fraction", 0.1), "disjoint": ("disjoint", None)}
-PAPER_FIGURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_table3.json")
 #: Map previews are enlarged by a whole factor until their longer side reaches this many pixels.
 PREVIEW_SIDE = 400
 
@@ -217,8 +216,10 @@ def summarise(runs):
             for key, group in sorted(groups.items())}
 
 
-def paper_figures():
-    with open(PAPER_FIGURES) as stream:
+def paper_figures(number=3):
+    """The paper's Table ``number`` (2: training minutes, 3: accuracy) as transcribed beside this script,
+    with its source and layout."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), f"paper_table{number}.json")) as stream:
         return json.load(stream)
 
 
