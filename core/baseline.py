@@ -77,12 +77,14 @@ def _stratified(labels, limit, rng):
     return np.sort(np.concatenate(chosen))
 
 
-def svm_baseline(spectra, rows, cols, labels, split, class_names=None, seed=0):
+def svm_baseline(spectra, rows, cols, labels, split, class_names=None, seed=0, pool=None):
     """Fits the SVM on the training pixels of ``split`` and scores it on its test pixels.
 
     ``rows``, ``cols`` and ``labels`` (class ids) are the labelled pixels ``split`` indexes;
     ``spectra`` the PixelSpectra gathered over them. Returns a JSON-ready dict: method, chosen C and
-    gamma, pixel counts, seconds and the ``accuracy`` of core.metrics.accuracy_report.
+    gamma, pixel counts, seconds and the ``accuracy`` of core.metrics.accuracy_report. Given
+    ``pool``, raw spectra (pixels, kept bands) of more pixels, the dict also holds the class ids the
+    SVM gives them under ``pool_classes`` (core.cotraining uses them; not JSON-ready).
     """
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
@@ -114,7 +116,9 @@ def svm_baseline(spectra, rows, cols, labels, split, class_names=None, seed=0):
     c, gamma = svm.C, svm.gamma
     predicted = svm.predict(features(parts["test"]))
     class_ids = np.unique(labels)
-    return {"method": METHOD, "C": c, "gamma": gamma, "n_train": len(fit), "n_train_available": len(split.train),
+    extra = {} if pool is None else {"pool_classes": svm.predict(scaler.transform(pool)) if len(pool) else
+                                     np.zeros(0, dtype=labels.dtype)}
+    return {**extra, "method": METHOD, "C": c, "gamma": gamma, "n_train": len(fit), "n_train_available": len(split.train),
             "n_val": len(tune), "n_test": len(parts["test"]), "n_test_available": len(split.test),
             "seconds": time.perf_counter() - start,
             "accuracy": accuracy_report(labels[parts["test"]], predicted, class_ids, class_names)}

@@ -28,6 +28,7 @@ class RunRecord:
     best_epoch: int = None         # 0-based epoch whose weights were kept, or None
     stop_reason: str = None        # why training ended at its last epoch, in words
     baseline: dict = None          # core.baseline.svm_baseline on the same pixels, or None
+    cotraining: dict = None        # what co-training with the SVM did (core.workflow._cotrain), or None
     timings: dict = None
     labelled_pixels: dict = None   # {class id: labelled pixels in the ground truth}
     n_labelled_invalid_excluded: int = 0

@@ -60,6 +60,9 @@ LAYOUTS = ("auto", "tiles", "patches")
 #: times (scattered pixels, a few per tile) that is not worth it. On Indian Pines' paper split tiles
 #: of 8 x 8 save 2.0 times at S = 11 and 3.7 at S = 21.
 MIN_TILING_GAIN = 1.5
+#: Whether the network is trained a second time with pseudo-labels where it and the SVM baseline
+#: agree (core.cotraining): "auto" on the disjoint split only, where the test ground is new ground.
+COTRAINING_MODES = ("auto", "on", "off")
 #: How the PCA scores are scaled (see reduction.py): each to unit variance, or all by the first's.
 COMPONENT_SCALES = ("each", "first")
 SPLIT_METHODS = ("paper", "fraction", "count", "disjoint")
@@ -126,11 +129,12 @@ RECIPES = {
               "validation_into_training": False,
               "spectral_noise": 0.0, "patience": 0, "layout": "patches", "precision": "float32",
               "initializer": "glorot_uniform", "learning_rate": LEARNING_RATE.default, "schedule": "constant",
-              "validation_every": 1},
+              "validation_every": 1, "cotraining": "off"},
     "robust": {"epochs": 40, "component_scale": "first", "standardise_bands": True,
                "validation_into_training": True,
                "spectral_noise": 0.02, "patience": PATIENCE.default, "layout": "auto", "precision": "auto",
-               "initializer": "he_normal", "learning_rate": 2.5e-3, "schedule": "cosine", "validation_every": 2},
+               "initializer": "he_normal", "learning_rate": 2.5e-3, "schedule": "cosine", "validation_every": 2,
+               "cotraining": "auto"},
 }
 DEFAULT_RECIPE = "robust"
 
@@ -167,6 +171,7 @@ class TrainingConfig:
     precision: str = RECIPES[DEFAULT_RECIPE]["precision"]  # one of PRECISIONS
     layout: str = RECIPES[DEFAULT_RECIPE]["layout"]        # one of LAYOUTS
     initializer: str = RECIPES[DEFAULT_RECIPE]["initializer"]  # one of INITIALIZERS
+    cotraining: str = RECIPES[DEFAULT_RECIPE]["cotraining"]  # one of COTRAINING_MODES
     # The recipe these values come from (its name, for the record).
     recipe_name: str = DEFAULT_RECIPE
 

@@ -8,6 +8,7 @@ only runs them in order and keeps the record.
 """
 import platform
 import time
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -17,6 +18,7 @@ from .bands import format_band_ranges, kept_bands
 from .baseline import PixelSpectra, svm_baseline, verdict
 from .classes import ClassTable
 from .classifier import Fast3DCNNClassifier
+from .cotraining import RESEED, applies, pool_mask, pseudo_labels
 from .errors import InputError, check_cancel
 from .metrics import accuracy_report
 from .patches import PatchDataset
@@ -24,11 +26,12 @@ from .record import RunRecord
 from .reduction import SpectralReducer
 from .settings import TrainingSettings
 from .tile_training import TileDataset, predict_on_tiles, tile_trainer, tiling_gain
-from .splits import labelled_pixels, make_split, make_split_per_scene, validation_into_training
+from .splits import Split, labelled_pixels, make_split, make_split_per_scene, validation_into_training
 from .training import train_network
 
 #: Share of the progress bar taken by each phase of ``train_classifier``.
-PHASES = {"bands": (0, 4), "pca": (4, 10), "reduce": (10, 20), "train": (20, 95), "test": (95, 100)}
+PHASES = {"bands": (0, 4), "pca": (4, 10), "reduce": (10, 20), "train": (20, 95), "test": (95, 100),
+          "first": (20, 55), "pool": (55, 60), "second": (60, 95)}
 
 
 def software_versions():
@@ -113,8 +116,8 @@ def _labelled(label_grid, valid, log):
     return rows, cols, labels, class_ids, n_invalid
 
 
-def _train(scene, cube, rows, cols, targets, split, n_classes, config):
-    train_progress = _phase(scene.progress, "train")
+def _train(scene, cube, rows, cols, targets, split, n_classes, config, phase="train"):
+    train_progress = _phase(scene.progress, phase)
 
     def on_batch(epoch, batch, batches):
         if train_progress:
@@ -123,15 +126,12 @@ def _train(scene, cube, rows, cols, targets, split, n_classes, config):
     return train_network(cube, rows, cols, targets, split, n_classes, config, on_batch, scene.should_cancel)
 
 
-def _test_predictions(model, cube, rows, cols, config):
-    """Class indices the network predicts for the pixels (rows, cols), on tiles where that is cheaper."""
+def _softmax(model, cube, rows, cols, config):
+    """The network's class probabilities for the pixels (rows, cols), on tiles where that is cheaper."""
     if tiling_gain(rows, cols, config.window, cube.shape[2]) > 1:
-        probabilities = predict_on_tiles(tile_trainer(model), TileDataset(cube, rows, cols, None, config.window, 1024,
-                                                                          padding=config.padding))
-    else:
-        probabilities = model.predict(PatchDataset(cube, rows, cols, None, config.window, 1024, config.padding),
-                                      verbose=0)
-    return np.argmax(probabilities, axis=-1)
+        return predict_on_tiles(tile_trainer(model), TileDataset(cube, rows, cols, None, config.window, 1024,
+                                                                 padding=config.padding))
+    return model.predict(PatchDataset(cube, rows, cols, None, config.window, 1024, config.padding), verbose=0)
 
 
 def _split(rows, cols, labels, settings, classes, mosaic):
@@ -154,17 +154,52 @@ def _split(rows, cols, labels, settings, classes, mosaic):
     return split
 
 
-def _baseline(scene, spectra, pixels, split, names, accuracy, seed, timings, runner):
-    """The SVM baseline on the split's pixels (``pixels``: rows, cols, labels), or None when it is
-    switched off or could not run; the sentence comparing it with the network goes to the log."""
+def _baseline(spectra, pixels, split, names, seed, pool, timings, runner):
+    """The SVM baseline on the split's pixels (``pixels``: rows, cols, labels), with the classes it
+    gives the ``pool`` spectra (None: none asked for) under "pool_classes", or None when it is
+    switched off or could not run."""
     if spectra is None:
         return None
-    baseline = runner(svm_baseline, spectra, *pixels, split, names, seed)
-    if baseline is None:
-        return None
-    timings["baseline_seconds"] = baseline["seconds"]
-    scene.log(verdict(accuracy, baseline))
+    baseline = runner(svm_baseline, spectra, *pixels, split, names, seed, pool)
+    if baseline is not None:
+        timings["baseline_seconds"] = baseline["seconds"]
     return baseline
+
+
+def _pool(pool_spectra, valid, rows, cols, split):
+    """rows, cols and spectra of the pool's valid pixels that are not training pixels."""
+    if pool_spectra is None:
+        return None
+    height, width = valid.shape
+    usable = valid.ravel()[pool_spectra.positions]
+    usable[np.isin(pool_spectra.positions, rows[split.train] * width + cols[split.train])] = False
+    pool_rows, pool_cols = np.divmod(pool_spectra.positions[usable], width)
+    return pool_rows, pool_cols, pool_spectra.spectra[usable]
+
+
+def _cotrain(scene, cube, pixels, split, class_ids, config, first, pool, svm_classes, timings):
+    """The network trained again, from new weights, on the training pixels plus the pool's pixels
+    where the first network and the SVM agree (core.cotraining), and what co-training did."""
+    rows, cols, targets = pixels
+    pool_rows, pool_cols = pool
+    n_classes = len(class_ids)
+    start = time.perf_counter()
+    softmax = _softmax(first.model, cube, pool_rows, pool_cols, config)
+    chosen, classes = pseudo_labels(np.argmax(softmax, axis=-1), svm_classes, softmax.max(axis=-1),
+                                    np.bincount(targets[split.train], minlength=n_classes))
+    timings.update(first_train_seconds=first.seconds, pool_seconds=time.perf_counter() - start)
+    if scene.progress:
+        scene.progress(PHASES["pool"][1])
+    scene.log(f"Co-training: the network and the SVM agree, and the network is sure, on {len(chosen):,} of "
+              f"{len(pool_rows):,} pixels of the scene outside training; trained again with them as labels")
+    extended = Split(np.concatenate([split.train, len(rows) + np.arange(len(chosen))]), split.val, split.test,
+                     split.method, split.value)
+    second = _train(scene, cube, np.concatenate([rows, pool_rows[chosen]]), np.concatenate([cols, pool_cols[chosen]]),
+                    np.concatenate([targets, classes]), extended, n_classes, replace(config, seed=config.seed + RESEED),
+                    "second")
+    return second, {"n_pool": len(pool_rows), "n_pseudo_labels": len(chosen),
+                    "pseudo_labels_per_class": dict(zip(class_ids.tolist(),
+                                                        np.bincount(classes, minlength=n_classes).tolist()))}
 
 
 def _split_record(split):
@@ -196,26 +231,49 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
     reducer = _fit_reducer(scene, kept, nodata, settings)
     timings["pca_seconds"], start = time.perf_counter() - start, time.perf_counter()
     spectra = PixelSpectra(np.asarray(label_grid) != 0, kept, seed=config.seed) if settings.baseline else None
+    cotraining = spectra is not None and applies(config.cotraining, settings.split)
+    pool_spectra = PixelSpectra(pool_mask((height, width), config.seed), kept, limit=height * width) \
+        if cotraining else None
     blocks = scene.tracked_blocks("reduce")
-    cube, valid = reduce_scene(reducer, spectra.gathering(blocks) if spectra else blocks, height, width,
-                               spill_path, should_cancel)
+    for gatherer in (spectra, pool_spectra):
+        blocks = gatherer.gathering(blocks) if gatherer else blocks
+    cube, valid = reduce_scene(reducer, blocks, height, width, spill_path, should_cancel)
     timings["reduce_seconds"] = time.perf_counter() - start
 
     rows, cols, labels, class_ids, n_invalid = _labelled(label_grid, valid, scene.log)
     split = _split(rows, cols, labels, settings, classes, mosaic)
     scene.log(f"Split {split.describe()}")
-    result = _train(scene, cube, rows, cols, np.searchsorted(class_ids, labels), split, len(class_ids), config)
-    timings.update(train_seconds=result.seconds, train_patches_per_second=result.patches_per_second)
-    scene.log(f"Training {result.stop_reason} ({result.seconds:.1f} s)")
-
-    start = time.perf_counter()
-    predicted = class_ids[_test_predictions(result.model, cube, rows[split.test], cols[split.test], config)]
-    timings["test_seconds"] = time.perf_counter() - start
     table = classes.subset(class_ids).completed()
     names = {c.id: c.label for c in table}
-    accuracy = accuracy_report(labels[split.test], predicted, class_ids, names)
-    baseline = _baseline(scene, spectra, (rows, cols, labels), split, names, accuracy, config.seed, timings,
+    pool = _pool(pool_spectra, valid, rows, cols, split)
+    baseline = _baseline(spectra, (rows, cols, labels), split, names, config.seed, pool[2] if pool else None, timings,
                          baseline_runner or (lambda function, *arguments: function(*arguments)))
+    svm_classes = baseline.pop("pool_classes", None) if baseline else None
+    if applies(config.cotraining, split.method) and svm_classes is None:
+        scene.log("No co-training: it trains on pixels where the network and the SVM baseline agree, and the "
+                  "baseline is switched off or did not run")
+    targets = np.searchsorted(class_ids, labels)
+    result = _train(scene, cube, rows, cols, targets, split, len(class_ids), config,
+                    "first" if svm_classes is not None else "train")
+    scene.log(f"Training {result.stop_reason} ({result.seconds:.1f} s)")
+    cotrained = None
+    if svm_classes is not None:
+        first = result
+        result, cotrained = _cotrain(scene, cube, (rows, cols, targets), split, class_ids, config, first, pool[:2],
+                                     np.searchsorted(class_ids, svm_classes), timings)
+        scene.log(f"Training again {result.stop_reason} ({result.seconds:.1f} s)")
+    timings.update(train_seconds=result.seconds, train_patches_per_second=result.patches_per_second)
+
+    start = time.perf_counter()
+    test_rows, test_cols = rows[split.test], cols[split.test]
+    predicted = class_ids[np.argmax(_softmax(result.model, cube, test_rows, test_cols, config), axis=-1)]
+    timings["test_seconds"] = time.perf_counter() - start
+    accuracy = accuracy_report(labels[split.test], predicted, class_ids, names)
+    if cotrained:
+        alone = class_ids[np.argmax(_softmax(first.model, cube, test_rows, test_cols, config), axis=-1)]
+        cotrained["first_accuracy"] = accuracy_report(labels[split.test], alone, class_ids, names)
+    if baseline:
+        scene.log(verdict(accuracy, baseline))
     if progress:
         progress(100)
     record = RunRecord(
@@ -226,7 +284,7 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
                "parameters": int(result.model.count_params()), "training_layout": result.layout,
                "tiling_gain": round(result.tiling_gain, 2), "training_dtype": result.dtype},
         split=_split_record(split), history=result.history, best_epoch=result.best_epoch,
-        stop_reason=result.stop_reason, baseline=baseline,
+        stop_reason=result.stop_reason, baseline=baseline, cotraining=cotrained,
         timings=timings, n_labelled_invalid_excluded=n_invalid)
     return Fast3DCNNClassifier(reducer=reducer, network=result.model, window=config.window, classes=table,
                                input_band_count=band_count, padding=config.padding, record=record)

@@ -17,7 +17,7 @@ from .class_maps import (OUTPUT_CONFIDENCE, OUTPUT_PROBABILITIES, check_map_outp
 from .core import settings as limits
 from .core.bands import BandRangeError, format_band_ranges, parse_band_ranges
 from .core.errors import InputError
-from .core.settings import (DEFAULT_RECIPE, PRECISIONS, RECIPES, SPLIT_METHODS, TrainingConfig, TrainingSettings,
+from .core.settings import (COTRAINING_MODES, DEFAULT_RECIPE, PRECISIONS, RECIPES, SPLIT_METHODS, TrainingConfig, TrainingSettings,
                             check_components, check_window)
 from .child_process import ChildError, run_in_child
 from .dependencies import compute_device
@@ -50,9 +50,12 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
     KEEP_BEST = "KEEP_BEST"
     PATIENCE = "PATIENCE"
     PRECISION = "PRECISION"
+    COTRAINING = "COTRAINING"
     #: Number parameters that, left empty, take the training recipe's value: key -> (TrainingConfig
     #: field, its type).
     RECIPE_NUMBERS = {EPOCHS: ("epochs", int), LEARNING_RATE: ("learning_rate", float), PATIENCE: ("patience", int)}
+    #: Choice parameters that, left empty, take the training recipe's: key -> (field, its options).
+    RECIPE_CHOICES = {PRECISION: ("precision", PRECISIONS), COTRAINING: ("cotraining", COTRAINING_MODES)}
     RECIPE = "RECIPE"
     BASELINE = "BASELINE"
     OUTPUT_MODEL = "OUTPUT_MODEL"
@@ -136,6 +139,14 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
         return self._number(key, label, limit, help_text + " " + self.tr("Empty: the recipe's ({}).").format(recipes),
                             advanced, kind is int, optional=True)
 
+    def _recipe_choice(self, key, label, help_text):
+        """Declares an optional advanced choice of RECIPE_CHOICES, which left empty takes the training
+        recipe's, and says in its help what each recipe uses."""
+        field, options = self.RECIPE_CHOICES[key]
+        recipes = ", ".join(f"{name} {recipe[field]}" for name, recipe in RECIPES.items())
+        self.declare(QgsProcessingParameterEnum(key, label, options=list(options), optional=True),
+                     help_text + " " + self.tr("Empty: the recipe's ({}).").format(recipes), advanced=True)
+
     def _define_training(self):
         self._number(self.WINDOW_SIZE, self.tr("Window size (pixels)"), limits.WINDOW, self.tr(
             "Side S of the S x S window around each pixel that the network sees; odd. Larger windows use more "
@@ -193,13 +204,17 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
                                     "accuracy, and keeps the best epoch's network; Epochs is then the most that are "
                                     "run, and the report says where and why training stopped. 0: train every epoch."),
                             advanced=True)
-        self.declare(QgsProcessingParameterEnum(self.PRECISION, self.tr("Arithmetic"), options=list(PRECISIONS),
-                                                optional=True),
-                     self.tr("auto: mixed bfloat16 where the processor computes it natively (CPUs with AMX or "
-                             "AVX-512 BF16, NVIDIA GPUs from Ampere on), else float32. float32: always float32. "
-                             "The model's weights are float32 either way. Empty: the recipe's ({}).").format(
-                         ", ".join(f"{name} {recipe['precision']}" for name, recipe in RECIPES.items())),
-                     advanced=True)
+        self._recipe_choice(self.PRECISION, self.tr("Arithmetic"), self.tr(
+            "auto: mixed bfloat16 where the processor computes it natively (CPUs with AMX or AVX-512 BF16, NVIDIA "
+            "GPUs from Ampere on), else float32. float32: always float32. The model's weights are float32 either "
+            "way."))
+        self._recipe_choice(self.COTRAINING, self.tr("Co-training with the SVM baseline"), self.tr(
+            "on: after training, the network and the SVM baseline classify up to 50,000 pixels of the scene "
+            "outside training; where they agree and the network is at least 90% sure, the pixels become training "
+            "labels (per class at most as many as the class's training pixels) and the network is trained again "
+            "from new weights. It adapts the network to the ground the map covers: Indian Pines' disjoint split "
+            "51.5% -> 56.6% OA over six seeds. Training takes about 2.5 times as long. auto: on with the disjoint "
+            "split only. off: never. It needs the SVM baseline."))
         self._advanced_flag(self.BASELINE, self.tr("Compare with an SVM baseline"), True, self.tr(
             "Also train a support vector machine (RBF kernel) on the standardised spectra of the same training "
             "pixels, tuned on the validation pixels, and score it on the same test pixels: the report shows it "
@@ -370,12 +385,12 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             baseline=self.parameterAsBool(parameters, self.BASELINE, context), training=config)
 
     def _given(self, parameters, context):
-        """The settings of EPOCHS, LEARNING_RATE, PATIENCE and PRECISION that are given: the others are the
-        recipe's."""
+        """The settings of RECIPE_NUMBERS and RECIPE_CHOICES that are given: the others are the recipe's."""
         given = {field: kind(self.parameterAsDouble(parameters, key, context))
                  for key, (field, kind) in self.RECIPE_NUMBERS.items() if parameters.get(key) not in (None, "")}
-        if parameters.get(self.PRECISION) not in (None, ""):
-            given["precision"] = PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)]
+        for key, (field, options) in self.RECIPE_CHOICES.items():
+            if parameters.get(key) not in (None, ""):
+                given[field] = options[self.parameterAsEnum(parameters, key, context)]
         return given
 
     def _train(self, scenes, settings, progress):

@@ -36,7 +36,11 @@ def test_svm_is_scored_on_the_splits_test_pixels_and_beats_chance(salinas):
     kept = kept_bands(cube.shape[2], SALINAS_BAD_BANDS)
     rows, cols, ids = labelled_pixels(labels)
     split = make_split(rows, cols, ids, "disjoint", seed=0, window=11)
-    result = svm_baseline(gathered(cube, labels != 0, kept), rows, cols, ids, split, seed=0)
+    spectra = gathered(cube, labels != 0, kept)
+    test_spectra = spectra.spectra[spectra.slots(rows[split.test], cols[split.test])]
+    result = svm_baseline(spectra, rows, cols, ids, split, seed=0, pool=test_spectra)
+    # The SVM labels a pool of spectra as it labels the test pixels.
+    assert np.mean(result.pop("pool_classes") == ids[split.test]) == result["accuracy"]["overall_accuracy"]
     assert result["n_test"] == result["n_test_available"] == len(split.test)
     assert result["n_train"] == min(len(split.train), MAX_FIT) and result["n_train_available"] == len(split.train)
     assert result["accuracy"]["n_pixels"] == len(split.test)

@@ -41,12 +41,13 @@ def test_train_help_gives_defaults():
     assert "Window size (pixels) [WINDOW_SIZE] (default 11)" in text
     assert "[SPLIT] (default paper)" in text
     assert "[KEEP_BEST] (default no)" in text
-    # Left empty, EPOCHS, LEARNING_RATE, PATIENCE and PRECISION are the recipe's, and the help says what each
-    # recipe uses.
+    # Left empty, EPOCHS, LEARNING_RATE, PATIENCE, PRECISION and COTRAINING are the recipe's, and the help says
+    # what each recipe uses.
     assert "Empty: the recipe's (paper 50, robust 40)." in text
     assert "Empty: the recipe's (paper 0.001, robust 0.0025)." in text
     assert "Empty: the recipe's (paper 0, robust 10)." in text
     assert "Empty: the recipe's (paper float32, robust auto)." in text
+    assert "Empty: the recipe's (paper off, robust auto)." in text
 
 
 def test_train_parameters_take_their_limits_from_the_core_and_the_network_accepts_them():

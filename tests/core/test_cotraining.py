@@ -1,0 +1,77 @@
+"""Co-training: which pixels become pseudo-labels, and the whole recipe on the shipped scene's
+disjoint split, where it runs by default."""
+import numpy as np
+import pytest
+
+from fast3dcnn_qgis.core.blocks import array_blocks
+from fast3dcnn_qgis.core.cotraining import MAX_POOL, applies, pool_mask, pseudo_labels
+from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
+from fast3dcnn_qgis.core.workflow import train_classifier
+
+from .conftest import SALINAS_BAD_BANDS
+
+
+def test_pseudo_labels_need_agreement_and_confidence_and_are_capped_per_class():
+    network = np.array([0, 0, 0, 0, 1, 1, 1, 2])
+    svm = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    confidence = np.array([0.95, 0.99, 0.92, 0.99, 0.97, 0.5, 0.99, 0.91])
+    chosen, classes = pseudo_labels(network, svm, confidence, train_counts=[2, 5, 5])
+    # Class 0: three agree and are sure, capped at its 2 training pixels, the surest first; pixel 3
+    # disagrees, 5 is unsure, 6 disagrees.
+    assert chosen.tolist() == [1, 0, 4, 7] and classes.tolist() == [0, 0, 1, 2]
+    # Half a class's training pixels at most (rounded down), at 96% sure at least.
+    chosen, _ = pseudo_labels(network, svm, confidence, train_counts=[2, 5, 5], cap=0.5, threshold=0.96)
+    assert chosen.tolist() == [1, 4]
+    assert len(pseudo_labels(network, svm, confidence, [0, 0, 0])[0]) == 0
+
+
+def test_the_pool_is_the_whole_of_a_small_scene_and_a_sample_of_a_large_one():
+    assert pool_mask((83, 86), seed=0).all()
+    mask = pool_mask((1000, 900), seed=3)
+    assert mask.sum() == MAX_POOL and np.array_equal(mask, pool_mask((1000, 900), seed=3))
+    assert applies("auto", "disjoint") and not applies("auto", "paper")
+    assert applies("on", "paper") and not applies("off", "disjoint")
+
+
+@pytest.fixture(scope="module")
+def cotrained(salinas):
+    cube, labels = salinas
+    settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, split="disjoint",
+                                training=TrainingConfig.recipe("robust", window=9, epochs=4))
+    messages, percents = [], []
+    classifier = train_classifier(lambda: array_blocks(cube, 40), *cube.shape, labels, settings,
+                                  log=messages.append, progress=percents.append)
+    return classifier.record, messages, percents
+
+
+def test_the_robust_recipe_cotrains_on_the_disjoint_split_without_test_labels(cotrained, salinas):
+    record, messages, percents = cotrained
+    cotraining = record.cotraining
+    # The pool is every pixel of the scene outside training, test pixels (unlabelled there) and
+    # unlabelled ones alike.
+    n_unlabelled = int((salinas[1] == 0).sum())
+    assert cotraining["n_pool"] == salinas[1].size - record.split["n_train"] >= record.split["n_test"] + n_unlabelled
+    per_class = cotraining["pseudo_labels_per_class"]
+    assert sum(per_class.values()) == cotraining["n_pseudo_labels"] > 100
+    assert set(per_class) == {1, 10, 11, 12, 13, 14}
+    assert cotraining["n_pseudo_labels"] <= record.split["n_train"]  # at most once each class's training pixels
+    assert record.accuracy["overall_accuracy"] > 0.8
+    assert 0 < cotraining["first_accuracy"]["overall_accuracy"] <= 1
+    assert {"first_train_seconds", "pool_seconds", "train_seconds"} <= set(record.timings)
+    assert any(m.startswith("Co-training: the network and the SVM agree") for m in messages)
+    assert percents == sorted(percents) and percents[-1] == 100
+    assert record.to_json()["cotraining"]["n_pseudo_labels"] == cotraining["n_pseudo_labels"]
+
+
+@pytest.mark.parametrize("recipe, split, baseline, cotrains", [
+    ("paper", "disjoint", True, False), ("robust", "paper", True, False), ("robust", "disjoint", False, False)])
+def test_cotraining_is_off_for_the_paper_recipe_random_splits_and_without_the_svm(salinas, recipe, split, baseline,
+                                                                                  cotrains):
+    cube, labels = salinas
+    settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, split=split, baseline=baseline,
+                                training=TrainingConfig.recipe(recipe, window=9, epochs=1))
+    messages = []
+    record = train_classifier(lambda: array_blocks(cube, 40), *cube.shape, labels, settings,
+                              log=messages.append).record
+    assert record.cotraining is None and "first_train_seconds" not in record.timings
+    assert any(m.startswith("No co-training") for m in messages) == (recipe == "robust" and split == "disjoint")
