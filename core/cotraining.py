@@ -23,7 +23,9 @@ CAP = 1.0
 #: Pixels of the scene the pool is sampled from at most, so that the SVM and the network classify
 #: it in seconds on any scene.
 MAX_POOL = 50000
-#: Added to the seed for the second network's first weights and batch order.
+#: Times the network is trained again, each time on the pseudo-labels of the last network.
+ROUNDS = 3
+#: Added to the seed (times the round) for each new network's first weights and batch order.
 RESEED = 100
 
 

@@ -18,7 +18,7 @@ from .bands import format_band_ranges, kept_bands
 from .baseline import PixelSpectra, svm_baseline, verdict
 from .classes import ClassTable
 from .classifier import Fast3DCNNClassifier
-from .cotraining import RESEED, applies, pool_mask, pseudo_labels
+from .cotraining import RESEED, ROUNDS, applies, pool_mask, pseudo_labels
 from .errors import InputError, check_cancel
 from .metrics import accuracy_report
 from .patches import PatchDataset
@@ -30,8 +30,9 @@ from .splits import Split, labelled_pixels, make_split, make_split_per_scene, va
 from .training import train_network
 
 #: Share of the progress bar taken by each phase of ``train_classifier``.
-PHASES = {"bands": (0, 4), "pca": (4, 10), "reduce": (10, 20), "train": (20, 95), "test": (95, 100),
-          "first": (20, 55), "pool": (55, 60), "second": (60, 95)}
+#: The test figures each co-training round records.
+SUMMARY = ("overall_accuracy", "average_accuracy", "kappa")
+PHASES = {"bands": (0, 4), "pca": (4, 10), "reduce": (10, 20), "train": (20, 95), "test": (95, 100)}
 
 
 def software_versions():
@@ -70,9 +71,12 @@ def _tracked(blocks, progress, height, width):
             progress((block.row * width + (block.col + cols) * rows) / (height * width))
 
 
-def _phase(progress, name):
-    """A callable mapping a fraction of one phase to the overall percentage."""
+def _phase(progress, name, part=(0, 1)):
+    """A callable mapping a fraction of one phase (of its ``part`` = (i, n): the i-th of n equal
+    parts) to the overall percentage."""
     low, high = PHASES[name]
+    i, n = part
+    low, high = low + (high - low) * i / n, low + (high - low) * (i + 1) / n
     return (lambda fraction: progress(low + (high - low) * min(max(fraction, 0.0), 1.0))) if progress else None
 
 
@@ -116,8 +120,9 @@ def _labelled(label_grid, valid, log):
     return rows, cols, labels, class_ids, n_invalid
 
 
-def _train(scene, cube, rows, cols, targets, split, n_classes, config, phase="train"):
-    train_progress = _phase(scene.progress, phase)
+def _train(scene, cube, rows, cols, targets, split, n_classes, config, part=(0, 1)):
+    """train_network with progress, as the ``part`` (i, n) of the training phase."""
+    train_progress = _phase(scene.progress, "train", part)
 
     def on_batch(epoch, batch, batches):
         if train_progress:
@@ -177,29 +182,35 @@ def _pool(pool_spectra, valid, rows, cols, split):
     return pool_rows, pool_cols, pool_spectra.spectra[usable]
 
 
-def _cotrain(scene, cube, pixels, split, class_ids, config, first, pool, svm_classes, timings):
-    """The network trained again, from new weights, on the training pixels plus the pool's pixels
-    where the first network and the SVM agree (core.cotraining), and what co-training did."""
+def _cotrain(scene, cube, pixels, split, class_ids, config, first, pool, svm_classes, score, timings):
+    """The network trained again, ROUNDS times from new weights, on the training pixels plus the
+    pool's pixels where the last network and the SVM agree (core.cotraining); and per round the
+    pseudo-labels and the test figures ``score(model)`` gives."""
     rows, cols, targets = pixels
     pool_rows, pool_cols = pool
-    n_classes = len(class_ids)
-    start = time.perf_counter()
-    softmax = _softmax(first.model, cube, pool_rows, pool_cols, config)
-    chosen, classes = pseudo_labels(np.argmax(softmax, axis=-1), svm_classes, softmax.max(axis=-1),
-                                    np.bincount(targets[split.train], minlength=n_classes))
-    timings.update(first_train_seconds=first.seconds, pool_seconds=time.perf_counter() - start)
-    if scene.progress:
-        scene.progress(PHASES["pool"][1])
-    scene.log(f"Co-training: the network and the SVM agree, and the network is sure, on {len(chosen):,} of "
-              f"{len(pool_rows):,} pixels of the scene outside training; trained again with them as labels")
-    extended = Split(np.concatenate([split.train, len(rows) + np.arange(len(chosen))]), split.val, split.test,
-                     split.method, split.value)
-    second = _train(scene, cube, np.concatenate([rows, pool_rows[chosen]]), np.concatenate([cols, pool_cols[chosen]]),
-                    np.concatenate([targets, classes]), extended, n_classes, replace(config, seed=config.seed + RESEED),
-                    "second")
-    return second, {"n_pool": len(pool_rows), "n_pseudo_labels": len(chosen),
-                    "pseudo_labels_per_class": dict(zip(class_ids.tolist(),
-                                                        np.bincount(classes, minlength=n_classes).tolist()))}
+    train_counts = np.bincount(targets[split.train], minlength=len(class_ids))
+    result, rounds = first, []
+    timings["first_train_seconds"], timings["pool_seconds"] = first.seconds, 0.0
+    for round_ in range(1, ROUNDS + 1):
+        start = time.perf_counter()
+        softmax = _softmax(result.model, cube, pool_rows, pool_cols, config)
+        chosen, classes = pseudo_labels(np.argmax(softmax, axis=-1), svm_classes, softmax.max(axis=-1), train_counts)
+        timings["pool_seconds"] += time.perf_counter() - start
+        scene.log(f"Co-training, round {round_} of {ROUNDS}: the network and the SVM agree, and the network is "
+                  f"sure, on {len(chosen):,} of {len(pool_rows):,} pixels of the scene outside training; training "
+                  f"again with them as labels")
+        extended = Split(np.concatenate([split.train, len(rows) + np.arange(len(chosen))]), split.val, split.test,
+                         split.method, split.value)
+        result = _train(scene, cube, np.concatenate([rows, pool_rows[chosen]]),
+                        np.concatenate([cols, pool_cols[chosen]]), np.concatenate([targets, classes]), extended,
+                        len(class_ids), replace(config, seed=config.seed + RESEED * round_), (round_, ROUNDS + 1))
+        figures = score(result.model)
+        scene.log(f"Training {result.stop_reason} ({result.seconds:.1f} s): test OA "
+                  f"{100 * figures['overall_accuracy']:.2f}%")
+        rounds.append({"n_pseudo_labels": len(chosen), **{key: figures[key] for key in SUMMARY},
+                       "pseudo_labels_per_class": dict(zip(class_ids.tolist(),
+                                                           np.bincount(classes, minlength=len(class_ids)).tolist()))})
+    return result, {"n_pool": len(pool_rows), "first_accuracy": score(first.model), "rounds": rounds}
 
 
 def _split_record(split):
@@ -253,25 +264,24 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
         scene.log("No co-training: it trains on pixels where the network and the SVM baseline agree, and the "
                   "baseline is switched off or did not run")
     targets = np.searchsorted(class_ids, labels)
+    test_rows, test_cols = rows[split.test], cols[split.test]
+
+    def score(model):
+        predicted = class_ids[np.argmax(_softmax(model, cube, test_rows, test_cols, config), axis=-1)]
+        return accuracy_report(labels[split.test], predicted, class_ids, names)
+
     result = _train(scene, cube, rows, cols, targets, split, len(class_ids), config,
-                    "first" if svm_classes is not None else "train")
+                    (0, ROUNDS + 1) if svm_classes is not None else (0, 1))
     scene.log(f"Training {result.stop_reason} ({result.seconds:.1f} s)")
     cotrained = None
     if svm_classes is not None:
-        first = result
-        result, cotrained = _cotrain(scene, cube, (rows, cols, targets), split, class_ids, config, first, pool[:2],
-                                     np.searchsorted(class_ids, svm_classes), timings)
-        scene.log(f"Training again {result.stop_reason} ({result.seconds:.1f} s)")
+        result, cotrained = _cotrain(scene, cube, (rows, cols, targets), split, class_ids, config, result,
+                                     pool[:2], np.searchsorted(class_ids, svm_classes), score, timings)
     timings.update(train_seconds=result.seconds, train_patches_per_second=result.patches_per_second)
 
     start = time.perf_counter()
-    test_rows, test_cols = rows[split.test], cols[split.test]
-    predicted = class_ids[np.argmax(_softmax(result.model, cube, test_rows, test_cols, config), axis=-1)]
+    accuracy = score(result.model)
     timings["test_seconds"] = time.perf_counter() - start
-    accuracy = accuracy_report(labels[split.test], predicted, class_ids, names)
-    if cotrained:
-        alone = class_ids[np.argmax(_softmax(first.model, cube, test_rows, test_cols, config), axis=-1)]
-        cotrained["first_accuracy"] = accuracy_report(labels[split.test], alone, class_ids, names)
     if baseline:
         scene.log(verdict(accuracy, baseline))
     if progress:

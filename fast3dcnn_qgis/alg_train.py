@@ -214,8 +214,8 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             "on: after training, the network and the SVM baseline classify up to 50,000 pixels of the scene "
             "outside training; where they agree and the network is at least 90% sure, the pixels become training "
             "labels (per class at most as many as the class's training pixels) and the network is trained again "
-            "from new weights. It adapts the network to the ground the map covers: Indian Pines' disjoint split "
-            "51.5% -> 56.6% OA over six seeds. Training takes about 2.5 times as long. auto: on with the disjoint "
+            "from new weights; three rounds, each with the labels of the last network. It adapts the network to "
+            "the ground the map covers. Training takes about 4.5 times as long. auto: on with the disjoint "
             "split only. off: never. It needs the SVM baseline."))
         self._advanced_flag(self.BASELINE, self.tr("Compare with an SVM baseline"), True, self.tr(
             "Also train a support vector machine (RBF kernel) on the standardised spectra of the same training "

@@ -245,22 +245,30 @@ def _baseline_section(record):
 
 
 def _cotraining_section(record):
-    """What training the network again on the pixels where it and the SVM agreed changed."""
+    """What training the network again on the pixels where it and the SVM agreed changed, round by round."""
     cotraining = record.cotraining
     if not cotraining:
         return ""
-    alone, final = cotraining["first_accuracy"], record.accuracy
-    names = {row["id"]: row.get("name", row["id"]) for row in final.get("per_class", [])}
-    counts = "".join(f"<tr><td>{_e(names.get(int(cls), cls))}</td><td class=\"num\">{count:,}</td></tr>"
-                     for cls, count in cotraining["pseudo_labels_per_class"].items())
-    return (f"<section><h2>Co-training with the SVM baseline</h2><p>Trained once, the network scored OA "
-            f"{_percent(alone['overall_accuracy'])}, AA {_percent(alone['average_accuracy'])} on the test pixels. "
-            f"It and the SVM then classified {cotraining['n_pool']:,} pixels of the scene outside training; the "
-            f"{cotraining['n_pseudo_labels']:,} where both gave the same class and the network was at least 90% sure "
-            f"became training labels, and the network trained again from new weights scores OA "
-            f"{_percent(final['overall_accuracy'])}, AA {_percent(final['average_accuracy'])} (the figures above). "
-            f"No test label was used: test pixels can be among those pixels, unlabelled, as any pixel of the map "
-            f"can.</p><table><thead><tr><th>Class</th><th>Pixels labelled by agreement</th></tr></thead>"
+    first, rounds = cotraining["first_accuracy"], cotraining["rounds"]
+    names = {row["id"]: row.get("name", row["id"]) for row in record.accuracy.get("per_class", [])}
+    figures = "".join(
+        f"<tr><td>{label}</td><td class=\"num\">{pixels}</td><td class=\"num\">{_percent(row['overall_accuracy'])}"
+        f"</td><td class=\"num\">{_percent(row['average_accuracy'])}</td></tr>"
+        for label, pixels, row in (("trained once", "", first), *((f"round {i}", f"{r['n_pseudo_labels']:,}", r)
+                                                                   for i, r in enumerate(rounds, 1))))
+    counts = "".join(f"<tr><td>{_e(names.get(int(cls), cls))}</td>"
+                     + "".join(f"<td class=\"num\">{r['pseudo_labels_per_class'][cls]:,}</td>" for r in rounds)
+                     + "</tr>" for cls in rounds[0]["pseudo_labels_per_class"])
+    heads = "".join(f"<th>Round {i}</th>" for i in range(1, len(rounds) + 1))
+    return (f"<section><h2>Co-training with the SVM baseline</h2><p>After training, the network and the SVM "
+            f"classified {cotraining['n_pool']:,} pixels of the scene outside training; those where both gave the "
+            f"same class and the network was at least 90% sure became training labels, and the network was "
+            f"trained again from new weights, {len(rounds)} times, each time with the labels of the last network. "
+            f"The model is the last round's (its figures are those above). No test label was used: test pixels "
+            f"can be among those pixels, unlabelled, as any pixel of the map can.</p>"
+            f"<table><thead><tr><th>Network</th><th>Pixels labelled by agreement</th><th>Test OA</th>"
+            f"<th>Test AA</th></tr></thead><tbody>{figures}</tbody></table>"
+            f"<table><thead><tr><th>Class: pixels labelled by agreement</th>{heads}</tr></thead>"
             f"<tbody>{counts}</tbody></table></section>")
 
 

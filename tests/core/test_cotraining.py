@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fast3dcnn_qgis.core.blocks import array_blocks
-from fast3dcnn_qgis.core.cotraining import MAX_POOL, applies, pool_mask, pseudo_labels
+from fast3dcnn_qgis.core.cotraining import MAX_POOL, ROUNDS, applies, pool_mask, pseudo_labels
 from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
 from fast3dcnn_qgis.core.workflow import train_classifier
 
@@ -37,7 +37,7 @@ def test_the_pool_is_the_whole_of_a_small_scene_and_a_sample_of_a_large_one():
 def cotrained(salinas):
     cube, labels = salinas
     settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, split="disjoint",
-                                training=TrainingConfig.recipe("robust", window=9, epochs=4))
+                                training=TrainingConfig.recipe("robust", window=9, epochs=3))
     messages, percents = [], []
     classifier = train_classifier(lambda: array_blocks(cube, 40), *cube.shape, labels, settings,
                                   log=messages.append, progress=percents.append)
@@ -51,16 +51,22 @@ def test_the_robust_recipe_cotrains_on_the_disjoint_split_without_test_labels(co
     # unlabelled ones alike.
     n_unlabelled = int((salinas[1] == 0).sum())
     assert cotraining["n_pool"] == salinas[1].size - record.split["n_train"] >= record.split["n_test"] + n_unlabelled
-    per_class = cotraining["pseudo_labels_per_class"]
-    assert sum(per_class.values()) == cotraining["n_pseudo_labels"] > 100
-    assert set(per_class) == {1, 10, 11, 12, 13, 14}
-    assert cotraining["n_pseudo_labels"] <= record.split["n_train"]  # at most once each class's training pixels
+    rounds = cotraining["rounds"]
+    assert len(rounds) == ROUNDS
+    for round_ in rounds:
+        per_class = round_["pseudo_labels_per_class"]
+        assert set(per_class) == {1, 10, 11, 12, 13, 14}
+        # At most once each class's training pixels.
+        assert sum(per_class.values()) == round_["n_pseudo_labels"] <= record.split["n_train"]
+    assert rounds[-1]["n_pseudo_labels"] > 100
+    # The model is the last round's.
+    assert rounds[-1]["overall_accuracy"] == record.accuracy["overall_accuracy"]
     assert record.accuracy["overall_accuracy"] > 0.8
     assert 0 < cotraining["first_accuracy"]["overall_accuracy"] <= 1
     assert {"first_train_seconds", "pool_seconds", "train_seconds"} <= set(record.timings)
-    assert any(m.startswith("Co-training: the network and the SVM agree") for m in messages)
+    assert sum(m.startswith("Co-training, round") for m in messages) == ROUNDS
     assert percents == sorted(percents) and percents[-1] == 100
-    assert record.to_json()["cotraining"]["n_pseudo_labels"] == cotraining["n_pseudo_labels"]
+    assert record.to_json()["cotraining"]["rounds"][-1]["pseudo_labels_per_class"]["10"] == per_class[10]
 
 
 @pytest.mark.parametrize("recipe, split, baseline, cotrains", [

@@ -105,20 +105,24 @@ def test_training_report_says_what_cotraining_changed(tmp_path, figures, ground_
     first_map[(ground_truth == 13) & (np.arange(ground_truth.shape[1]) % 3 == 0)] = 12
     first = accuracy_report(ground_truth, first_map, sorted(NAMES), NAMES)
     record = training_record(figures)
-    record.cotraining = {"n_pool": 4941, "n_pseudo_labels": 2197, "first_accuracy": first,
-                         "pseudo_labels_per_class": {1: 138, 10: 634, 11: 120, 12: 637, 13: 353, 14: 315}}
+    rounds = [{"n_pseudo_labels": n, "overall_accuracy": oa, "average_accuracy": 0.9, "kappa": 0.9,
+               "pseudo_labels_per_class": {1: 138, 10: corn, 11: 120, 12: 637, 13: 353, 14: 315}}
+              for n, oa, corn in ((2197, 0.931, 634), (2205, figures["overall_accuracy"], 642))]
+    record.cotraining = {"n_pool": 4941, "first_accuracy": first, "rounds": rounds}
     html_path, json_path = write_report(record, str(tmp_path / "report.html"))
     written = json.load(open(json_path, encoding="utf-8"))
-    assert written["cotraining"]["pseudo_labels_per_class"]["10"] == 634
+    assert written["cotraining"]["rounds"][1]["pseudo_labels_per_class"]["10"] == 642
     # The report read back from its JSON (class ids as text) renders the same section.
     again, _ = write_report(RunRecord.from_json(written), str(tmp_path / "again.html"))
     for path in (html_path, again):
         page = open(path, encoding="utf-8").read()
         section = page[page.index("<h2>Co-training with the SVM baseline</h2>"):page.index("<h2>Per class</h2>")]
-        for value in (first["overall_accuracy"], figures["overall_accuracy"]):
+        for value in (first["overall_accuracy"], 0.931, figures["overall_accuracy"]):
             assert f"{100 * value:.2f}%" in section
-        assert "4,941 pixels" in section and "2,197 where both" in section
-        assert "<td>Corn &amp; &quot;senesced&quot;</td><td class=\"num\">634</td>" in section
+        assert "4,941 pixels" in section and "2 times" in section and "<td>round 2</td><td class=\"num\">2,205" \
+            in section
+        assert "<td>Corn &amp; &quot;senesced&quot;</td><td class=\"num\">634</td><td class=\"num\">642</td>" \
+            in section
 
 
 def test_confusion_matrix_cells_show_the_counts(tmp_path, figures):
