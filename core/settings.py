@@ -60,8 +60,8 @@ LAYOUTS = ("auto", "tiles", "patches")
 #: times (scattered pixels, a few per tile) that is not worth it. On Indian Pines' paper split tiles
 #: of 8 x 8 save 2.0 times at S = 11 and 3.7 at S = 21.
 MIN_TILING_GAIN = 1.5
-#: Whether the network is trained a second time with pseudo-labels where it and the SVM baseline
-#: agree (core.cotraining): "auto" on the disjoint split only, where the test ground is new ground.
+#: Whether the network is trained again with pseudo-labels where it and the SVM baseline agree
+#: (core.cotraining): "auto" on the disjoint split only, where the test ground is new ground.
 COTRAINING_MODES = ("auto", "on", "off")
 #: How the PCA scores are scaled (see reduction.py): each to unit variance, or all by the first's.
 COMPONENT_SCALES = ("each", "first")
@@ -124,8 +124,8 @@ def split_value_problem(method, value):
 #: weights and a cosine learning-rate schedule peaking at 0.0025 reach in 40 epochs what the paper's
 #: constant 0.001 and Glorot's weights reach in 50 (Indian Pines, paper split, S = 11: 99.14% OA,
 #: seeds 0-2; after 28 epochs 98.8%, which is why it keeps 40; disjoint split 54.6% against 51.6%).
-#: On the disjoint split it trains the network a second time with the pixels where it and the SVM
-#: baseline agree (core.cotraining), which lifted every Indian Pines seed.
+#: On the disjoint split it trains the network again, three rounds, with the pixels where it and the
+#: SVM baseline agree (core.cotraining), which lifted every Indian Pines seed.
 RECIPES = {
     "paper": {"epochs": EPOCHS.default, "component_scale": "each", "standardise_bands": False,
               "validation_into_training": False,

@@ -29,9 +29,9 @@ from .tile_training import TileDataset, predict_on_tiles, tile_trainer, tiling_g
 from .splits import Split, labelled_pixels, make_split, make_split_per_scene, validation_into_training
 from .training import train_network
 
-#: Share of the progress bar taken by each phase of ``train_classifier``.
 #: The test figures each co-training round records.
 SUMMARY = ("overall_accuracy", "average_accuracy", "kappa")
+#: Share of the progress bar taken by each phase of ``train_classifier``.
 PHASES = {"bands": (0, 4), "pca": (4, 10), "reduce": (10, 20), "train": (20, 95), "test": (95, 100)}
 
 
@@ -185,7 +185,7 @@ def _pool(pool_spectra, valid, rows, cols, split):
 def _cotrain(scene, cube, pixels, split, class_ids, config, first, pool, svm_classes, score, timings):
     """The network trained again, ROUNDS times from new weights, on the training pixels plus the
     pool's pixels where the last network and the SVM agree (core.cotraining); and per round the
-    pseudo-labels and the test figures ``score(model)`` gives."""
+    pseudo-labels and the test figures ``score(model)`` gives; with the last network's whole figures."""
     rows, cols, targets = pixels
     pool_rows, pool_cols = pool
     train_counts = np.bincount(targets[split.train], minlength=len(class_ids))
@@ -204,13 +204,15 @@ def _cotrain(scene, cube, pixels, split, class_ids, config, first, pool, svm_cla
         result = _train(scene, cube, np.concatenate([rows, pool_rows[chosen]]),
                         np.concatenate([cols, pool_cols[chosen]]), np.concatenate([targets, classes]), extended,
                         len(class_ids), replace(config, seed=config.seed + RESEED * round_), (round_, ROUNDS + 1))
+        start = time.perf_counter()
         figures = score(result.model)
+        timings["test_seconds"] = time.perf_counter() - start
         scene.log(f"Training {result.stop_reason} ({result.seconds:.1f} s): test OA "
                   f"{100 * figures['overall_accuracy']:.2f}%")
         rounds.append({"n_pseudo_labels": len(chosen), **{key: figures[key] for key in SUMMARY},
                        "pseudo_labels_per_class": dict(zip(class_ids.tolist(),
                                                            np.bincount(classes, minlength=len(class_ids)).tolist()))})
-    return result, {"n_pool": len(pool_rows), "first_accuracy": score(first.model), "rounds": rounds}
+    return result, {"n_pool": len(pool_rows), "first_accuracy": score(first.model), "rounds": rounds}, figures
 
 
 def _split_record(split):
@@ -242,9 +244,9 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
     reducer = _fit_reducer(scene, kept, nodata, settings)
     timings["pca_seconds"], start = time.perf_counter() - start, time.perf_counter()
     spectra = PixelSpectra(np.asarray(label_grid) != 0, kept, seed=config.seed) if settings.baseline else None
-    cotraining = spectra is not None and applies(config.cotraining, settings.split)
+    cotraining = applies(config.cotraining, settings.split)
     pool_spectra = PixelSpectra(pool_mask((height, width), config.seed), kept, limit=height * width) \
-        if cotraining else None
+        if cotraining and spectra else None
     blocks = scene.tracked_blocks("reduce")
     for gatherer in (spectra, pool_spectra):
         blocks = gatherer.gathering(blocks) if gatherer else blocks
@@ -260,7 +262,7 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
     baseline = _baseline(spectra, (rows, cols, labels), split, names, config.seed, pool[2] if pool else None, timings,
                          baseline_runner or (lambda function, *arguments: function(*arguments)))
     svm_classes = baseline.pop("pool_classes", None) if baseline else None
-    if applies(config.cotraining, split.method) and svm_classes is None:
+    if cotraining and svm_classes is None:
         scene.log("No co-training: it trains on pixels where the network and the SVM baseline agree, and the "
                   "baseline is switched off or did not run")
     targets = np.searchsorted(class_ids, labels)
@@ -275,13 +277,13 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
     scene.log(f"Training {result.stop_reason} ({result.seconds:.1f} s)")
     cotrained = None
     if svm_classes is not None:
-        result, cotrained = _cotrain(scene, cube, (rows, cols, targets), split, class_ids, config, result,
-                                     pool[:2], np.searchsorted(class_ids, svm_classes), score, timings)
+        result, cotrained, accuracy = _cotrain(scene, cube, (rows, cols, targets), split, class_ids, config, result,
+                                               pool[:2], np.searchsorted(class_ids, svm_classes), score, timings)
+    else:
+        start = time.perf_counter()
+        accuracy = score(result.model)
+        timings["test_seconds"] = time.perf_counter() - start
     timings.update(train_seconds=result.seconds, train_patches_per_second=result.patches_per_second)
-
-    start = time.perf_counter()
-    accuracy = score(result.model)
-    timings["test_seconds"] = time.perf_counter() - start
     if baseline:
         scene.log(verdict(accuracy, baseline))
     if progress:

@@ -17,8 +17,8 @@ from .class_maps import (OUTPUT_CONFIDENCE, OUTPUT_PROBABILITIES, check_map_outp
 from .core import settings as limits
 from .core.bands import BandRangeError, format_band_ranges, parse_band_ranges
 from .core.errors import InputError
-from .core.settings import (COTRAINING_MODES, DEFAULT_RECIPE, PRECISIONS, RECIPES, SPLIT_METHODS, TrainingConfig, TrainingSettings,
-                            check_components, check_window)
+from .core.settings import (COTRAINING_MODES, DEFAULT_RECIPE, PRECISIONS, RECIPES, SPLIT_METHODS, TrainingConfig,
+                            TrainingSettings, check_components, check_window)
 from .child_process import ChildError, run_in_child
 from .dependencies import compute_device
 from .installer import InstallerError
@@ -215,7 +215,7 @@ class TrainAlgorithm(Fast3DCNNAlgorithm):
             "outside training; where they agree and the network is at least 90% sure, the pixels become training "
             "labels (per class at most as many as the class's training pixels) and the network is trained again "
             "from new weights; three rounds, each with the labels of the last network. It adapts the network to "
-            "the ground the map covers. Training takes about 4.5 times as long. auto: on with the disjoint "
+            "the ground the map covers. Training takes about four times as long. auto: on with the disjoint "
             "split only. off: never. It needs the SVM baseline."))
         self._advanced_flag(self.BASELINE, self.tr("Compare with an SVM baseline"), True, self.tr(
             "Also train a support vector machine (RBF kernel) on the standardised spectra of the same training "

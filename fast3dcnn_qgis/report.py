@@ -63,7 +63,7 @@ SETTING_LABELS = {
     "training_layout": "Training batches computed on (tiles share their convolutions)",
     "tiling_gain": "Multiply-adds of patches over those of tiles",
     "training_dtype": "Arithmetic of training (the saved weights are float32)",
-    "train_seconds": "Training (s; with co-training, the second)",
+    "train_seconds": "Training (s; with co-training, the last round's)",
     "pca_seconds": "PCA fit (s)",
     "reduce_seconds": "Reduction of the scene (s)",
     "test_seconds": "Test-set prediction (s)",
