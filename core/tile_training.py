@@ -20,6 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from .batch_loop import predict
 from .patches import add_spectral_noise, extract_windows
 from .settings import CONV_LAYERS, DENSE_UNITS
 
@@ -182,7 +183,7 @@ class TileDataset(keras.utils.PyDataset):
 
 def predict_on_tiles(trainer, dataset):
     """Softmax (n, classes) of ``dataset``'s pixels, in their given order."""
-    output = trainer.predict(dataset, verbose=0)
+    output = predict(trainer, dataset)
     slots = dataset.slots()
     probabilities = np.empty((len(dataset.rows), output.shape[-1]), dtype=np.float32)
     probabilities[slots[slots >= 0]] = output[slots >= 0]

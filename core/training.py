@@ -11,6 +11,7 @@ from functools import partial
 import keras
 import numpy as np
 
+from .batch_loop import evaluate, train_epoch
 from .errors import Cancelled
 from .network import build_fast3dcnn
 from .patches import PatchDataset
@@ -19,47 +20,22 @@ from .settings import MIN_TILING_GAIN, TrainingConfig
 from .tile_training import TRAINING_TILE_CORE, TileDataset, tile_trainer, tiling_gain
 
 
-class _Progress(keras.callbacks.Callback):
-    """Reports (epoch, batch, batches per epoch) after every batch and polls for cancellation."""
+class _BestEpoch:
+    """Follows the validation accuracy: keeps the weights of its best epoch and says when to stop,
+    once ``patience`` epochs (0: never) pass without a better one."""
 
-    def __init__(self, batches, progress, should_cancel):
-        super().__init__()
-        self.batches, self.progress, self.should_cancel = batches, progress, should_cancel
-        self.epoch, self.cancelled = 0, False
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.progress is not None:
-            self.progress(self.epoch, batch + 1, self.batches)
-        if self.should_cancel is not None and self.should_cancel():
-            self.cancelled = True
-            self.model.stop_training = True
-
-
-class _BestEpoch(keras.callbacks.Callback):
-    """Follows the validation accuracy: keeps the weights of its best epoch, restores them at the end
-    when asked, and stops training once ``patience`` epochs (0: never) pass without a better one."""
-
-    def __init__(self, restore, patience):
-        super().__init__()
-        self.restore, self.patience = restore, patience
+    def __init__(self, patience):
+        self.patience = patience
         self.best, self.best_epoch, self.weights, self.stopped_after = -np.inf, None, None, None
 
-    def on_epoch_end(self, epoch, logs=None):
-        score = (logs or {}).get("val_accuracy")
-        if score is None:
-            return
+    def stops(self, model, epoch, score):
+        """Records ``score``, the validation accuracy after ``epoch``; True when training should stop."""
         if score > self.best:
-            self.best, self.best_epoch, self.weights = score, epoch, self.model.get_weights()
+            self.best, self.best_epoch, self.weights = score, epoch, model.get_weights()
         # Every validation pixel right: no later epoch can do better.
         if self.patience and (score >= 1.0 or epoch - self.best_epoch >= self.patience):
-            self.stopped_after, self.model.stop_training = epoch, True
-
-    def on_train_end(self, logs=None):
-        if self.restore and self.weights is not None:
-            self.model.set_weights(self.weights)
+            self.stopped_after = epoch
+        return self.stopped_after is not None
 
 
 @dataclass
@@ -95,39 +71,42 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
                                             and split.method != "disjoint")
     batches = partial(TileDataset, core=TRAINING_TILE_CORE) if on_tiles else PatchDataset
 
-    def dataset(part, training):
+    def dataset(part, training, batch_size=config.batch_size):
         return batches(cube, rows[part], cols[part], targets[part], window=config.window,
-                       batch_size=config.batch_size, padding=config.padding, shuffle=training, seed=config.seed,
+                       batch_size=batch_size, padding=config.padding, shuffle=training, seed=config.seed,
                        noise=config.spectral_noise if training else 0.0)
 
     train_data = dataset(split.train, True)
-    val_data = dataset(split.val, False) if len(split.val) else None
+    val_data = dataset(split.val, False, 1024) if len(split.val) else None
     dtype = training_dtype(config.precision)
     network = build_fast3dcnn(config.window, bands, n_classes, config.dropout, dtype, config.initializer)
     model = tile_trainer(network, TRAINING_TILE_CORE) if on_tiles else network
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=_learning_rate(config, len(train_data))),
                   loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
-    watcher = _Progress(len(train_data), progress, should_cancel)
-    callbacks = [watcher]
-    watch = _BestEpoch(config.keep_best or config.patience > 0, config.patience) if val_data is not None else None
-    if watch is not None:
-        callbacks.append(watch)
+    watch = _BestEpoch(config.patience) if val_data is not None else None
+    restore = watch is not None and (config.keep_best or config.patience > 0)
+    validated = set(_validated_epochs(config.epochs, config.validation_every))
+    history = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
     start = time.perf_counter()
-    validated = _validated_epochs(config.epochs, config.validation_every)
-    fitted = model.fit(train_data, validation_data=val_data, epochs=config.epochs, verbose=0,
-                       callbacks=callbacks, validation_freq=[epoch + 1 for epoch in validated])
+    for epoch in range(config.epochs):
+        logs = dict(zip(("loss", "accuracy"), train_epoch(model, train_data, partial(
+            _after_batch, progress, should_cancel, epoch, len(train_data)))))
+        if watch is not None and epoch in validated:
+            logs.update(zip(("val_loss", "val_accuracy"), evaluate(model, val_data)))
+        for key, values in history.items():
+            values.append(logs.get(key))
+        if "val_accuracy" in logs and watch.stops(model, epoch, logs["val_accuracy"]):
+            break
     seconds = time.perf_counter() - start
-    if watcher.cancelled:
-        raise Cancelled()
-    epochs_run = len(fitted.history.get("loss", []))
-    history = {key: _per_epoch(values, validated if key.startswith("val_") else range(epochs_run), epochs_run)
-               for key, values in fitted.history.items()}
-    restored = watch is not None and watch.restore and watch.weights is not None
+    epochs_run = len(history["loss"])
+    restored = restore and watch.weights is not None
+    if restored:
+        model.set_weights(watch.weights)
     if dtype != "float32":  # the network the model file and classification will use
         trained, network = network, build_fast3dcnn(config.window, bands, n_classes, config.dropout)
         network.set_weights(trained.get_weights())
     return TrainingResult(network, history, seconds, len(split.train) * epochs_run / max(seconds, 1e-9),
-                          watch.best_epoch if restored else None, _stop_reason(config, watch, epochs_run),
+                          watch.best_epoch if restored else None, _stop_reason(config, watch, restore, epochs_run),
                           "tiles" if on_tiles else "patches", gain, dtype)
 
 
@@ -142,7 +121,7 @@ def _learning_rate(config, steps_per_epoch):
         warmup_steps=warmup)
 
 
-def _stop_reason(config, watch, epochs_run):
+def _stop_reason(config, watch, restore, epochs_run):
     if watch is not None and watch.stopped_after is not None:
         stopped = f"stopped after epoch {epochs_run} of at most {config.epochs}: "
         if watch.best >= 1.0:
@@ -152,17 +131,19 @@ def _stop_reason(config, watch, epochs_run):
     if watch is None and config.patience:
         return f"ran all {config.epochs} epochs: there are no validation pixels to tell when to stop"
     reason = f"ran all {config.epochs} epochs" + ("" if config.patience else " (no early stopping)")
-    if watch is not None and watch.restore:
+    if restore:
         reason += f"; the weights of epoch {watch.best_epoch + 1} ({100 * watch.best:.2f}%) were kept"
     return reason
+
+
+def _after_batch(progress, should_cancel, epoch, batches, index):
+    """Reports the batch just trained and raises Cancelled when the caller asks to stop."""
+    if progress is not None:
+        progress(epoch, index + 1, batches)
+    if should_cancel is not None and should_cancel():
+        raise Cancelled()
 
 
 def _validated_epochs(epochs, every):
     """The 0-based epochs after which the validation pixels are scored: every ``every``-th and the last."""
     return sorted({*range(every - 1, epochs, every), epochs - 1})
-
-
-def _per_epoch(values, epochs, epochs_run):
-    """One entry per epoch run: the value logged after that epoch, None where none was."""
-    logged = dict(zip(epochs, values))
-    return [float(logged[epoch]) if epoch in logged else None for epoch in range(epochs_run)]

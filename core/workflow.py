@@ -15,6 +15,7 @@ import numpy as np
 import sklearn
 
 from .bands import format_band_ranges, kept_bands
+from .batch_loop import predict
 from .baseline import PixelSpectra, svm_baseline, verdict
 from .classes import ClassTable
 from .classifier import Fast3DCNNClassifier
@@ -136,7 +137,7 @@ def _softmax(model, cube, rows, cols, config):
     if tiling_gain(rows, cols, config.window, cube.shape[2]) > 1:
         return predict_on_tiles(tile_trainer(model), TileDataset(cube, rows, cols, None, config.window, 1024,
                                                                  padding=config.padding))
-    return model.predict(PatchDataset(cube, rows, cols, None, config.window, 1024, config.padding), verbose=0)
+    return predict(model, PatchDataset(cube, rows, cols, None, config.window, 1024, config.padding))
 
 
 def _split(rows, cols, labels, settings, classes, mosaic):
