@@ -9,6 +9,10 @@ once (TensorFlow's ``tf.function``, JAX's ``jit``) and then reuses.
 """
 import numpy as np
 
+#: Pixels per batch where the network only scores (validation, test, pool pixels): a forward pass
+#: holds no gradients, so larger batches fit and take fewer steps.
+SCORING_BATCH = 1024
+
 
 def _pixels(batch):
     """Real pixels in a batch (inputs, targets[, weights]): TileDataset pads its last batch with

@@ -11,7 +11,7 @@ from functools import partial
 import keras
 import numpy as np
 
-from .batch_loop import evaluate, train_epoch
+from .batch_loop import SCORING_BATCH, evaluate, train_epoch
 from .errors import Cancelled
 from .network import build_fast3dcnn
 from .patches import PatchDataset
@@ -77,7 +77,7 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
                        noise=config.spectral_noise if training else 0.0)
 
     train_data = dataset(split.train, True)
-    val_data = dataset(split.val, False, 1024) if len(split.val) else None
+    val_data = dataset(split.val, False, SCORING_BATCH) if len(split.val) else None
     dtype = training_dtype(config.precision)
     network = build_fast3dcnn(config.window, bands, n_classes, config.dropout, dtype, config.initializer)
     model = tile_trainer(network, TRAINING_TILE_CORE) if on_tiles else network

@@ -15,7 +15,7 @@ import numpy as np
 import sklearn
 
 from .bands import format_band_ranges, kept_bands
-from .batch_loop import predict
+from .batch_loop import SCORING_BATCH, predict
 from .baseline import PixelSpectra, svm_baseline, verdict
 from .classes import ClassTable
 from .classifier import Fast3DCNNClassifier
@@ -135,9 +135,9 @@ def _train(scene, cube, rows, cols, targets, split, n_classes, config, part=(0, 
 def _softmax(model, cube, rows, cols, config):
     """The network's class probabilities for the pixels (rows, cols), on tiles where that is cheaper."""
     if tiling_gain(rows, cols, config.window, cube.shape[2]) > 1:
-        return predict_on_tiles(tile_trainer(model), TileDataset(cube, rows, cols, None, config.window, 1024,
+        return predict_on_tiles(tile_trainer(model), TileDataset(cube, rows, cols, None, config.window, SCORING_BATCH,
                                                                  padding=config.padding))
-    return predict(model, PatchDataset(cube, rows, cols, None, config.window, 1024, config.padding))
+    return predict(model, PatchDataset(cube, rows, cols, None, config.window, SCORING_BATCH, config.padding))
 
 
 def _split(rows, cols, labels, settings, classes, mosaic):

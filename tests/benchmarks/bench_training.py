@@ -24,6 +24,7 @@ epoch's batches takes in Python: where the time of a step goes.
 import argparse
 import json
 import os
+import platform
 import sys
 import time
 
@@ -50,6 +51,17 @@ from scenes import SCENES  # noqa: E402
 BASELINE = {"recipe": "paper", "layout": "patches", "precision": "float32", "patience": 0, "epochs": 50}
 
 
+def machine():
+    """The processor a run was timed on: this project's 2-core machines differ from session to session
+    (a Xeon with AMX, AMD EPYCs), and the same run has taken from 16 to 59 s on them."""
+    try:
+        with open("/proc/cpuinfo") as stream:
+            model = next((line.split(":", 1)[1].strip() for line in stream if line.startswith("model name")), "")
+    except OSError:
+        model = ""
+    return f"{model or platform.processor() or 'unknown processor'}, {os.cpu_count()} cores"
+
+
 def train_once(cube, labels, scene, window, seed, split, variant):
     """One training of ``variant``: "baseline", "ours" (the defaults) or "ours:<recipe>"."""
     if variant == "baseline":
@@ -68,7 +80,7 @@ def train_once(cube, labels, scene, window, seed, split, variant):
             "kappa": record.accuracy["kappa"], "train_seconds": record.timings["train_seconds"],
             "total_seconds": time.perf_counter() - start, "epochs_run": len(record.history["loss"]),
             "stop_reason": record.stop_reason, "layout": record.model["training_layout"],
-            "dtype": record.model["training_dtype"], "tiling_gain": record.model["tiling_gain"]}
+            "dtype": record.model["training_dtype"], "tiling_gain": record.model["tiling_gain"], "machine": machine()}
 
 
 def throughput(cube, labels, scene, window):
@@ -154,6 +166,8 @@ def main():
     parser.add_argument("--throughput", action="store_true", help="time one epoch per layout and arithmetic")
     parser.add_argument("--table", action="store_true", help="run nothing: print the table by window of --out")
     args = parser.parse_args()
+    if not args.table:
+        print(f"machine: {machine()}", flush=True)
     if args.throughput:
         for name in args.scenes:
             cube, labels = SCENES[name].load(args.data)
