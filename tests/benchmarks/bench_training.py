@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fast3dcnn_qgis.core.bands import kept_bands  # noqa: E402
+from fast3dcnn_qgis.core.batch_loop import train_epoch  # noqa: E402
 from fast3dcnn_qgis.core.blocks import array_blocks  # noqa: E402
 from fast3dcnn_qgis.core.network import build_fast3dcnn  # noqa: E402
 from fast3dcnn_qgis.core.patches import PatchDataset  # noqa: E402
@@ -103,10 +104,10 @@ def throughput(cube, labels, scene, window):
             else:
                 model, data = network, PatchDataset(reduced, rows, cols, targets, window=window, batch_size=256,
                                                     shuffle=True)
-            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-            model.fit(data, epochs=1, verbose=0)
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
+            train_epoch(model, data)
             start = time.perf_counter()
-            model.fit(data, epochs=1, verbose=0)
+            train_epoch(model, data)
             seconds = time.perf_counter() - start
             start = time.perf_counter()
             for index in range(len(data)):
