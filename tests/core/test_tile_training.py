@@ -4,7 +4,7 @@ import pytest
 
 from fast3dcnn_qgis.core.network import build_fast3dcnn
 from fast3dcnn_qgis.core.patches import PatchDataset
-from fast3dcnn_qgis.core.tile_training import TileDataset, predict_on_tiles, tile_trainer, tiling_gain
+from fast3dcnn_qgis.core.tile_training import TRAINING_TILE_CORE, TileDataset, predict_on_tiles, tile_trainer, tiling_gain
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +61,26 @@ def test_tiles_pay_only_where_training_pixels_are_dense():
     assert tiling_gain(rows, cols, 21, 20) > 4
     scattered = np.arange(0, 3000, 50)
     assert tiling_gain(scattered, scattered, 11, 20) < 1
+
+
+def test_fixed_tiles_give_every_batch_one_shape_and_the_same_outputs(cube):
+    rng = np.random.default_rng(4)
+    rows, cols = rng.integers(0, cube.shape[0], 300), rng.integers(0, cube.shape[1], 300)
+    network = build_fast3dcnn(9, cube.shape[2], 5)
+    trainer = tile_trainer(network, TRAINING_TILE_CORE)
+    own = TileDataset(cube, rows, cols, None, 9, 64, TRAINING_TILE_CORE, fixed_tiles=False)
+    fixed = TileDataset(cube, rows, cols, None, 9, 64, TRAINING_TILE_CORE, fixed_tiles=True)
+    assert len({own[i][0][0].shape[0] for i in range(len(own))}) > 1  # else the test shows nothing
+    counts = {fixed[i][0][0].shape[0] for i in range(len(fixed))}
+    assert len(counts) == 1 and counts.pop() % 8 == 0
+    assert np.abs(predict_on_tiles(trainer, fixed) - predict_on_tiles(trainer, own)).max() < 1e-6
+    # Shuffled, each epoch has one number of tiles, which never shrinks (no new shape to compile).
+    shuffled = TileDataset(cube, rows, cols, np.arange(300), 9, 64, TRAINING_TILE_CORE, shuffle=True,
+                           fixed_tiles=True)
+    per_epoch = []
+    for _ in range(4):
+        counts = {shuffled[i][0][0].shape[0] for i in range(len(shuffled))}
+        assert len(counts) == 1
+        per_epoch.append(counts.pop())
+        shuffled.on_epoch_end()
+    assert per_epoch == sorted(per_epoch)
