@@ -18,6 +18,7 @@ import numpy as np
 from keras import ops
 
 from .settings import CONV_LAYERS, DENSE_UNITS
+from .spectral_conv import conv_call
 
 #: Default memory for one tile's activations.
 DEFAULT_BUDGET_BYTES = 512 * 2 ** 20
@@ -63,7 +64,7 @@ def fully_convolutional(network, dtype=None):
             dense_kernel = (1, 1)
         else:
             raise ValueError(f"layer '{layer.name}' ({type(layer).__name__}) has no fully convolutional form")
-        x = twin(x)
+        x = conv_call(twin)(x)
         transfers.append((twin, layer))
     twin_model = keras.Model(inputs, x, name=f"{network.name}_fully_convolutional")
     for twin, layer in transfers:

@@ -23,6 +23,7 @@ from keras import ops
 from .batch_loop import predict
 from .patches import add_spectral_noise, extract_windows
 from .settings import CONV_LAYERS, DENSE_UNITS
+from .spectral_conv import conv_call
 
 #: Side of a tile's core, in pixels, when predicting: large enough that the S - 1 margin is amortised
 #: (at S = 21 a core of 16 keeps 94% of the gain of a core of 32 on Indian Pines).
@@ -83,9 +84,10 @@ class GatherWindows(keras.layers.Layer):
         return (positions_shape[0], self.size * self.size * maps_shape[3] * maps_shape[4])
 
 
-def tile_trainer(network, core=TILE_CORE):
+def tile_trainer(network, core=TILE_CORE, shifts=None):
     """A model over (tiles (T, core + S - 1, core + S - 1, B, 1), positions (P,)) giving (P, classes),
-    built from ``network``'s own layers, so training it trains ``network``."""
+    built from ``network``'s own layers, so training it trains ``network`` (its Conv3D layers called
+    as spectral_conv.conv_call says, ``shifts`` forcing the choice)."""
     window, bands = network.input_shape[1], network.input_shape[3]
     side = core + window - 1
     tiles = keras.Input(shape=(side, side, bands, 1), name="tiles")
@@ -94,7 +96,7 @@ def tile_trainer(network, core=TILE_CORE):
     for layer in layers:
         if isinstance(layer, keras.layers.Flatten):
             break
-        x = layer(x)
+        x = conv_call(layer, shifts)(x)
     size = _last_map_side(window)
     x = GatherWindows(size, core + size - 1, name="gather_windows", dtype=layer.dtype_policy)(x, positions)
     for layer in layers:

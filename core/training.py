@@ -17,6 +17,7 @@ from .network import build_fast3dcnn
 from .patches import PatchDataset
 from .precision import training_dtype
 from .settings import MIN_TILING_GAIN, TrainingConfig
+from .spectral_conv import patch_trainer
 from .tile_training import TRAINING_TILE_CORE, TileDataset, tile_trainer, tiling_gain
 
 
@@ -80,7 +81,7 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
     val_data = dataset(split.val, False, SCORING_BATCH) if len(split.val) else None
     dtype = training_dtype(config.precision)
     network = build_fast3dcnn(config.window, bands, n_classes, config.dropout, dtype, config.initializer)
-    model = tile_trainer(network, TRAINING_TILE_CORE) if on_tiles else network
+    model = tile_trainer(network, TRAINING_TILE_CORE) if on_tiles else patch_trainer(network)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=_learning_rate(config, len(train_data))),
                   loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
     watch = _BestEpoch(config.patience) if val_data is not None else None

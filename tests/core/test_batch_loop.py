@@ -13,13 +13,15 @@ from fast3dcnn_qgis.core.tile_training import TileDataset, predict_on_tiles, til
 @pytest.fixture(scope="module")
 def pixels(salinas, salinas_classifier):
     """The trained classifier's scores of Salinas-A and 300 of its labelled pixels (a last batch of
-    44 real pixels in batches of 256), with their class indices."""
+    44 real pixels in batches of 256), with their class indices, a third of them shifted to another
+    class so that no network scores them perfectly and a miscount would show."""
     cube, labels = salinas
     scores = salinas_classifier.reducer.transform_block(cube)[0]
     rows, cols = np.nonzero(labels)
     pick = np.random.default_rng(0).choice(len(rows), 300, replace=False)
     rows, cols = rows[pick], cols[pick]
     targets = np.searchsorted(salinas_classifier.class_ids, labels[rows, cols])
+    targets[::3] = (targets[::3] + 1) % len(salinas_classifier.class_ids)
     return scores, rows, cols, targets
 
 
@@ -42,7 +44,7 @@ def test_accuracy_counts_the_real_pixels_only(salinas_classifier, pixels, layout
     # Tiles: one output row per pixel slot, which predict_on_tiles puts back in the pixels' order.
     probabilities = predict_on_tiles(model, unlabelled) if layout == "tiles" else predict(model, unlabelled)
     expected = float(np.mean(np.argmax(probabilities, axis=-1) == targets))
-    assert 0.3 < expected < 1  # a real, imperfect score, so a miscount would show
+    assert 0.3 < expected < 0.8
     assert evaluate(_compiled(model), data)[1] == pytest.approx(expected, abs=1e-6)
 
 
