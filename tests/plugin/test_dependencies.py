@@ -1,5 +1,6 @@
 """TensorFlow and scikit-learn are imported only when an algorithm runs, in a way that survives QGIS's
 own libraries; without them the plugin still loads and the algorithms say how to install them."""
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -125,3 +126,31 @@ def test_qgis_exits_cleanly_after_the_plugin_used_tensorflow():
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     assert done.returncode == 0 and "DONE" in done.stdout, (done.returncode, done.stderr[-2000:])
+
+
+JAX_TRAINING = """
+from fast3dcnn_qgis.dependencies import choose_keras_backend
+print("BACKEND", choose_keras_backend())
+import numpy
+from fast3dcnn_qgis.core.network import build_fast3dcnn
+network = build_fast3dcnn(9, 16, 3)
+network.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+network.train_on_batch(numpy.ones((8, 9, 9, 16, 1), numpy.float32), numpy.zeros(8, int))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs JAX")
+def test_jax_keeps_its_compiled_steps_in_the_users_cache_unless_told_otherwise(tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("JAX_COMPILATION_CACHE")}
+    env.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONPATH=ROOT,
+               TF_CPP_MIN_LOG_LEVEL="3")
+
+    def train(**extra):
+        done = subprocess.run([sys.executable, "-c", JAX_TRAINING], capture_output=True, text=True,
+                              env=dict(env, **extra), timeout=600)
+        assert done.returncode == 0 and "BACKEND jax" in done.stdout, done.stderr[-3000:]
+
+    train()
+    assert os.listdir(tmp_path / "cache" / "fast3dcnn_qgis" / "jax")
+    train(JAX_COMPILATION_CACHE_DIR=str(tmp_path / "mine"))
+    assert os.listdir(tmp_path / "mine")
