@@ -4,8 +4,8 @@ Keras's ``fit``, ``evaluate`` and ``predict`` feed a PyDataset through a data pi
 tf.data's ``from_generator``): on two CPU cores that pipeline cost 8-10 ms of each 31 ms training step
 of Indian Pines at S = 11 (tiles of 8, mixed bfloat16), where the same step through
 ``train_on_batch`` took 22 ms (the gradients alone 19.5 ms). Here each batch our datasets build goes
-to ``train_on_batch``, ``test_on_batch`` or ``predict_on_batch``, which every Keras backend compiles
-once (TensorFlow's ``tf.function``, JAX's ``jit``) and then reuses.
+to ``train_on_batch``, ``test_on_batch`` or ``predict_on_batch``, the steps ``fit`` would run:
+traced once by TensorFlow (``tf.function``), compiled by JAX (``jit``), run eagerly by PyTorch.
 """
 import numpy as np
 

@@ -14,12 +14,17 @@ import keras
 from keras import ops
 
 
+def jax_platform():
+    """The platform JAX computes on ("cpu", "gpu", ...), or None when Keras runs on another backend."""
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+    return jax.default_backend()
+
+
 def shifts_pay():
     """Whether Conv3D layers should run as Conv2D over spectral shifts: with JAX on a CPU."""
-    if keras.backend.backend() != "jax":
-        return False
-    import jax
-    return jax.default_backend() == "cpu"
+    return jax_platform() == "cpu"
 
 
 class SpectralShiftConv(keras.layers.Layer):

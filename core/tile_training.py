@@ -23,7 +23,7 @@ from keras import ops
 from .batch_loop import predict
 from .patches import add_spectral_noise, extract_windows
 from .settings import CONV_LAYERS, DENSE_UNITS
-from .spectral_conv import conv_call
+from .spectral_conv import conv_call, jax_platform
 
 #: Side of a tile's core, in pixels, when predicting: large enough that the S - 1 margin is amortised
 #: (at S = 21 a core of 16 keeps 94% of the gain of a core of 32 on Indian Pines).
@@ -112,10 +112,7 @@ def _fixed_tiles_pay():
     for any number and PyTorch runs eagerly, and with JAX on 2 CPU cores an epoch took 4.0 s with each
     batch's own number (the first 9.7 s, compiling each new one), 4.6 s with numbers rounded up to 8
     and 7.0 s with 32 in every batch."""
-    if keras.backend.backend() != "jax":
-        return False
-    import jax
-    return jax.default_backend() != "cpu"
+    return jax_platform() not in (None, "cpu")
 
 
 class TileDataset(keras.utils.PyDataset):

@@ -190,7 +190,7 @@ def _cotrain(scene, cube, pixels, split, class_ids, config, first, pool, svm_cla
     rows, cols, targets = pixels
     pool_rows, pool_cols = pool
     train_counts = np.bincount(targets[split.train], minlength=len(class_ids))
-    result, rounds = first, []
+    result, rounds, first_accuracy = first, [], score(first.model)
     timings["first_train_seconds"], timings["pool_seconds"] = first.seconds, 0.0
     for round_ in range(1, ROUNDS + 1):
         start = time.perf_counter()
@@ -205,15 +205,13 @@ def _cotrain(scene, cube, pixels, split, class_ids, config, first, pool, svm_cla
         result = _train(scene, cube, np.concatenate([rows, pool_rows[chosen]]),
                         np.concatenate([cols, pool_cols[chosen]]), np.concatenate([targets, classes]), extended,
                         len(class_ids), replace(config, seed=config.seed + RESEED * round_), (round_, ROUNDS + 1))
-        start = time.perf_counter()
         figures = score(result.model)
-        timings["test_seconds"] = time.perf_counter() - start
         scene.log(f"Training {result.stop_reason} ({result.seconds:.1f} s): test OA "
                   f"{100 * figures['overall_accuracy']:.2f}%")
         rounds.append({"n_pseudo_labels": len(chosen), **{key: figures[key] for key in SUMMARY},
                        "pseudo_labels_per_class": dict(zip(class_ids.tolist(),
                                                            np.bincount(classes, minlength=len(class_ids)).tolist()))})
-    return result, {"n_pool": len(pool_rows), "first_accuracy": score(first.model), "rounds": rounds}, figures
+    return result, {"n_pool": len(pool_rows), "first_accuracy": first_accuracy, "rounds": rounds}, figures
 
 
 def _split_record(split):
@@ -270,7 +268,10 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
     test_rows, test_cols = rows[split.test], cols[split.test]
 
     def score(model):
+        """``model``'s figures on the test pixels; the time its prediction took is the record's."""
+        start = time.perf_counter()
         predicted = class_ids[np.argmax(_softmax(model, cube, test_rows, test_cols, config), axis=-1)]
+        timings["test_seconds"] = time.perf_counter() - start
         return accuracy_report(labels[split.test], predicted, class_ids, names)
 
     result = _train(scene, cube, rows, cols, targets, split, len(class_ids), config,
@@ -281,9 +282,7 @@ def train_classifier(blocks, height, width, band_count, label_grid, settings=Non
         result, cotrained, accuracy = _cotrain(scene, cube, (rows, cols, targets), split, class_ids, config, result,
                                                pool[:2], np.searchsorted(class_ids, svm_classes), score, timings)
     else:
-        start = time.perf_counter()
         accuracy = score(result.model)
-        timings["test_seconds"] = time.perf_counter() - start
     timings.update(train_seconds=result.seconds, train_patches_per_second=result.patches_per_second)
     if baseline:
         scene.log(verdict(accuracy, baseline))
