@@ -13,13 +13,14 @@ setup: $(VENV)/.installed
 
 # QGIS's own numpy, GDAL, PyQt, scipy... are pinned (qgis-constraints.txt, written by the plugin's
 # installer from QGIS's Python), so pip chooses the TensorFlow and scikit-learn that work with them.
-$(VENV)/.installed: requirements.txt requirements-dev.txt scripts/setup_system.sh fast3dcnn_qgis/installer.py
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml scripts/setup_system.sh fast3dcnn_qgis/setup/installer.py
 	bash scripts/setup_system.sh
 	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
-	$(SYSTEM_PYTHON) -m fast3dcnn_qgis.installer --constraints $(VENV)/qgis-constraints.txt
+	$(SYSTEM_PYTHON) -m fast3dcnn_qgis.setup.installer --constraints $(VENV)/qgis-constraints.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c $(VENV)/qgis-constraints.txt
-	$(PY) -c "from fast3dcnn_qgis.dependencies import choose_keras_backend; choose_keras_backend(); \
-	  import numpy, osgeo.gdal, qgis.core, keras, sklearn; \
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(PY) -c "from fast3dcnn_qgis.setup.dependencies import choose_keras_backend; choose_keras_backend(); \
+	  import numpy, osgeo.gdal, qgis.core, keras, sklearn, fast3dcnn_qgis.core.network; \
 	  assert 'numpy==' + numpy.__version__ in open('$(VENV)/qgis-constraints.txt').read().split(), numpy.__version__"
 	touch $@
 
@@ -50,13 +51,11 @@ demo: setup
 package:
 	$(SYSTEM_PYTHON) scripts/package.py
 
-# Development install: the user's QGIS profile gets a link to this checkout (edit, then reload).
+# Installs the plugin into the user's QGIS profile as the zip would (a copy: run again after editing,
+# then reload the plugin in QGIS).
 QGIS_PLUGINS ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default/python/plugins
 deploy:
-	mkdir -p "$(QGIS_PLUGINS)"
-	rm -rf "$(QGIS_PLUGINS)/fast3dcnn_qgis"
-	ln -s "$(CURDIR)/fast3dcnn_qgis" "$(QGIS_PLUGINS)/fast3dcnn_qgis"
-	@echo "Linked $(QGIS_PLUGINS)/fast3dcnn_qgis -> $(CURDIR)/fast3dcnn_qgis"
+	$(SYSTEM_PYTHON) scripts/package.py --stage "$(QGIS_PLUGINS)"
 	-/usr/bin/qgis_process.bin plugins enable fast3dcnn_qgis >/dev/null 2>&1
 	@echo "For QGIS to find TensorFlow in $(VENV), start it with:"
 	@echo "  PYTHONPATH=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null || echo '<.venv site-packages>') qgis"

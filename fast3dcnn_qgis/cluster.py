@@ -24,11 +24,12 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 
+from .core.bands import check_band_count
 from .core.blocks import block_windows
 from .core.classes import ClassTable
 from .core.errors import Cancelled, InputError
-from .core.bands import check_band_count
-from .raster_io import map_writers, open_raster, raster_info, read_block, rejection_note
+from .gdal_io.reading import open_raster, raster_info, read_block
+from .gdal_io.writing import map_writers, rejection_note
 
 #: Tile side in pixels: big enough to amortise a task (a 256 x 256 tile of 200 bands is 26 MB of
 #: int16), small enough that a 3000 x 3000 scene keeps a few workers busy.
@@ -94,7 +95,7 @@ class SceneJob:
     path: str
     output: str
     confidence: str = None
-    writers: dict = field(default_factory=dict)  # raster_io.map_writers
+    writers: dict = field(default_factory=dict)  # gdal_io.writing.map_writers
     tiles: int = 0
     done: int = 0
     rejected: int = 0

@@ -2,9 +2,9 @@
 install TensorFlow and scikit-learn when they are missing."""
 from qgis.core import Qgis, QgsApplication
 
-from . import installer
-from .dependencies import unfound_packages
 from .provider import Fast3DCNNProvider
+from .setup import installer
+from .setup.dependencies import unfound_packages
 
 MENU = "Fast 3D CNN"
 
@@ -56,7 +56,7 @@ class Fast3DCNNPlugin:
         bar.pushWidget(message, Qgis.MessageLevel.Warning)
 
     def show_installer(self):
-        from .install_dialog import InstallDialog
+        from .setup.install_dialog import InstallDialog
 
         InstallDialog(self.iface.mainWindow()).exec()
 

@@ -5,7 +5,17 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-ICON = os.path.join(os.path.dirname(__file__), "resources", "icon.svg")
+
+
+def _resource(name):
+    """A file of resources/: inside the installed plugin, or at the top of a checkout, where the
+    card keeps it (the zip and `make deploy` copy it into the plugin)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    installed = os.path.join(package, "resources", name)
+    return installed if os.path.exists(installed) else os.path.join(os.path.dirname(package), "resources", name)
+
+
+ICON = _resource("icon.svg")
 
 
 class Fast3DCNNProvider(QgsProcessingProvider):
@@ -28,11 +38,11 @@ class Fast3DCNNProvider(QgsProcessingProvider):
         # Imported here so that opening QGIS costs nothing until Processing loads the provider. The
         # algorithm modules import only light packages at the top (numpy, GDAL, QGIS); TensorFlow and
         # scikit-learn are imported when an algorithm runs, so a missing one never hides the tools.
-        from .alg_assess import AssessAlgorithm
-        from .alg_classify import ClassifyAlgorithm
-        from .alg_importmat import ImportMatAlgorithm
-        from .alg_modelinfo import ModelInfoAlgorithm
-        from .alg_train import TrainAlgorithm
+        from .algorithms.assess import AssessAlgorithm
+        from .algorithms.classify import ClassifyAlgorithm
+        from .algorithms.import_mat import ImportMatAlgorithm
+        from .algorithms.model_info import ModelInfoAlgorithm
+        from .algorithms.train import TrainAlgorithm
         for algorithm in (TrainAlgorithm(), ClassifyAlgorithm(), AssessAlgorithm(), ModelInfoAlgorithm(),
                           ImportMatAlgorithm()):
             self.addAlgorithm(algorithm)

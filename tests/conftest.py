@@ -1,10 +1,10 @@
 """Starts QGIS, where it is installed, before any test module imports TensorFlow (see
 tests/plugin/qgis_session.py for why the order matters), then imports TensorFlow the way the plugin
-does (fast3dcnn_qgis.dependencies.import_tensorflow), so that the core tests, which import Keras
+does (fast3dcnn_qgis.setup.dependencies.import_tensorflow), so that the core tests, which import Keras
 directly, load it as QGIS will. The core tests run without QGIS too. Where TensorFlow is missing
 and JAX is installed (Python 3.14), Keras runs on JAX, chosen before anything imports it, as the
 plugin does."""
-from fast3dcnn_qgis.dependencies import choose_keras_backend
+from fast3dcnn_qgis.setup.dependencies import choose_keras_backend
 
 choose_keras_backend()
 try:
@@ -13,7 +13,7 @@ except ImportError:
     pass
 else:
     import tests.plugin.qgis_session  # noqa: F401
-    from fast3dcnn_qgis.dependencies import import_tensorflow
+    from fast3dcnn_qgis.setup.dependencies import import_tensorflow
 
     import_tensorflow()
 

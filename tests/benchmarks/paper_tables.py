@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fast3dcnn_qgis.core.classes import ClassTable  # noqa: E402
 from fast3dcnn_qgis.core.settings import DEFAULT_RECIPE, RECIPES  # noqa: E402
-from fast3dcnn_qgis.png import class_map_png, png_bytes  # noqa: E402
+from fast3dcnn_qgis.reporting.png import class_map_png, png_bytes  # noqa: E402
 from scenes import SCENES  # noqa: E402
 
 WINDOWS = (11, 13, 15, 17, 19, 21, 25)
@@ -145,7 +145,7 @@ def machine():
     """Where the run trained: CPU cores, the GPU if one did the work, and Keras's backend."""
     import keras
 
-    from fast3dcnn_qgis.dependencies import compute_device
+    from fast3dcnn_qgis.setup.dependencies import compute_device
 
     device = compute_device()
     return (f"{os.cpu_count()} CPU cores" + ("" if device == "CPU" else f", {device.removeprefix('GPU: ')}")

@@ -6,7 +6,7 @@ uncorrected with 224 bands; the paper uses the 204-band corrected form).
 import os
 from dataclasses import dataclass
 
-from fast3dcnn_qgis.matfile import read_image
+from fast3dcnn_qgis.gdal_io.matfile import read_image
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Fixtures of the plugin tests; the QGIS session itself is started by qgis_session."""
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from qgis.core import QgsApplication
@@ -8,6 +10,18 @@ from qgis.core import QgsApplication
 from tests.plugin.qgis_session import PROFILE, PROVIDER, QGIS
 
 DATA = os.path.join(os.path.dirname(__file__), os.pardir, "data")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="session")
+def plugin_root(tmp_path_factory):
+    """A folder holding the plugin as QGIS installs it (scripts/package.py --stage), for the tests
+    that run QGIS's own Python, which knows nothing of this checkout's editable install: put it on
+    PYTHONPATH and ``import fast3dcnn_qgis`` finds the plugin with its core/ inside."""
+    folder = tmp_path_factory.mktemp("plugins")
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "package.py"), "--stage", str(folder)], check=True,
+                   capture_output=True)
+    return str(folder)
 
 
 @pytest.fixture(scope="session")

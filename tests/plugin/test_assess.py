@@ -13,7 +13,8 @@ import helpers
 from fast3dcnn_qgis.core.area_estimation import good_practice_estimates
 from fast3dcnn_qgis.core.classes import ClassTable
 from fast3dcnn_qgis.core.metrics import accuracy_report
-from fast3dcnn_qgis.raster_io import ClassMapWriter, open_raster, raster_info
+from fast3dcnn_qgis.gdal_io.writing import ClassMapWriter
+from fast3dcnn_qgis.gdal_io.reading import open_raster, raster_info
 
 NAMES = helpers.NAMES
 GEOTRANSFORM = helpers.GEOTRANSFORM

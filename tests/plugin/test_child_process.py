@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from fast3dcnn_qgis.child_process import ChildError, run_in_child
+from fast3dcnn_qgis.algorithms.child_process import ChildError, run_in_child
 
 
 def test_a_result_comes_back_from_the_child():

@@ -9,7 +9,7 @@ import tempfile
 
 import pytest
 
-from fast3dcnn_qgis import dependencies, installer
+from fast3dcnn_qgis.setup import dependencies, installer
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -42,8 +42,8 @@ def system_python_lacks_the_packages():
 
 @pytest.mark.skipif(not system_python_lacks_the_packages(),
                     reason="QGIS's Python here has Keras installed: nothing missing to report")
-def test_plugin_loads_and_algorithms_explain_the_install_without_the_packages(salinas, tmp_path):
-    env = dict(os.environ, PYTHONPATH=ROOT, QT_QPA_PLATFORM="offscreen",
+def test_plugin_loads_and_algorithms_explain_the_install_without_the_packages(salinas, tmp_path, plugin_root):
+    env = dict(os.environ, PYTHONPATH=plugin_root, QT_QPA_PLATFORM="offscreen",
                QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profile"))
     done = subprocess.run([SYSTEM_PYTHON, "-s", "-c", SCRIPT, str(salinas[0]), str(tmp_path / "m.f3dcnn"),
                            str(tmp_path / "map.tif")], capture_output=True, text=True, env=env, timeout=120)
@@ -105,7 +105,7 @@ def test_tensorflow_imports_where_qgis_has_loaded_its_protobuf_globally():
     if core is None:
         pytest.skip("libqgis_core not found")
     script = ("import ctypes, os, sys; ctypes.CDLL(sys.argv[1], os.RTLD_GLOBAL); "
-              "from fast3dcnn_qgis.dependencies import missing_packages; print('MISSING', missing_packages())")
+              "from fast3dcnn_qgis.setup.dependencies import missing_packages; print('MISSING', missing_packages())")
     done = subprocess.run([sys.executable, "-c", script, core], capture_output=True, text=True, timeout=300,
                           env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"))
     assert done.returncode == 0 and "MISSING []" in done.stdout, done.stderr[-2000:]
@@ -115,7 +115,7 @@ def test_qgis_exits_cleanly_after_the_plugin_used_tensorflow():
     """With TensorFlow's libraries in the global scope, Qt's SQLite driver closes QGIS's databases
     with TensorFlow's bundled SQLite at exit and the process dies with a segmentation fault."""
     script = ("import os, sys; from qgis.core import QgsApplication; app = QgsApplication([], False); "
-              "app.initQgis(); from fast3dcnn_qgis.dependencies import import_tensorflow; import_tensorflow(); "
+              "app.initQgis(); from fast3dcnn_qgis.setup.dependencies import import_tensorflow; import_tensorflow(); "
               "import keras, numpy; keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])"
               ".predict_on_batch(numpy.zeros((1, 3))); app.exitQgis(); print('DONE')")
     profile = tempfile.mkdtemp(prefix="f3dcnn-exit-profile-")
@@ -129,7 +129,7 @@ def test_qgis_exits_cleanly_after_the_plugin_used_tensorflow():
 
 
 JAX_TRAINING = """
-from fast3dcnn_qgis.dependencies import choose_keras_backend
+from fast3dcnn_qgis.setup.dependencies import choose_keras_backend
 print("BACKEND", choose_keras_backend())
 import numpy
 from fast3dcnn_qgis.core.network import build_fast3dcnn

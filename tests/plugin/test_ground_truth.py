@@ -6,8 +6,8 @@ from osgeo import gdal, ogr
 from qgis.core import QgsCoordinateTransformContext, QgsRasterLayer, QgsVectorLayer
 
 import helpers
-from fast3dcnn_qgis.ground_truth import GroundTruthError, read_ground_truth
-from fast3dcnn_qgis.raster_io import open_raster, raster_info
+from fast3dcnn_qgis.gdal_io.ground_truth import GroundTruthError, read_ground_truth
+from fast3dcnn_qgis.gdal_io.reading import open_raster, raster_info
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from fast3dcnn_qgis import installer
+from fast3dcnn_qgis.setup import installer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -174,7 +174,7 @@ def test_remove_deletes_the_folder_and_its_constraints(tmp_path):
     target = tmp_path / "python" / "fast3dcnn_deps"
     touch(target / "keras" / "__init__.py")
     touch(str(target) + "-constraints.txt")
-    done = subprocess.run([sys.executable, "-m", "fast3dcnn_qgis.installer", "--target", str(target), "--remove"],
+    done = subprocess.run([sys.executable, "-m", "fast3dcnn_qgis.setup.installer", "--target", str(target), "--remove"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("Removed "), done.stderr
     assert os.listdir(tmp_path / "python") == []

@@ -7,7 +7,6 @@ import subprocess
 import pytest
 from helpers import SYSTEM_PYTHON, printed, system_python_has
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SCRIPT = """
 from qgis.core import QgsApplication
@@ -39,7 +38,7 @@ class Interface:
 
 
 from fast3dcnn_qgis import classFactory
-from fast3dcnn_qgis.install_dialog import InstallDialog
+from fast3dcnn_qgis.setup.install_dialog import InstallDialog
 
 iface = Interface()
 plugin = classFactory(iface)
@@ -72,8 +71,8 @@ print("UNLOADED", iface.menus["Fast 3D CNN"].actions())
 
 
 @pytest.mark.skipif(not system_python_has(('qgis.gui', 'pip'), 'keras'), reason="needs QGIS's Python with pip and without Keras")
-def test_message_bar_menu_and_a_cancelled_install(tmp_path):
-    env = dict(os.environ, PYTHONPATH=ROOT, QT_QPA_PLATFORM="offscreen", QGIS_CUSTOM_CONFIG_PATH=str(tmp_path))
+def test_message_bar_menu_and_a_cancelled_install(tmp_path, plugin_root):
+    env = dict(os.environ, PYTHONPATH=plugin_root, QT_QPA_PLATFORM="offscreen", QGIS_CUSTOM_CONFIG_PATH=str(tmp_path))
     done = subprocess.run([SYSTEM_PYTHON, "-s", "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
     assert "UNLOADED" in done.stdout, done.stdout + done.stderr[-3000:]
     assert printed(done.stdout, "MENU") == "['Install dependencies…', 'Remove installed dependencies…']"

@@ -12,7 +12,6 @@ import sys
 import pytest
 from helpers import SYSTEM_PYTHON, printed, system_python_has
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CHECK = """
 import sys
@@ -21,7 +20,7 @@ print("USABLE", installer.activate(sys.argv[1]))
 from qgis.core import QgsApplication
 app = QgsApplication([], False)
 app.initQgis()
-from fast3dcnn_qgis.dependencies import compute_device, import_tensorflow, missing_packages
+from fast3dcnn_qgis.setup.dependencies import compute_device, import_tensorflow, missing_packages
 import_tensorflow()
 print("MISSING", missing_packages())
 import numpy, tensorflow
@@ -42,17 +41,17 @@ print("DONE")
 
 @pytest.mark.skipif(not system_python_has(('qgis.core', 'numpy', 'venv'), 'tensorflow'),
                     reason="needs QGIS's /usr/bin/python3 with QGIS and without TensorFlow")
-def test_installer_downloads_into_a_throwaway_profile_and_keeps_qgis_numpy(tmp_path):
+def test_installer_downloads_into_a_throwaway_profile_and_keeps_qgis_numpy(tmp_path, plugin_root):
     venv = tmp_path / "venv"
     subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = str(venv / "bin" / "python")
-    env = dict(os.environ, PYTHONPATH=ROOT, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="3",
+    env = dict(os.environ, PYTHONPATH=plugin_root, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="3",
                QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profile"))
     before = subprocess.run([python, "-c", "import numpy; print(numpy.__version__, numpy.__file__)"],
                             capture_output=True, text=True, env=env, check=True).stdout.split()
     target = tmp_path / "profile" / "python" / "fast3dcnn_deps"
 
-    done = subprocess.run([python, "-m", "fast3dcnn_qgis.installer", "--target", str(target)],
+    done = subprocess.run([python, "-m", "fast3dcnn_qgis.setup.installer", "--target", str(target)],
                           capture_output=True, text=True, env=env, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with open(f"{target}-constraints.txt") as stream:

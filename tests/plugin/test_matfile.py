@@ -7,7 +7,7 @@ import pytest
 import scipy.io
 from osgeo import gdal
 
-from fast3dcnn_qgis.matfile import MatFileError, list_variables, read_image
+from fast3dcnn_qgis.gdal_io.matfile import MatFileError, list_variables, read_image
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data")
 

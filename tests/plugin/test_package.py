@@ -74,7 +74,7 @@ def test_zip_holds_one_plugin_folder_without_tests_or_caches(plugin_zip):
     names = zipfile.ZipFile(plugin_zip).namelist()
     assert {name.split("/")[0] for name in names} == {"fast3dcnn_qgis"}
     for required in ("metadata.txt", "__init__.py", "provider.py", "LICENSE", "core/__init__.py",
-                     "core/network.py", "resources/icon.svg", "alg_train.py", "alg_assess.py", "report.py"):
+                     "core/network.py", "resources/icon.svg", "algorithms/train.py", "algorithms/assess.py", "reporting/report.py"):
         assert f"fast3dcnn_qgis/{required}" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/tests/" in n or "/." in n]
     licence = zipfile.ZipFile(plugin_zip).read("fast3dcnn_qgis/LICENSE").decode()

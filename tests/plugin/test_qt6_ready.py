@@ -22,12 +22,13 @@ import os
 
 import pytest
 
-PLUGIN = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "fast3dcnn_qgis")
+ROOT = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
+PLUGIN = os.path.join(ROOT, "fast3dcnn_qgis")
 QT_MODULES = ("qgis.core", "qgis.gui", "qgis.PyQt")
 
 
 def modules():
-    return sorted(glob.glob(os.path.join(PLUGIN, "*.py")))
+    return sorted(glob.glob(os.path.join(PLUGIN, "**", "*.py"), recursive=True))
 
 
 def _qt_names(tree):
@@ -79,7 +80,7 @@ def unscoped_enums(source):
     return sorted(set(found))
 
 
-@pytest.mark.parametrize("path", modules(), ids=os.path.basename)
+@pytest.mark.parametrize("path", modules(), ids=lambda path: os.path.relpath(path, PLUGIN))
 def test_no_qt5_only_forms(path):
     with open(path, encoding="utf-8") as stream:
         source = stream.read()
@@ -107,5 +108,5 @@ def test_the_scan_catches_what_it_says():
 
 
 def test_metadata_declares_qt6_support():
-    with open(os.path.join(PLUGIN, "metadata.txt"), encoding="utf-8") as stream:
+    with open(os.path.join(ROOT, "metadata.txt"), encoding="utf-8") as stream:
         assert "supportsQt6=True" in stream.read().splitlines()

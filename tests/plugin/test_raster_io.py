@@ -8,8 +8,8 @@ from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
 
 import helpers
 from fast3dcnn_qgis.core.classes import ClassTable
-from fast3dcnn_qgis.raster_io import (ClassMapWriter, confidence_writer, count_blocks, empty_bands, open_raster,
-                                      raster_info, read_blocks)
+from fast3dcnn_qgis.gdal_io.writing import ClassMapWriter, confidence_writer
+from fast3dcnn_qgis.gdal_io.reading import count_blocks, empty_bands, open_raster, raster_info, read_blocks
 
 
 def test_blocks_with_halo_tile_the_scene_exactly(salinas):

@@ -10,9 +10,9 @@ from osgeo import gdal
 from fast3dcnn_qgis.core.classes import ClassTable
 from fast3dcnn_qgis.core.metrics import accuracy_report
 from fast3dcnn_qgis.core.record import RunRecord
-from fast3dcnn_qgis.png import class_map_png
-from fast3dcnn_qgis.raster_io import class_map_preview
-from fast3dcnn_qgis.report import write_report
+from fast3dcnn_qgis.reporting.png import class_map_png
+from fast3dcnn_qgis.gdal_io.styles import class_map_preview
+from fast3dcnn_qgis.reporting.report import write_report
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data")
 NAMES = {1: "Brocoli <b>weeds</b>", 10: "Corn & \"senesced\"", 11: "Lettuce 4wk", 12: "Lettuce 5wk",

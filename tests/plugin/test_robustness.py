@@ -12,18 +12,16 @@ import os
 import pickle
 import shutil
 import subprocess
-import zipfile
 
 import numpy as np
 import processing
 import pytest
 from osgeo import gdal, ogr
-from qgis.core import (QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsRasterLayer,
-                       QgsVectorLayer)
+from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
 
 import helpers
-from fast3dcnn_qgis.ground_truth import read_ground_truth
-from fast3dcnn_qgis.raster_io import open_raster, raster_info
+from fast3dcnn_qgis.gdal_io.ground_truth import read_ground_truth
+from fast3dcnn_qgis.gdal_io.reading import open_raster, raster_info
 
 #: Names of the matrix cases that ran (printed by tests/conftest.py at the end of the run).
 MATRIX = []

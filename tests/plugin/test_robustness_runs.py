@@ -11,7 +11,7 @@ import pytest
 from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsProcessingUtils
 
 import helpers
-from fast3dcnn_qgis import alg_train
+from fast3dcnn_qgis.algorithms import train as train_algorithm
 from test_robustness import MATRIX, cut, write_cube
 
 FAST = {"WINDOW_SIZE": 9, "COMPONENTS": 15, "SEED": 1, "BATCH_SIZE": 32}
@@ -63,7 +63,7 @@ PHASES = {"pca": 0.5, "training": 30, "prediction": 76}
 @pytest.mark.parametrize("phase", sorted(PHASES))
 def test_cancel_stops_quickly_and_keeps_previous_outputs(phase, scene, tmp_path, monkeypatch):
     MATRIX.append(f"cancel:{phase}")
-    monkeypatch.setattr(alg_train, "SPILL_BYTES", 1)  # a spill file too, which must go as well
+    monkeypatch.setattr(train_algorithm, "SPILL_BYTES", 1)  # a spill file too, which must go as well
     previous = {name: f"previous {name}".encode() for name in ("model.f3dcnn", "report.html", "map.tif")}
     for name, content in previous.items():
         (tmp_path / name).write_bytes(content)
@@ -83,7 +83,7 @@ def test_spilled_scene_trains_the_same_model(scene, tmp_path, monkeypatch):
     the model is the one trained in memory."""
     MATRIX.append("large:spill_to_memory_mapped_file")
     in_memory = run("train", train_parameters(scene, tmp_path / "memory"))
-    monkeypatch.setattr(alg_train, "SPILL_BYTES", 1)
+    monkeypatch.setattr(train_algorithm, "SPILL_BYTES", 1)
     feedback = CancelAt(101)
     before = spill_files()
     spilled = run("train", train_parameters(scene, tmp_path / "spilled"), feedback)
@@ -95,7 +95,7 @@ def test_spilled_scene_trains_the_same_model(scene, tmp_path, monkeypatch):
 
 def test_spill_file_removed_after_an_error(scene, tmp_path, monkeypatch):
     MATRIX.append("large:spill_removed_on_error")
-    monkeypatch.setattr(alg_train, "SPILL_BYTES", 1)
+    monkeypatch.setattr(train_algorithm, "SPILL_BYTES", 1)
     zeros = helpers.write_labels(tmp_path / "zeros.tif", np.zeros((40, 40)), scene[0])
     before = spill_files()
     with pytest.raises(QgsProcessingException):

@@ -16,7 +16,7 @@ is put *after* QGIS's own paths on ``sys.path``, so QGIS's packages, and other p
 them, stay exactly as they were: the folder only adds what QGIS lacks.
 
 Everything here is plain Python (no QGIS, no Qt): the plugin's dialog runs ``pip_command`` with a
-QProcess, and ``python -m fast3dcnn_qgis.installer`` does the same from a terminal.
+QProcess, and ``python -m fast3dcnn_qgis.setup.installer`` does the same from a terminal.
 """
 import argparse
 import importlib
@@ -260,7 +260,7 @@ def remove(target):
 
 
 def main(argv=None):
-    """Command-line install, for QGIS's Python: ``python3 -m fast3dcnn_qgis.installer [--target DIR]``."""
+    """Command-line install, for QGIS's Python: ``python3 -m fast3dcnn_qgis.setup.installer [--target DIR]``."""
     plugins = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--target", default=os.path.join(os.path.dirname(plugins), os.path.basename(FOLDER)),

@@ -7,8 +7,8 @@ is read and checked without Keras or scikit-learn, so this works before they are
 """
 from qgis.core import QgsProcessingOutputFile, QgsProcessingParameterFile, QgsProcessingParameterFileDestination
 
-from .algorithm_base import Fast3DCNNAlgorithm
-from .report import write_model_info
+from ..reporting.report import write_model_info
+from .base import Fast3DCNNAlgorithm
 
 
 class ModelInfoAlgorithm(Fast3DCNNAlgorithm):
@@ -39,15 +39,13 @@ class ModelInfoAlgorithm(Fast3DCNNAlgorithm):
                            self.tr("The JSON file beside the page."))
 
     def execute(self, parameters, context, progress):
-        from .core.modelfile import ModelFileError, describe_model
+        from ..core.modelfile import ModelFileError, describe_model
 
         model_path = self.parameterAsFile(parameters, self.MODEL, context)
         report = self.prepare_destination(
             self.OUTPUT_REPORT, self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context))
-        try:
+        with self.concerning(self.MODEL, errors=ModelFileError):
             info = describe_model(model_path)
-        except ModelFileError as error:
-            raise ModelFileError(f"{self.MODEL}: {error}") from None
         progress.log(self.tr("{}: {} classes, window {}, {} components from {} input bands; SHA-256 {}").format(
             model_path, len(info["classes"]), info["window"], info["components"], info["input_band_count"],
             info["file"]["sha256"]))

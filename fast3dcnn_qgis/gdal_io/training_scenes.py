@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 from qgis.core import QgsVectorLayer
 
-from .core.classes import ClassTable
-from .core.errors import InputError
-from .core.mosaic import Mosaic
+from ..core.classes import ClassTable
+from ..core.errors import InputError
+from ..core.mosaic import Mosaic
 from .ground_truth import GroundTruthError, read_ground_truth
-from .raster_io import open_raster, raster_info, read_blocks
+from .reading import open_raster, raster_info, read_blocks
 
 INPUT, MORE_INPUTS = "INPUT", "MORE_INPUTS"
 GROUND_TRUTH, MORE_GROUND_TRUTH, CLASS_FIELD = "GROUND_TRUTH", "MORE_GROUND_TRUTH", "CLASS_FIELD"

@@ -10,10 +10,11 @@ from osgeo import gdal_array
 from qgis.core import (QgsProcessingOutputString, QgsProcessingParameterBoolean, QgsProcessingParameterFile,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 
-from .algorithm_base import Fast3DCNNAlgorithm
-from .dependencies import SCIPY
-from .matfile import read_image
-from .raster_io import RasterInfo, RasterWriter
+from ..gdal_io.matfile import read_image
+from ..gdal_io.reading import RasterInfo
+from ..gdal_io.writing import RasterWriter
+from ..setup.dependencies import SCIPY
+from .base import Fast3DCNNAlgorithm
 
 #: Bytes written per GDAL call: progress moves and Cancel answers between calls.
 CHUNK_BYTES = 16 * 2 ** 20

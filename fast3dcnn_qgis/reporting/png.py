@@ -10,7 +10,7 @@ import zlib
 
 import numpy as np
 
-from .core.classes import rgb_color
+from ..core.classes import rgb_color
 
 _UNKNOWN_COLOR = (128, 128, 128)
 

@@ -1,17 +1,20 @@
 """``fast3dcnn:classify``: a trained model applied to a whole raster, block by block."""
-import contextlib
 
 from qgis.core import (QgsProcessingParameterFile,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
-from .algorithm_base import Fast3DCNNAlgorithm, load_with_style
-from .core.errors import InputError
-from .core.modelfile import ModelFileError
-from .dependencies import DASK, missing_packages
-from .class_maps import (OUTPUT_CONFIDENCE, OUTPUT_PROBABILITIES, check_map_outputs, classify_scene,
-                         declare_map_options, map_options)
-from .raster_io import matched_bands, open_raster, raster_info, rejection_note, style_path
+from ..core.errors import InputError
+from ..core.modelfile import ModelFileError
+from ..gdal_io.band_matching import matched_bands
+from ..gdal_io.class_maps import classify_scene
+from ..gdal_io.reading import open_raster, raster_info
+from ..gdal_io.styles import style_path
+from ..gdal_io.writing import rejection_note
+from ..setup.dependencies import DASK, missing_packages
+from .base import Fast3DCNNAlgorithm, load_with_style
+from .map_outputs import (OUTPUT_CONFIDENCE, OUTPUT_PROBABILITIES, check_map_outputs, declare_map_options,
+                          map_options)
 
 
 class ClassifyAlgorithm(Fast3DCNNAlgorithm):
@@ -76,21 +79,13 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         load_with_style(context, output, style_path(output))
         return {self.OUTPUT: output, **extras}
 
-    @contextlib.contextmanager
-    def _naming_model(self):
-        """Model file errors, wherever the model is read, name the MODEL parameter."""
-        try:
-            yield
-        except ModelFileError as error:
-            raise ModelFileError(f"{self.MODEL}: {error}") from None
-
     def _here(self, model_path, layer, output, options, progress):
         """Classifies in this process, matching the raster's bands to the model's by wavelength where needed."""
-        from .core.modelfile import load_classifier
+        from ..core.modelfile import load_classifier
 
         dataset = open_raster(layer.source(), self.INPUT)
         info = raster_info(dataset)
-        with self._naming_model():
+        with self.concerning(self.MODEL, errors=ModelFileError):
             classifier = load_classifier(model_path)
         progress.log(self.tr("Classifying {} ({}) into {} classes with a {} x {} window").format(
             layer.name(), info.describe(), len(classifier.class_ids), classifier.window, classifier.window))
@@ -105,17 +100,15 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
             raise InputError(self.tr("{} = {} needs Dask: {}. Install the plugin's dependencies again (Plugins > "
                                      "Fast 3D CNN > Install dependencies), which now include it.").format(
                 self.SCHEDULER, scheduler, "; ".join(problems)))
-        from .cluster import SceneJob, classify_on_cluster, connect
+        from ..cluster import SceneJob, classify_on_cluster, connect
 
         job = SceneJob(layer.source(), output, options["confidence_path"])
-        try:
+        with self.concerning(self.SCHEDULER):
             client = connect(scheduler)
-        except InputError as error:
-            raise InputError(f"{self.SCHEDULER}: {error}") from None
         progress.log(self.tr("Classifying on the Dask cluster at {} ({} workers)").format(
             scheduler, len(client.scheduler_info().get("workers", {}))))
         try:
-            with self._naming_model():
+            with self.concerning(self.MODEL, errors=ModelFileError):
                 classify_on_cluster(client, model_path, [job], min_confidence=options["min_confidence"],
                                     progress=lambda job: progress(100.0 * job.done / max(job.tiles, 1)),
                                     should_cancel=progress.should_cancel)

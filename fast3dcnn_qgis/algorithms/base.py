@@ -27,6 +27,7 @@ The base checks that the modules in ``REQUIRES`` (by default TensorFlow/Keras an
 import before ``execute`` and otherwise fails with the install command, so a missing package never
 breaks the plugin itself; algorithms that need less say so, and never pay TensorFlow's start-up.
 """
+import contextlib
 import os
 import tempfile
 
@@ -37,39 +38,10 @@ from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException, QgsProces
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
 from qgis.PyQt.QtCore import QCoreApplication
 
-from .core.errors import Cancelled, check_cancel
-from .dependencies import MODULES, missing_message, missing_packages
-from .raster_io import gdal_quietly
-
-
-class Progress:
-    """QgsProcessingFeedback seen through the core's callbacks, over a part of the progress bar."""
-
-    def __init__(self, feedback, start=0.0, end=100.0):
-        self.feedback, self.start, self.end = feedback, float(start), float(end)
-
-    def __call__(self, percent):
-        """Reports ``percent`` (0-100) of this part."""
-        percent = min(max(float(percent), 0.0), 100.0)
-        self.feedback.setProgress(self.start + (self.end - self.start) * percent / 100.0)
-
-    def part(self, start, end):
-        """The sub-range ``start``-``end`` percent of this part, as its own Progress."""
-        span = self.end - self.start
-        return Progress(self.feedback, self.start + span * start / 100.0, self.start + span * end / 100.0)
-
-    def should_cancel(self):
-        return self.feedback.isCanceled()
-
-    def check_cancel(self):
-        """Raises Cancelled when the user has pressed Cancel."""
-        check_cancel(self.should_cancel)
-
-    def log(self, text):
-        self.feedback.pushInfo(text)
-
-    def warn(self, text):
-        self.feedback.pushWarning(text)
+from ..core.errors import Cancelled, InputError
+from ..gdal_io.reading import gdal_quietly
+from ..setup.dependencies import MODULES, missing_message, missing_packages
+from .progress import Progress
 
 
 class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
@@ -255,6 +227,20 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(self.tr("{} = {}: cannot write in '{}' ({}): choose a writable "
                                                  "folder").format(key, path, folder, error.strerror)) from None
         return path
+
+    @contextlib.contextmanager
+    def concerning(self, key, value=None, errors=InputError, reason="{}"):
+        """Errors of the kinds ``errors`` raised inside become an InputError of the same kind that
+        names the parameter they concern, as every message must: ``KEY = value: reason``, the error's
+        own message (an OSError's system reason) put in ``reason``. ``key`` may be a phrase that
+        starts with the parameter's key."""
+        try:
+            yield
+        except errors as error:
+            detail = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            subject = key if value is None else f"{key} = {value}"
+            kind = type(error) if isinstance(error, InputError) else InputError
+            raise kind(f"{subject}: {reason.format(detail)}") from None
 
     def reject(self, key, value, fix):
         """The (False, message) pair ``checkParameterValues`` returns for a bad value of ``key``."""

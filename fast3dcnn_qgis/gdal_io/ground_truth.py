@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from .core.classes import ClassTable
-from .core.errors import InputError
-from .raster_io import band_classes, open_raster, raster_info
+from ..core.classes import ClassTable
+from ..core.errors import InputError
+from .reading import band_classes, open_raster, raster_info
 
 
 class GroundTruthError(InputError):

@@ -12,15 +12,16 @@ from qgis.core import (Qgis, QgsProcessing, QgsProcessingOutputFile, QgsProcessi
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMapLayer,
                        QgsProcessingParameterRasterLayer, QgsVectorLayer)
 
-from .algorithm_base import Fast3DCNNAlgorithm
-from .core.area_estimation import good_practice_estimates
-from .core.classes import ClassTable
-from .core.errors import InputError
-from .core.metrics import accuracy_report
-from .core.record import RunRecord
-from .ground_truth import GroundTruthError, class_field_problem, read_ground_truth
-from .raster_io import band_classes, class_map_preview, open_raster, pixel_area, raster_info
-from .report import write_report
+from ..core.area_estimation import good_practice_estimates
+from ..core.classes import ClassTable
+from ..core.errors import InputError
+from ..core.metrics import accuracy_report
+from ..core.record import RunRecord
+from ..gdal_io.ground_truth import GroundTruthError, class_field_problem, read_ground_truth
+from ..gdal_io.reading import band_classes, open_raster, pixel_area, raster_info
+from ..gdal_io.styles import class_map_preview
+from ..reporting.report import write_report
+from .base import Fast3DCNNAlgorithm
 
 #: Rows of the class map read at a time.
 STRIP_ROWS = 512

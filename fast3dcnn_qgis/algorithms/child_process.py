@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 
-from .installer import find_python
+from ..setup.installer import find_python
 
 
 class ChildError(RuntimeError):

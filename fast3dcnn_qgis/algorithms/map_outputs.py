@@ -1,14 +1,8 @@
-"""Writing a classifier's class map (with its confidence and probabilities) of a whole raster, and
-the parameters that come with a map: shared by classify and by train, which can map the scene right
-after fitting."""
-import contextlib
-
+"""The parameters that come with a class map (the confidence and probability rasters, the minimum
+confidence), declared, read and checked alike by classify and by train, which can map the scene
+right after fitting."""
 from qgis.core import QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination
 
-from .raster_io import PREDICTION_BLOCK_PIXELS, count_blocks, map_writers, read_blocks, rejection_note
-
-#: Patches per network call during prediction.
-PREDICTION_BATCH = 1024
 OUTPUT = "OUTPUT"
 OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
 OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
@@ -64,41 +58,6 @@ def check_map_outputs(algorithm, parameters, context):
                 return algorithm.reject(key, path, algorithm.tr(
                     "it comes with the class map: set the class map (OUTPUT) too"))
     return True, ""
-
-
-def classify_scene(classifier, dataset, info, output_path, progress, confidence_path=None, probabilities_path=None,
-                   min_confidence=0.0):
-    """Writes the class map of ``dataset``, and the confidence and per-class probability rasters
-    when their paths are given; returns how many valid pixels were left unclassified because their
-    top probability was below ``min_confidence``.
-
-    Blocks carry a halo of S // 2 pixels so every pixel sees its whole patch; every file is written
-    under a temporary name and renamed only once every block is done, so Cancel or an error leaves
-    nothing behind.
-    """
-    from .core.prediction import predict_blocks
-
-    halo = classifier.window // 2
-    total = count_blocks(info, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
-    with contextlib.ExitStack() as stack:
-        writers = map_writers(output_path, info, classifier.classes, confidence_path, probabilities_path)
-        for writer in writers.values():
-            stack.enter_context(writer)
-        blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
-        rejected = 0
-        for done, prediction in enumerate(
-                predict_blocks(classifier, blocks, PREDICTION_BATCH, min_confidence=min_confidence), start=1):
-            progress.check_cancel()
-            for name, writer in writers.items():
-                writer.write(prediction.block.row, prediction.block.col, getattr(prediction, name))
-            rejected += prediction.n_rejected
-            progress(100.0 * done / total)
-        progress.check_cancel()
-        for writer in writers.values():
-            writer.commit()
-    if min_confidence > 0:
-        progress.log(rejection_note(rejected, min_confidence))
-    return rejected
 
 
 def check_output_extension(algorithm, parameters, context, key):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core.errors import InputError
+from ..core.errors import InputError
 
 #: MATLAB classes that hold an image; char, cell, struct, sparse, objects do not.
 NUMERIC_CLASSES = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",

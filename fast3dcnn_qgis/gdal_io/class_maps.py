@@ -1,0 +1,44 @@
+"""Writing a classifier's class map of a whole raster, with its confidence and class probabilities,
+block by block."""
+import contextlib
+
+from .reading import PREDICTION_BLOCK_PIXELS, count_blocks, read_blocks
+from .writing import map_writers, rejection_note
+
+#: Patches per network call during prediction.
+PREDICTION_BATCH = 1024
+
+
+def classify_scene(classifier, dataset, info, output_path, progress, confidence_path=None, probabilities_path=None,
+                   min_confidence=0.0):
+    """Writes the class map of ``dataset``, and the confidence and per-class probability rasters
+    when their paths are given; returns how many valid pixels were left unclassified because their
+    top probability was below ``min_confidence``.
+
+    Blocks carry a halo of S // 2 pixels so every pixel sees its whole patch; every file is written
+    under a temporary name and renamed only once every block is done, so Cancel or an error leaves
+    nothing behind.
+    """
+    from ..core.prediction import predict_blocks
+
+    halo = classifier.window // 2
+    total = count_blocks(info, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
+    with contextlib.ExitStack() as stack:
+        writers = map_writers(output_path, info, classifier.classes, confidence_path, probabilities_path)
+        for writer in writers.values():
+            stack.enter_context(writer)
+        blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
+        rejected = 0
+        for done, prediction in enumerate(
+                predict_blocks(classifier, blocks, PREDICTION_BATCH, min_confidence=min_confidence), start=1):
+            progress.check_cancel()
+            for name, writer in writers.items():
+                writer.write(prediction.block.row, prediction.block.col, getattr(prediction, name))
+            rejected += prediction.n_rejected
+            progress(100.0 * done / total)
+        progress.check_cancel()
+        for writer in writers.values():
+            writer.commit()
+    if min_confidence > 0:
+        progress.log(rejection_note(rejected, min_confidence))
+    return rejected

@@ -1,0 +1,184 @@
+"""The report's sections on accuracy: area-weighted estimates, the SVM baseline, co-training, the
+map preview, the per-class table and the confusion matrix as a coloured table."""
+import base64
+
+import numpy as np
+
+from ..core.baseline import verdict
+from .markup import escape, number, percent
+from .png import png_size
+
+
+def good_practice_section(estimates):
+    """Accuracy and area weighted by the map's class areas (core.area_estimation), with 95% intervals."""
+    if not estimates:
+        return ""
+    heading = "<h2>Accuracy and area to good practice (Olofsson et al. 2014)</h2>"
+    if "not_computed" in estimates:
+        return f"<section>{heading}<p>{escape(estimates['not_computed'])}</p></section>"
+    unit = estimates["unit"]
+
+    def interval(value, half, shown):
+        return "&ndash;" if value is None else f"{shown(value)} ± {shown(half) if half is not None else '&ndash;'}"
+
+    def area(value):
+        return f"{value:,.1f}" if unit != "pixels" else f"{value:,.0f}"
+
+    rows = "".join(
+        f"<tr><td>{escape(c['name'])}</td><td class=\"num\">{area(c['mapped_area'])}</td>"
+        f"<td class=\"num\">{interval(c['area'], c['area_ci95'], area)}</td>"
+        f"<td class=\"num\">{interval(c['users_accuracy'], c['users_ci95'], percent)}</td>"
+        f"<td class=\"num\">{interval(c['producers_accuracy'], c['producers_ci95'], percent)}</td>"
+        f"<td class=\"num\">{c['reference_pixels']:,}</td></tr>" for c in estimates["per_class"])
+    left_out = estimates.get("n_reference_unclassified")
+    note = (f" {left_out:,} reference pixels on unclassified map pixels belong to no stratum and are left out "
+            f"here." if left_out else "")
+    return (f"<section>{heading}<div class=\"cards\"><div class=\"card\"><div class=\"value\">"
+            f"{interval(estimates['overall_accuracy'], estimates['overall_ci95'], percent)}</div>"
+            f"<div class=\"muted\">Overall accuracy, area-weighted (95% interval)</div></div></div>"
+            f"<table><thead><tr><th>Class</th><th>Mapped area ({escape(unit)})</th>"
+            f"<th>Error-adjusted area ({escape(unit)}, 95%)</th><th>User's accuracy</th><th>Producer's accuracy</th>"
+            f"<th>Reference pixels</th></tr></thead><tbody>{rows}</tbody></table>"
+            f"<p class=\"muted\">Strata are the map's classes; each class's reference pixels are weighted by its "
+            f"share of the map, which gives unbiased accuracies and areas when the reference pixels are a random "
+            f"sample within each map class. Intervals are 1.96 standard errors (Olofsson et al. 2014, equations "
+            f"1-10). The figures above this section are the plain (unweighted) ones over the reference pixels."
+            f"{note}</p></section>")
+
+
+def baseline_section(record):
+    """The SVM baseline beside the network on the same test pixels, and which did better."""
+    baseline = record.baseline
+    if not baseline:
+        return ""
+    cnn, svm = record.accuracy, baseline["accuracy"]
+    overall = "".join(
+        f"<tr><td>{label}</td><td class=\"num\">{shown(cnn.get(key))}</td><td class=\"num\">{shown(svm.get(key))}</td></tr>"
+        for label, key, shown in (("Overall accuracy (OA)", "overall_accuracy", percent),
+                                  ("Average accuracy (AA)", "average_accuracy", percent),
+                                  ("Cohen's kappa", "kappa", lambda value: number(value, 4))))
+    chosen = (f"chosen on {baseline['n_val']:,} validation pixels" if baseline["n_val"] else
+              "fixed, as no validation pixels were left to choose them on")
+    svm_classes = {row["id"]: row for row in svm.get("per_class", [])}
+    per_class = "".join(
+        f"<tr><td>{escape(row.get('name', row['id']))}</td>"
+        + "".join(f"<td class=\"num\">{percent(figures.get(key))}</td>"
+                  for key in ("recall", "f1") for figures in (row, svm_classes.get(row["id"], {})))
+        + "</tr>" for row in cnn.get("per_class", []))
+    return (f"<section><h2>Against a plain pixel classifier</h2><p><strong>{escape(verdict(cnn, baseline))}</strong></p>"
+            f"<table><thead><tr><th></th><th>3D CNN</th><th>SVM</th></tr></thead><tbody>{overall}</tbody></table>"
+            f"<table><thead><tr><th>Class</th><th>Recall, 3D CNN</th><th>Recall, SVM</th><th>F1, 3D CNN</th>"
+            f"<th>F1, SVM</th></tr></thead><tbody>{per_class}</tbody></table>"
+            f"<p class=\"muted\">{escape(baseline['method'])}: C = {baseline['C']:g} and gamma = {baseline['gamma']:.3g} "
+            f"{chosen}, fitted on {baseline['n_train']:,} of the "
+            f"{baseline['n_train_available']:,} training pixels (a stratified sample above that), scored on "
+            f"{baseline['n_test']:,} test pixels, in {baseline['seconds']:.1f} s. It sees each pixel's spectrum "
+            f"only, no neighbourhood: where it beats the network, the network's spatial context does not help "
+            f"on this ground.</p></section>")
+
+
+def cotraining_section(record):
+    """What training the network again on the pixels where it and the SVM agreed changed, round by round."""
+    cotraining = record.cotraining
+    if not cotraining:
+        return ""
+    first, rounds = cotraining["first_accuracy"], cotraining["rounds"]
+    names = {row["id"]: row.get("name", row["id"]) for row in record.accuracy.get("per_class", [])}
+    figures = "".join(
+        f"<tr><td>{label}</td><td class=\"num\">{pixels}</td><td class=\"num\">{percent(row['overall_accuracy'])}"
+        f"</td><td class=\"num\">{percent(row['average_accuracy'])}</td></tr>"
+        for label, pixels, row in (("trained once", "", first), *((f"round {i}", f"{r['n_pseudo_labels']:,}", r)
+                                                                   for i, r in enumerate(rounds, 1))))
+    counts = "".join(f"<tr><td>{escape(names.get(int(cls), cls))}</td>"
+                     + "".join(f"<td class=\"num\">{r['pseudo_labels_per_class'][cls]:,}</td>" for r in rounds)
+                     + "</tr>" for cls in rounds[0]["pseudo_labels_per_class"])
+    heads = "".join(f"<th>Round {i}</th>" for i in range(1, len(rounds) + 1))
+    return (f"<section><h2>Co-training with the SVM baseline</h2><p>After training, the network and the SVM "
+            f"classified {cotraining['n_pool']:,} pixels of the scene outside training; those where both gave the "
+            f"same class and the network was at least 90% sure became training labels, and the network was "
+            f"trained again from new weights, {len(rounds)} times, each time with the labels of the last network. "
+            f"The model is the last round's (its figures are those above). No test label was used: test pixels "
+            f"can be among those pixels, unlabelled, as any pixel of the map can.</p>"
+            f"<table><thead><tr><th>Network</th><th>Pixels labelled by agreement</th><th>Test OA</th>"
+            f"<th>Test AA</th></tr></thead><tbody>{figures}</tbody></table>"
+            f"<table><thead><tr><th>Class: pixels labelled by agreement</th>{heads}</tr></thead>"
+            f"<tbody>{counts}</tbody></table></section>")
+
+
+def map_section(png):
+    if not png:
+        return ""
+    width, height = png_size(png)
+    scale = max(1, 560 // max(width, height))
+    return (f"<section><h2>Map preview</h2><img class=\"map\" alt=\"class map preview\" "
+            f"width=\"{width * scale}\" height=\"{height * scale}\" "
+            f"src=\"data:image/png;base64,{base64.b64encode(png).decode('ascii')}\"></section>")
+
+
+def per_class_section(figures, classes):
+    rows = figures.get("per_class")
+    if not rows:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in ("Id", "Class", "Precision", "Recall (producer's)", "F1",
+                                             "Support (pixels)"))
+    body = []
+    for row in rows:
+        color = classes.color(row["id"])
+        swatch = f"<span class=\"swatch\" style=\"background:{escape(color)}\"></span>" if color else ""
+        body.append(f"<tr><td class=\"num\">{escape(row['id'])}</td><td>{swatch}{escape(row.get('name', ''))}</td>"
+                    f"<td class=\"num\">{percent(row.get('precision'))}</td>"
+                    f"<td class=\"num\">{percent(row.get('recall'))}</td>"
+                    f"<td class=\"num\">{percent(row.get('f1'))}</td>"
+                    f"<td class=\"num\">{row.get('support', 0):,}</td></tr>")
+    return (f"<section><h2>Per class</h2><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>"
+            f"<p class=\"muted\">Precision: share of the pixels mapped as the class that are right. Recall: share "
+            f"of the reference pixels of the class that the map gets right. AA is the mean recall.</p></section>")
+
+
+def confusion_section(figures):
+    matrix = figures.get("confusion_matrix")
+    if not matrix:
+        return ""
+    matrix = np.asarray(matrix, dtype=np.int64)
+    ids = figures.get("class_ids") or [row["id"] for row in figures["per_class"]]
+    names = {row["id"]: row.get("name", "") for row in figures.get("per_class", [])}
+    support = {row["id"]: row.get("support") for row in figures.get("per_class", [])}
+    row_totals = np.array([support.get(c) if support.get(c) is not None else matrix[i].sum()
+                           for i, c in enumerate(ids)])
+    unclassified = row_totals - matrix.sum(axis=1)
+    show_unclassified = bool(unclassified.any())
+    head = "".join(f"<th class=\"num\" title=\"{escape(names.get(c, ''))}\">{escape(c)}</th>" for c in ids)
+    if show_unclassified:
+        head += "<th class=\"num\" title=\"nodata or a class absent from the reference\">none</th>"
+    body = []
+    for i, c in enumerate(ids):
+        cells = []
+        for j, count in enumerate(matrix[i]):
+            share = count / row_totals[i] if row_totals[i] else 0.0
+            cells.append(_heat_cell(count, share, i == j, f"reference {names.get(c, c)}, mapped as "
+                                    f"{names.get(ids[j], ids[j])}: {count} pixels ({100 * share:.1f}% of the "
+                                    f"reference pixels of the class)"))
+        if show_unclassified:
+            share = unclassified[i] / row_totals[i] if row_totals[i] else 0.0
+            cells.append(_heat_cell(unclassified[i], share, False, f"reference {names.get(c, c)}, no class in the map"))
+        body.append(f"<tr><th>{escape(c)} {escape(names.get(c, ''))}</th>{''.join(cells)}"
+                    f"<td class=\"num total\">{int(row_totals[i]):,}</td></tr>")
+    column_totals = "".join(f"<td class=\"num total\">{int(t):,}</td>" for t in matrix.sum(axis=0))
+    if show_unclassified:
+        column_totals += f"<td class=\"num total\">{int(unclassified.sum()):,}</td>"
+    return (f"<section><h2>Confusion matrix</h2>"
+            f"<p class=\"muted\">Rows: reference class; columns: mapped class (ids; hover for names). Cell colour: "
+            f"share of the row's reference pixels, green on the diagonal (right), red off it (confused).</p>"
+            f"<div class=\"scroll\"><table class=\"confusion\"><thead><tr><th>reference \\ map</th>{head}"
+            f"<th>total</th></tr></thead><tbody>{''.join(body)}"
+            f"<tr><th>total</th>{column_totals}<td class=\"num total\">{int(row_totals.sum()):,}</td></tr>"
+            f"</tbody></table></div></section>")
+
+
+def _heat_cell(count, share, diagonal, tooltip):
+    base = (26, 127, 55) if diagonal else (207, 34, 46)
+    rgb = tuple(round(255 + (b - 255) * share) for b in base)
+    ink = "#fff" if share > 0.55 else "#111"
+    return (f"<td class=\"num\" style=\"background:rgb{rgb};color:{ink}\" title=\"{escape(tooltip)}\">"
+            f"{int(count):,}</td>")
