@@ -30,8 +30,11 @@ breaks the plugin itself; algorithms that need less say so, and never pay Tensor
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
+from typing import Any
 
-from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingLayerPostProcessorInterface,
+from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback,
+                       QgsProcessingLayerPostProcessorInterface, QgsProcessingOutputDefinition,
                        QgsProcessingParameterBoolean, QgsProcessingParameterDefinition, QgsProcessingParameterEnum,
                        QgsProcessingParameterFile,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
@@ -48,40 +51,41 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
     NAME = ""
     DISPLAY_NAME = ""
     DESCRIPTION = ""
-    REQUIRES = MODULES
+    REQUIRES: tuple[str, ...] = MODULES
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self._help = {}
+        self._help: dict[str, str] = {}
 
     # -- identity ----------------------------------------------------------------------------
-    def tr(self, text):
+    def tr(self, text: str) -> str:
         return QCoreApplication.translate("Fast3DCNN", text)
 
-    def name(self):
+    def name(self) -> str:
         return self.NAME
 
-    def displayName(self):
+    def displayName(self) -> str:
         return self.tr(self.DISPLAY_NAME)
 
-    def group(self):
+    def group(self) -> str:
         return ""
 
-    def groupId(self):
+    def groupId(self) -> str:
         return ""
 
-    def createInstance(self):
+    def createInstance(self) -> "Fast3DCNNAlgorithm":
         return type(self)()
 
     # -- parameters and help -------------------------------------------------------------------
-    def initAlgorithm(self, configuration=None):
+    def initAlgorithm(self, configuration: dict | None = None) -> None:
         self._help = {}
         self.defineParameters()
 
-    def defineParameters(self):
+    def defineParameters(self) -> None:
         raise NotImplementedError
 
-    def declare(self, definition, help_text, advanced=False):
+    def declare(self, definition: QgsProcessingParameterDefinition, help_text: str,
+                advanced: bool = False) -> QgsProcessingParameterDefinition:
         """Adds a parameter (destinations create their output) with its help sentence; ``advanced``
         puts it under the dialog's Advanced Parameters."""
         if advanced:
@@ -91,7 +95,8 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(definition)
         return definition
 
-    def declare_class_field(self, key, label, layer_key, help_text):
+    def declare_class_field(self, key: str, label: str, layer_key: str,
+                            help_text: str) -> QgsProcessingParameterDefinition:
         """An optional class-field name; in the dialogs an editable list of the fields of the vector
         layer chosen for ``layer_key`` (class_field_widget.py says why it is not a field parameter)."""
         definition = QgsProcessingParameterString(key, label, optional=True)
@@ -99,13 +104,14 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
                                                    "layer_parameter": layer_key}})
         return self.declare(definition, help_text)
 
-    def declareOutput(self, output, help_text):
+    def declareOutput(self, output: QgsProcessingOutputDefinition,
+                      help_text: str) -> QgsProcessingOutputDefinition:
         """Adds a result that is not a destination parameter (a number, a string)."""
         self._help[output.name()] = help_text
         self.addOutput(output)
         return output
 
-    def shortHelpString(self):
+    def shortHelpString(self) -> str:
         """Plain text, one paragraph per line: the dialog shows each line as a paragraph and
         ``qgis_process help`` prints it as it is."""
         lines = [self.tr(self.DESCRIPTION).strip(), "", self.tr("Parameters")]
@@ -145,7 +151,8 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
         return str(default)
 
     # -- running -------------------------------------------------------------------------------
-    def processAlgorithm(self, parameters, context, feedback):
+    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                         feedback: QgsProcessingFeedback) -> dict[str, Any]:
         problems = missing_packages(self.REQUIRES)
         if problems:
             raise QgsProcessingException(missing_message(problems))
@@ -159,10 +166,11 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
         except (ValueError, OSError) as error:  # InputError is a ValueError
             raise QgsProcessingException(str(error)) from error
 
-    def execute(self, parameters, context, progress):
+    def execute(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                progress: Progress) -> dict[str, Any]:
         raise NotImplementedError
 
-    def checkParameterValues(self, parameters, context):
+    def checkParameterValues(self, parameters: dict[str, Any], context: QgsProcessingContext) -> tuple[bool, str]:
         """QGIS's own check, with numbers outside their range named with the value and the range
         (QGIS says only 'Incorrect parameter value'). Input layers given as paths are loaded here
         (qgis_process, models, scripts), so GDAL writes no statistics sidecar beside them."""
@@ -215,7 +223,7 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
                     "this is the input {}, which the run must not overwrite: choose a different file").format(source))
         return True, ""
 
-    def prepare_destination(self, key, path):
+    def prepare_destination(self, key: str, path: str) -> str:
         """Creates the folder of the destination ``path`` and checks that files can be written
         there, before any long work, so an unwritable destination fails at once and by name."""
         folder = os.path.dirname(os.path.abspath(path))
@@ -229,7 +237,9 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
         return path
 
     @contextlib.contextmanager
-    def concerning(self, key, value=None, errors=InputError, reason="{}"):
+    def concerning(self, key: str, value: object = None,
+                   errors: type[Exception] | tuple[type[Exception], ...] = InputError,
+                   reason: str = "{}") -> Iterator[None]:
         """Errors of the kinds ``errors`` raised inside become an InputError of the same kind that
         names the parameter they concern, as every message must: ``KEY = value: reason``, the error's
         own message (an OSError's system reason) put in ``reason``. ``key`` may be a phrase that
@@ -242,7 +252,7 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
             kind = type(error) if isinstance(error, InputError) else InputError
             raise kind(f"{subject}: {reason.format(detail)}") from None
 
-    def reject(self, key, value, fix):
+    def reject(self, key: str, value: object, fix: str) -> tuple[bool, str]:
         """The (False, message) pair ``checkParameterValues`` returns for a bad value of ``key``."""
         label = self.parameterDefinition(key).description()
         shown = self.tr("(empty)") if value is None or value == "" else value
@@ -266,7 +276,7 @@ class _StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
 _STYLE_ON_LOAD = {}
 
 
-def load_with_style(context, path, qml_path):
+def load_with_style(context: QgsProcessingContext, path: str, qml_path: str) -> None:
     """Makes the output layer at ``path`` open with the style ``qml_path`` when it is loaded into the
     project after the run (the GUI dialog, models). QGIS would also find the .qml beside the file;
     this also covers layers loaded under a temporary name."""

@@ -1,22 +1,21 @@
 """Installs TensorFlow and scikit-learn for the Python that runs QGIS, without touching QGIS's own packages.
 
-pip runs with ``--target`` into a folder of the user's QGIS profile, so nothing outside it changes
-and uninstalling is deleting one folder (``remove``, or Plugins > Fast 3D CNN > Remove installed
-dependencies). A constraints file pins the packages QGIS's bindings are built against (numpy first:
-GDAL's array bindings are built against the installed numpy) and those QGIS and other plugins import
-(certifi, requests, urllib3, six, packaging) to the version installed, so pip must choose a
-TensorFlow that works with them and never brings another copy of any of them. (Pinning every package
-QGIS's Python has is too much: Debian 12's scipy tool chain brings gast 0.5.2, which TensorFlow
-excludes, and the install would be impossible.)
-TensorFlow is asked for as a range, not one version: on QGIS builds with an older numpy (Debian 12:
-numpy 1.24) pip then picks the newest TensorFlow whose own requirements admit it (2.17 there, since
-TensorFlow 2.18 needs numpy 1.26). ``--target`` resolves as if nothing were installed, so it also
-writes copies of the pinned packages (same version); they are deleted after the install. The folder
-is put *after* QGIS's own paths on ``sys.path``, so QGIS's packages, and other plugins' view of
-them, stay exactly as they were: the folder only adds what QGIS lacks.
+pip runs with ``--target`` into a folder of the user's QGIS profile, so nothing outside it changes and
+uninstalling is deleting one folder (``remove``, or Plugins > Fast 3D CNN > Remove installed dependencies).
+A constraints file pins the packages QGIS's bindings are built against (numpy first: GDAL's array bindings
+are built against the installed numpy) and those QGIS and other plugins import (certifi, requests, urllib3,
+six, packaging) to the version installed, so pip must choose a TensorFlow that works with them and never
+brings another copy of any of them. (Pinning every package QGIS's Python has is too much: Debian 12's scipy
+tool chain brings gast 0.5.2, which TensorFlow excludes, and the install would be impossible.)
+TensorFlow is asked for as a range, not one version: on QGIS builds with an older numpy (Debian 12: numpy
+1.24) pip then picks the newest TensorFlow whose own requirements admit it (2.17 there, since TensorFlow
+2.18 needs numpy 1.26). ``--target`` resolves as if nothing were installed, so it also writes copies of the
+pinned packages (same version); they are deleted after the install. The folder is put *after* QGIS's own
+paths on ``sys.path``, so QGIS's packages, and other plugins' view of them, stay exactly as they were: the
+folder only adds what QGIS lacks.
 
-Everything here is plain Python (no QGIS, no Qt): the plugin's dialog runs ``pip_command`` with a
-QProcess, and ``python -m fast3dcnn_qgis.setup.installer`` does the same from a terminal.
+Everything here is plain Python (no QGIS, no Qt): the plugin's dialog runs ``pip_command`` with a QProcess,
+and ``python -m fast3dcnn_qgis.setup.installer`` does the same from a terminal.
 """
 import argparse
 import importlib
@@ -32,16 +31,12 @@ FOLDER = os.path.join("python", "fast3dcnn_deps")
 
 #: Packages that QGIS or its Python bindings are built against: pinned to QGIS's versions by the
 #: installer and the development environment (``make setup``) alike.
-BOUND = ("numpy", "GDAL", "PyQt5", "PyQt5-sip", "PyQt6", "shapely", "pyproj", "h5py", "scipy", "matplotlib",
-         "setuptools")
-#: Pure-Python packages that QGIS, its Processing plugins and other plugins import, and that
-#: TensorFlow's dependencies would bring again: pinned too, so TensorFlow is resolved against the
-#: copies that will be imported. Kept short: Debian patches some packages without their metadata
-#: (its requests 2.28 declares charset-normalizer < 3 and ships 3.0), and each pin more is a chance
-#: of an impossible install; whatever else TensorFlow brings lies after QGIS's paths and only adds.
+BOUND = ("numpy", "GDAL", "PyQt5", "PyQt5-sip", "PyQt6", "shapely", "pyproj", "h5py", "scipy", "matplotlib", "setuptools")
+#: Pure-Python packages that QGIS and other plugins import and TensorFlow's dependencies would bring again:
+#: pinned too. Kept short: Debian patches some without their metadata (its requests 2.28 declares
+#: charset-normalizer < 3 and ships 3.0), and each pin more is a chance of an impossible install.
 SHARED = ("certifi", "requests", "urllib3", "idna", "six", "packaging")
-#: Versions pip can read in a constraints file (PEP 440); a distribution packaged with another
-#: scheme cannot be pinned, and is left out rather than break the whole install.
+#: Versions pip can read in a constraints file (PEP 440); one of another scheme is left out, not pinned.
 _PEP440 = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?(\+[A-Za-z0-9.]+)?$")
 
 #: TensorFlow releases with Keras 3 (2.16 is the first); pip picks the newest QGIS's numpy admits.
@@ -49,16 +44,15 @@ TENSORFLOW = ">=2.16,<=2.21.0"
 #: 1.3 is the first with numpy 2 support upstream tested here; below 1.10 the API the core uses is unchanged.
 SCIKIT_LEARN = "scikit-learn>=1.3,<1.10"
 
-#: The first Python with no TensorFlow release in TENSORFLOW's range: from it on, Keras runs on JAX
-#: (the core speaks only Keras 3, and jax and jaxlib publish wheels for new Pythons first).
+#: The first Python with no TensorFlow release in TENSORFLOW's range: from it on, Keras runs on JAX (the
+#: core speaks only Keras 3, and jax and jaxlib publish wheels for new Pythons first).
 NO_TENSORFLOW_FROM = (3, 14)
 KERAS = "keras>=3.8,<4"
 JAX = "jax[cpu]>=0.4.36"
 #: Classifying on a Dask cluster (fast3dcnn:classify's SCHEDULER, fast3dcnn_qgis.cluster).
 DASK = "dask[distributed]>=2024.1"
 
-#: Modules whose import before an install means the new packages need a restart of QGIS (what the
-#: install adds; QGIS's own packages keep being QGIS's).
+#: Modules whose import before an install means the new packages need a restart of QGIS.
 STICKY = ("tensorflow", "keras", "sklearn")
 
 
@@ -72,14 +66,12 @@ def private_folder(settings_dir):
 
 
 def tensorflow_package(platform=sys.platform):
-    """``tensorflow-cpu`` (no CUDA libraries, a third of the download) where it is published; on macOS
-    only ``tensorflow`` exists, and it is CPU-only there anyway (Apple GPUs need tensorflow-metal)."""
+    """``tensorflow-cpu`` (a third of the download); macOS has only ``tensorflow``, CPU-only there anyway."""
     return "tensorflow" if platform == "darwin" else "tensorflow-cpu"
 
 
 def keras_backend(version=sys.version_info[:2]):
-    """The Keras backend the installer provides for this Python: "tensorflow", or "jax" where
-    TensorFlow has no release."""
+    """The Keras backend installed for this Python: "tensorflow", or "jax" where TensorFlow has no release."""
     return "jax" if tuple(version) >= NO_TENSORFLOW_FROM else "tensorflow"
 
 
@@ -259,11 +251,16 @@ def remove(target):
     return found
 
 
+def default_target():
+    """The package folder beside the plugins folder of the profile this plugin is installed in."""
+    plugins = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # ../setup/installer.py
+    return os.path.join(os.path.dirname(plugins), os.path.basename(FOLDER))
+
+
 def main(argv=None):
     """Command-line install, for QGIS's Python: ``python3 -m fast3dcnn_qgis.setup.installer [--target DIR]``."""
-    plugins = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--target", default=os.path.join(os.path.dirname(plugins), os.path.basename(FOLDER)),
+    parser.add_argument("--target", default=default_target(),
                         help="package folder (default: fast3dcnn_deps beside the profile's plugins folder)")
     parser.add_argument("--python", default=sys.executable, help="the Python that runs QGIS (default: this one)")
     parser.add_argument("--gpu", action="store_true",

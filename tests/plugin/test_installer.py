@@ -1,6 +1,7 @@
 """The installer's pure parts: which Python it finds on each platform's QGIS layout, the pip command
 and the constraints it writes, and the clean-up of the copies ``--target`` makes."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -147,7 +148,7 @@ def test_activate_puts_the_folder_last_and_says_when_a_restart_is_needed(tmp_pat
     target = tmp_path / "deps"
     (target / "f3dcnn_probe").mkdir(parents=True)
     (target / "f3dcnn_probe" / "__init__.py").write_text("")
-    script = ("import sys; from fast3dcnn_qgis import installer; "
+    script = ("import sys; from fast3dcnn_qgis.setup import installer; "
               "print(installer.activate(sys.argv[1]), sys.path[-1] == sys.argv[1]); import f3dcnn_probe; "
               "import sklearn; print(installer.activate(sys.argv[1]), sys.path.count(sys.argv[1]))")
     done = subprocess.run([sys.executable, "-c", script, str(target)], capture_output=True, text=True,
@@ -162,7 +163,7 @@ def test_the_folder_never_shadows_qgis_packages(tmp_path):
     for name in ("certifi", "requests", "numpy", "f3dcnn_only_here"):
         (target / name).mkdir(parents=True)
         (target / name / "__init__.py").write_text("")
-    script = ("import sys; from fast3dcnn_qgis import installer; installer.activate(sys.argv[1]); "
+    script = ("import sys; from fast3dcnn_qgis.setup import installer; installer.activate(sys.argv[1]); "
               "import certifi, requests, numpy, f3dcnn_only_here; "
               "print([m.__file__.startswith(sys.argv[1]) for m in (certifi, requests, numpy, f3dcnn_only_here)])")
     done = subprocess.run([sys.executable, "-c", script, str(target)], capture_output=True, text=True,
@@ -179,3 +180,14 @@ def test_remove_deletes_the_folder_and_its_constraints(tmp_path):
     assert done.returncode == 0 and done.stdout.startswith("Removed "), done.stderr
     assert os.listdir(tmp_path / "python") == []
     assert installer.remove(str(target)) is False
+
+
+def test_the_terminal_install_defaults_to_the_folder_the_plugin_uses(tmp_path, plugin_root):
+    """``python3 -m fast3dcnn_qgis.setup.installer`` run from an installed plugin fills the profile's
+    own package folder, the one ``private_folder`` gives the plugin."""
+    profile = tmp_path / "profiles" / "default"
+    shutil.copytree(os.path.join(plugin_root, "fast3dcnn_qgis"), profile / "python" / "plugins" / "fast3dcnn_qgis")
+    done = subprocess.run([sys.executable, "-c", "from fast3dcnn_qgis.setup import installer; "
+                           "print(installer.default_target())"], capture_output=True, text=True, timeout=120,
+                          cwd=profile / "python" / "plugins", env=dict(os.environ, PYTHONPATH=""))
+    assert done.stdout.strip() == installer.private_folder(str(profile)), done.stderr

@@ -15,7 +15,7 @@ from helpers import SYSTEM_PYTHON, printed, system_python_has
 
 CHECK = """
 import sys
-from fast3dcnn_qgis import installer
+from fast3dcnn_qgis.setup import installer
 print("USABLE", installer.activate(sys.argv[1]))
 from qgis.core import QgsApplication
 app = QgsApplication([], False)
