@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup test test-debian13 test-debian-unstable demo package deploy bench clean
+.PHONY: setup test test-fast test-debian13 test-debian-unstable demo package deploy bench clean
 
 setup: $(VENV)/.installed
 
@@ -24,9 +24,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml scripts
 	  assert 'numpy==' + numpy.__version__ in open('$(VENV)/qgis-constraints.txt').read().split(), numpy.__version__"
 	touch $@
 
+# mypy checks the core's type hints first ([tool.mypy] in pyproject.toml), then pytest runs TESTS.
+# MARKS picks tests by marker ([tool.pytest.ini_options] lists them), e.g. MARKS="not slow".
 TESTS ?= tests
+MARKS ?=
 test: setup
-	$(PY) -m pytest -q $(TESTS)
+	$(PY) -m mypy
+	$(PY) -m pytest -q $(if $(MARKS),-m "$(MARKS)") $(TESTS)
+
+# While editing: the tests not marked slow (nothing that trains, nor starts qgis_process, QGIS's GUI,
+# a Python that imports Keras, or pip), in under a minute on 2 cores.
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" $(TESTS)
 
 # The same suite on Debian 13's QGIS 3.40 LTR (Python 3.13, numpy 2), in a Debian 13 system built
 # once with debootstrap under /var/cache/fast3dcnn-chroots (scripts/debian_chroot.sh; needs root or sudo).
@@ -34,12 +43,11 @@ test-debian13:
 	bash scripts/debian_chroot.sh trixie make test VENV=.venv-trixie
 
 # Debian unstable: QGIS 3.44 LTR on Python 3.14 and numpy 2.4, where TensorFlow has no release and
-# Keras runs on JAX. The train/classify/assess path through qgis_process, the core's network, training
-# on tiles and the Qt scan (on JAX the whole suite would recompile for every new shape, too slow here).
-UNSTABLE_TESTS := tests/plugin/test_package.py tests/plugin/test_qt6_ready.py tests/core/test_network.py \
-	tests/core/test_tile_training.py tests/core/test_settings.py tests/plugin/test_installer.py
+# Keras runs on JAX. The tests marked debian_unstable: the train/classify/assess path through
+# qgis_process, the core's network, training on tiles, settings, the installer and the Qt scan (on JAX
+# the whole suite would recompile for every new shape, too slow here).
 test-debian-unstable:
-	bash scripts/debian_chroot.sh sid make test VENV=.venv-sid TESTS="$(UNSTABLE_TESTS)"
+	bash scripts/debian_chroot.sh sid make test VENV=.venv-sid MARKS=debian_unstable
 
 # The main job: train on the shipped Salinas-A scene and classify it through qgis_process, with the
 # plugin installed from its zip into a throw-away QGIS profile (EPOCHS=... to cap the

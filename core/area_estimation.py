@@ -10,7 +10,12 @@ overall, user's and producer's accuracies, and error-adjusted areas, each with a
 interval (1.96 standard errors, the paper's equations 2-10). The estimators assume the reference
 pixels are a random sample within each map class (stratified or simple random sampling).
 """
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import InputError
 
@@ -18,16 +23,18 @@ METHOD = "stratified estimators of Olofsson et al. (2014), strata = map classes"
 Z_95 = 1.96
 
 
-def _ratio(numerator, denominator):
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
 
 
-def _half_width(variance):
+def _half_width(variance: ArrayLike) -> np.ndarray:
     return Z_95 * np.sqrt(variance)
 
 
-def good_practice_estimates(counts, mapped_pixels, pixel_area=1.0, unit="pixels", class_ids=None, names=None):
+def good_practice_estimates(counts: ArrayLike, mapped_pixels: ArrayLike, pixel_area: float = 1.0,
+                            unit: str = "pixels", class_ids: Sequence[int] | None = None,
+                            names: dict[int, str] | None = None) -> dict:
     """Olofsson et al.'s estimates from a sample error matrix.
 
     ``counts`` (k, k): reference pixels by map class (rows, the strata) and reference class
@@ -41,11 +48,7 @@ def good_practice_estimates(counts, mapped_pixels, pixel_area=1.0, unit="pixels"
     class_ids = list(range(1, k + 1)) if class_ids is None else [int(c) for c in class_ids]
     names = names or {}
     n_i = counts.sum(axis=1)
-    short = [class_ids[i] for i in range(k) if mapped[i] > 0 and n_i[i] < 2]
-    if short:
-        raise InputError(
-            "good-practice estimates need at least two reference pixels in every class the map holds; "
-            f"class {', '.join(names.get(c, str(c)) for c in short)} has fewer: add reference pixels there")
+    _check_strata(mapped, n_i, class_ids, names)
     weights = mapped / mapped.sum()
     share = counts / np.where(n_i > 0, n_i, 1)[:, None]          # n_ij / n_i.
     p = weights[:, None] * share                                  # p_ij (eq. 4)
@@ -57,13 +60,7 @@ def good_practice_estimates(counts, mapped_pixels, pixel_area=1.0, unit="pixels"
     overall_var = float(np.sum(weights ** 2 * users_var))         # eq. 5
     reference_share = p.sum(axis=0)                               # p_.j (eq. 9)
     producers = _ratio(np.diag(p), reference_share)               # P_j (eq. 3)
-    # eq. 7: the estimated number of pixels of each reference class, and the producer's variance.
-    estimated = (mapped / np.where(n_i > 0, n_i, 1)) @ counts
-    producers_var = np.empty(k)
-    for j in range(k):
-        others = sum(mapped[i] ** 2 * stratum_term[i, j] for i in range(k) if i != j)
-        producers_var[j] = (mapped[j] ** 2 * (1 - producers[j]) ** 2 * users_var[j]
-                            + producers[j] ** 2 * others) / estimated[j] ** 2 if estimated[j] > 0 else np.nan
+    producers_var = _producers_variance(counts, mapped, n_i, producers, users_var, stratum_term)
     share_var = (weights[:, None] ** 2 * stratum_term).sum(axis=0)  # eq. 10
     total_area = mapped.sum() * pixel_area
     per_class = [{
@@ -78,6 +75,29 @@ def good_practice_estimates(counts, mapped_pixels, pixel_area=1.0, unit="pixels"
     return {"method": METHOD, "unit": unit, "pixel_area": float(pixel_area), "total_area": float(total_area),
             "overall_accuracy": overall, "overall_ci95": float(_half_width(overall_var)),
             "per_class": per_class, "area_proportions": p.tolist(), "class_ids": class_ids}
+
+
+def _check_strata(mapped, n_i, class_ids, names):
+    """Raises InputError where a class the map holds has fewer than the two reference pixels its
+    stratum's variance needs."""
+    short = [class_ids[i] for i in range(len(mapped)) if mapped[i] > 0 and n_i[i] < 2]
+    if short:
+        raise InputError(
+            "good-practice estimates need at least two reference pixels in every class the map holds; "
+            f"class {', '.join(names.get(c, str(c)) for c in short)} has fewer: add reference pixels there")
+
+
+def _producers_variance(counts, mapped, n_i, producers, users_var, stratum_term):
+    """The producer's accuracies' variances (eq. 7), over the estimated number of pixels of each
+    reference class (NaN where none is estimated)."""
+    k = len(mapped)
+    estimated = (mapped / np.where(n_i > 0, n_i, 1)) @ counts
+    variance = np.empty(k)
+    for j in range(k):
+        others = sum(mapped[i] ** 2 * stratum_term[i, j] for i in range(k) if i != j)
+        variance[j] = (mapped[j] ** 2 * (1 - producers[j]) ** 2 * users_var[j]
+                       + producers[j] ** 2 * others) / estimated[j] ** 2 if estimated[j] > 0 else np.nan
+    return variance
 
 
 def _number(value):

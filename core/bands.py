@@ -4,9 +4,13 @@ Sensors ship bands that must go (water absorption, dead detectors): users name t
 ranges such as ``108-112,154-167,224``. Pixels with a nodata value or a non-finite value in any
 kept band are invalid: they never enter the PCA fit, training or accuracy, and are mapped to 0.
 """
+from __future__ import annotations
+
 import re
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import InputError
 
@@ -17,11 +21,11 @@ class BandRangeError(InputError):
     """A band range text that cannot be read or does not fit the raster."""
 
 
-def parse_band_ranges(text, band_count):
+def parse_band_ranges(text: str | None, band_count: int) -> np.ndarray:
     """The sorted 0-based band indices named by 1-based ``text`` (``"1-3, 7"``); empty text names none."""
     if text is None or not str(text).strip():
         return np.zeros(0, dtype=np.int64)
-    picked = set()
+    picked: set[int] = set()
     for part in str(text).split(","):
         match = _RANGE.match(part)
         if not match:
@@ -39,7 +43,7 @@ def parse_band_ranges(text, band_count):
     return np.array(sorted(picked), dtype=np.int64)
 
 
-def format_band_ranges(indices):
+def format_band_ranges(indices: Iterable[int]) -> str:
     """0-based indices written back as compact 1-based ranges, for reports."""
     indices = sorted(int(i) + 1 for i in indices)
     parts, start = [], None
@@ -52,7 +56,7 @@ def format_band_ranges(indices):
     return ",".join(parts)
 
 
-def kept_bands(band_count, exclude_text=""):
+def kept_bands(band_count: int, exclude_text: str | None = "") -> np.ndarray:
     """The 0-based indices of the bands left after excluding ``exclude_text``; never empty."""
     excluded = parse_band_ranges(exclude_text, band_count)
     kept = np.setdiff1d(np.arange(band_count), excluded)
@@ -61,7 +65,7 @@ def kept_bands(band_count, exclude_text=""):
     return kept
 
 
-def valid_mask(block, nodata=None):
+def valid_mask(block: np.ndarray, nodata: float | None = None) -> np.ndarray:
     """True where every band of ``block`` (rows, cols, bands) is finite and differs from ``nodata``."""
     valid = np.ones(block.shape[:2], dtype=bool)
     if np.issubdtype(block.dtype, np.floating):
@@ -85,7 +89,7 @@ class BandCountError(InputError):
     """A raster whose band count differs from the one the model was trained on."""
 
 
-def check_band_count(band_count, trained_on, source="the raster"):
+def check_band_count(band_count: int, trained_on: int, source: str = "the raster") -> None:
     """Raises BandCountError unless a raster of ``band_count`` bands fits a model trained on
     ``trained_on`` bands; ``source`` names the raster."""
     if band_count != trained_on:
@@ -98,7 +102,8 @@ class BandMatchError(InputError):
     """Bands the model needs that a raster does not have, by wavelength."""
 
 
-def match_bands(model_wavelengths, kept, raster_wavelengths):
+def match_bands(model_wavelengths: ArrayLike, kept: Sequence[int] | np.ndarray,
+                raster_wavelengths: ArrayLike) -> np.ndarray:
     """For each kept model band (0-based indices into ``model_wavelengths``, nm), the 0-based band of
     the raster whose wavelength is nearest, within half the model's typical band spacing (at least
     1 nm): the same sensor's product with a few bad bands removed, or another processing level.

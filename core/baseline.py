@@ -8,11 +8,20 @@ read. C and gamma are chosen on the validation pixels from a small grid. To stay
 training and validation pixels beyond ``MAX_FIT`` are subsampled per class, and at most
 ``MAX_PIXELS`` labelled pixels are gathered at all; the record says how many were used.
 """
+from __future__ import annotations
+
 import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .blocks import Block
 from .metrics import accuracy_report
+
+if TYPE_CHECKING:
+    from .splits import Split
 
 #: Labelled pixels whose spectra are gathered (a random subset beyond this).
 MAX_PIXELS = 60000
@@ -31,7 +40,7 @@ class PixelSpectra:
     scene's size.
     """
 
-    def __init__(self, mask, kept, limit=MAX_PIXELS, seed=0):
+    def __init__(self, mask: np.ndarray, kept: ArrayLike, limit: int = MAX_PIXELS, seed: int = 0) -> None:
         height, width = mask.shape
         positions = np.flatnonzero(mask)
         if len(positions) > limit:
@@ -39,13 +48,13 @@ class PixelSpectra:
         self.width, self.positions, self.kept = width, positions, np.asarray(kept)
         self.spectra = np.zeros((len(positions), len(self.kept)), dtype=np.float32)
 
-    def gathering(self, blocks):
+    def gathering(self, blocks: Iterable[Block]) -> Iterator[Block]:
         """Passes ``blocks`` on, copying the spectra of the chosen pixels in each."""
         for block in blocks:
             self._take(block)
             yield block
 
-    def _take(self, block):
+    def _take(self, block: Block) -> None:
         top, _, left, _ = block.halo
         rows, cols = block.shape
         first = np.searchsorted(self.positions, block.row * self.width)
@@ -56,7 +65,7 @@ class PixelSpectra:
         slots, r, c = slots[inside], r[inside] - block.row + top, c[inside] - block.col + left
         self.spectra[slots] = block.data[r, c][:, self.kept]
 
-    def slots(self, rows, cols):
+    def slots(self, rows: ArrayLike, cols: ArrayLike) -> np.ndarray:
         """Row of ``spectra`` for each pixel (rows[i], cols[i]), -1 where it was not gathered."""
         wanted = np.asarray(rows, dtype=np.int64) * self.width + np.asarray(cols)
         if not len(self.positions):
@@ -77,7 +86,9 @@ def _stratified(labels, limit, rng):
     return np.sort(np.concatenate(chosen))
 
 
-def svm_baseline(spectra, rows, cols, labels, split, class_names=None, seed=0, pool=None):
+def svm_baseline(spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, split: "Split",
+                 class_names: Mapping[int, str] | None = None, seed: int = 0,
+                 pool: np.ndarray | None = None) -> dict[str, Any]:
     """Fits the SVM on the training pixels of ``split`` and scores it on its test pixels.
 
     ``rows``, ``cols`` and ``labels`` (class ids) are the labelled pixels ``split`` indexes;
@@ -124,7 +135,7 @@ def svm_baseline(spectra, rows, cols, labels, split, class_names=None, seed=0, p
             "accuracy": accuracy_report(labels[parts["test"]], predicted, class_ids, class_names)}
 
 
-def verdict(network_accuracy, baseline):
+def verdict(network_accuracy: Mapping[str, Any], baseline: Mapping[str, Any]) -> str:
     """One sentence saying whether the network or the SVM baseline did better on the test pixels."""
     cnn, svm = network_accuracy["overall_accuracy"], baseline["accuracy"]["overall_accuracy"]
     sample = "" if baseline["n_test"] == baseline["n_test_available"] else \

@@ -7,7 +7,15 @@ of Indian Pines at S = 11 (tiles of 8, mixed bfloat16), where the same step thro
 to ``train_on_batch``, ``test_on_batch`` or ``predict_on_batch``, the steps ``fit`` would run:
 traced once by TensorFlow (``tf.function``), compiled by JAX (``jit``), run eagerly by PyTorch.
 """
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import keras
 
 #: Pixels per batch where the network only scores (validation, test, pool pixels): a forward pass
 #: holds no gradients, so larger batches fit and take fewer steps.
@@ -35,7 +43,8 @@ def _mean_logs(model, data, step, after_batch=None):
     return float(np.mean(losses)), hits / max(pixels, 1.0)
 
 
-def train_epoch(model, data, after_batch=None):
+def train_epoch(model: "keras.Model", data: "keras.utils.PyDataset",
+                after_batch: Callable[[int], object] | None = None) -> tuple[float, float]:
     """One epoch of ``model`` (compiled with an "accuracy" metric) over ``data``, a dataset of this
     package; returns (mean loss, accuracy over the real pixels). ``after_batch(index)`` runs after
     each batch (it may raise to stop)."""
@@ -44,11 +53,11 @@ def train_epoch(model, data, after_batch=None):
     return logs
 
 
-def evaluate(model, data):
+def evaluate(model: "keras.Model", data: "keras.utils.PyDataset") -> tuple[float, float]:
     """(mean loss, accuracy over the real pixels) of ``model`` on ``data``, with no training."""
     return _mean_logs(model, data, model.test_on_batch)
 
 
-def predict(model, data):
+def predict(model: "keras.Model", data: "keras.utils.PyDataset") -> np.ndarray:
     """``model``'s outputs for every batch of ``data`` (inputs only), concatenated."""
     return np.concatenate([np.asarray(model.predict_on_batch(data[index][0])) for index in range(len(data))])

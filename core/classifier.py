@@ -4,8 +4,11 @@ It bundles the spectral reduction, the network, the window and padding, and the 
 (ids, names, colours), plus the record of its training (settings, accuracy, inputs, software) that
 travels with it in the model file.
 """
+from __future__ import annotations
+
 import copy
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,30 +17,33 @@ from .classes import ClassTable
 from .record import RunRecord
 from .reduction import SpectralReducer
 
+if TYPE_CHECKING:
+    import keras
+
 
 @dataclass
 class Fast3DCNNClassifier:
     reducer: SpectralReducer
-    network: object            # keras.Model, the patch network of Table I
+    network: "keras.Model"     # the patch network of Table I
     window: int
     classes: ClassTable        # network output i is the i-th class of the table
     input_band_count: int
     padding: str = "zero"
-    record: RunRecord = None   # how it was trained and how well it did, when known
+    record: RunRecord | None = None  # how it was trained and how well it did, when known
 
     @property
-    def class_ids(self):
+    def class_ids(self) -> np.ndarray:
         return self.classes.ids
 
     @property
-    def dropout(self):
+    def dropout(self) -> float:
         """The dropout rate the network was built with."""
         return float(self.network.get_layer("dropout_1").rate)
 
-    def check_band_count(self, band_count, source="the raster"):
+    def check_band_count(self, band_count: int, source: str = "the raster") -> None:
         check_band_count(band_count, self.input_band_count, source)
 
-    def reading_kept_bands(self):
+    def reading_kept_bands(self) -> "Fast3DCNNClassifier":
         """This classifier for a raster that holds only the bands it keeps, in order (a raster whose
         bands were matched to the model's by wavelength and selected)."""
         reducer = copy.copy(self.reducer)

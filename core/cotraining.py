@@ -14,7 +14,10 @@ test pixels among them unlabelled, which is what an analyst mapping the scene fr
 too. Most of the gain comes from that ground: with one round, a pool left without every pixel a test
 window reaches took seed 0 from 48.7% to 50.6% only, against 58.9% with it.
 """
+from collections.abc import Iterable
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 #: The network's softmax a pixel needs to become a pseudo-label.
 THRESHOLD = 0.9
@@ -30,7 +33,7 @@ ROUNDS = 3
 RESEED = 100
 
 
-def pool_mask(shape, seed, limit=MAX_POOL):
+def pool_mask(shape: tuple[int, int], seed: int, limit: int = MAX_POOL) -> np.ndarray:
     """A (H, W) mask of the pixels the pool is drawn from: all of them, or ``limit`` at random."""
     height, width = shape
     mask = np.zeros(height * width, dtype=bool)
@@ -41,7 +44,8 @@ def pool_mask(shape, seed, limit=MAX_POOL):
     return mask.reshape(shape)
 
 
-def pseudo_labels(network, svm, confidence, train_counts, cap=CAP, threshold=THRESHOLD):
+def pseudo_labels(network: ArrayLike, svm: ArrayLike, confidence: ArrayLike, train_counts: Iterable[float],
+                  cap: float = CAP, threshold: float = THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
     """Indices into the pool of the pixels to train on, and their classes.
 
     ``network`` and ``svm`` are the class indices each gives the pool's pixels, ``confidence`` the
@@ -53,10 +57,10 @@ def pseudo_labels(network, svm, confidence, train_counts, cap=CAP, threshold=THR
     for k, count in enumerate(train_counts):
         candidates = np.flatnonzero((network == k) & (svm == k) & (confidence >= threshold))
         chosen.append(candidates[np.argsort(-confidence[candidates], kind="stable")][:int(cap * count)])
-    chosen = np.concatenate(chosen).astype(np.int64)
-    return chosen, network[chosen]
+    picked = np.concatenate(chosen).astype(np.int64)
+    return picked, network[picked]
 
 
-def applies(mode, split_method):
+def applies(mode: str, split_method: str) -> bool:
     """Whether co-training runs for the TrainingConfig.cotraining ``mode`` on a split ``split_method``."""
     return mode == "on" or (mode == "auto" and split_method == "disjoint")

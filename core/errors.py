@@ -5,6 +5,9 @@ specific input error of the core (bands, components, splits, model files) derive
 ``Cancelled`` is the user's Cancel, raised wherever the work notices it. The plugin turns both into
 QGIS's exception in one place (``algorithm_base``); scripts catch them by these names.
 """
+from __future__ import annotations
+
+from collections.abc import Callable
 
 
 class InputError(ValueError):
@@ -15,7 +18,7 @@ class Cancelled(Exception):
     """The user cancelled; nothing was produced."""
 
 
-def check_cancel(should_cancel):
+def check_cancel(should_cancel: Callable[[], bool] | None) -> None:
     """Raises Cancelled when ``should_cancel`` (a callable, or None for never) says so."""
     if should_cancel is not None and should_cancel():
         raise Cancelled()

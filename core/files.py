@@ -4,13 +4,20 @@ The content goes to a fresh hidden name beside the destination (same file system
 atomic), created with the user's usual permissions, and replaces the destination only when it is
 complete; an error or a cancel removes it and leaves an older file untouched.
 """
+from __future__ import annotations
+
 import os
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO, Any, Union
+
+#: A file name as text or as a path object.
+StrPath = Union[str, "os.PathLike[str]"]
 
 
 @contextmanager
-def written_atomically(path, binary=False):
+def written_atomically(path: StrPath, binary: bool = False) -> Iterator[IO[Any]]:
     """Yields a stream to write ``path``'s new content to; renamed to ``path`` when the block ends."""
     folder, name = os.path.split(os.path.abspath(path))
     temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.part")

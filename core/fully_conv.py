@@ -13,6 +13,8 @@ computed as the identical Conv2D over (depth x channels) folded into one channel
 TensorFlow's CPU Conv2D runs Dense 256's, the bulk of the work, near the machine's peak, about
 3 times faster than its Conv3D does (measured on 2 AVX-512 cores).
 """
+from __future__ import annotations
+
 import keras
 import numpy as np
 from keras import ops
@@ -35,7 +37,7 @@ class FoldDepth(keras.layers.Layer):
         return tuple(input_shape[:3]) + (input_shape[3] * input_shape[4],)
 
 
-def fully_convolutional(network, dtype=None):
+def fully_convolutional(network: keras.Model, dtype: str | None = None) -> keras.Model:
     """The fully convolutional twin of a patch network of ``build_fast3dcnn``, any window and band count.
 
     Input (tiles, H + S - 1, W + S - 1, B, 1); output (tiles, H, W, classes): the patch network's
@@ -73,7 +75,7 @@ def fully_convolutional(network, dtype=None):
     return twin_model
 
 
-def bytes_per_position(bands, n_classes):
+def bytes_per_position(bands: int, n_classes: int) -> int:
     """Memory one tile position costs during a forward pass, for sizing tiles to a budget.
 
     TensorFlow's oneDNN CPU kernels keep each layer's buffer cached after it is freed, so a pass
@@ -88,7 +90,8 @@ def bytes_per_position(bands, n_classes):
     return int(1.5 * 4 * floats)
 
 
-def tile_shape(rows, cols, window, bands, n_classes, budget_bytes=DEFAULT_BUDGET_BYTES):
+def tile_shape(rows: int, cols: int, window: int, bands: int, n_classes: int,
+               budget_bytes: int = DEFAULT_BUDGET_BYTES) -> tuple[int, int]:
     """(tile rows, tile cols) of core pixels per network call, so one tile's activations fit the budget.
 
     Each tile recomputes an (S - 1)-wide margin, so tiles span whole rows when a strip at least
@@ -105,7 +108,8 @@ def tile_shape(rows, cols, window, bands, n_classes, budget_bytes=DEFAULT_BUDGET
     return tile_rows, tile_cols
 
 
-def tiled_probabilities(twin, padded, window, budget_bytes=DEFAULT_BUDGET_BYTES):
+def tiled_probabilities(twin: keras.Model, padded: np.ndarray, window: int,
+                        budget_bytes: int = DEFAULT_BUDGET_BYTES) -> np.ndarray:
     """Softmax (rows, cols, classes) float32 of every core pixel of a padded (rows + S - 1, cols + S - 1, B) block."""
     margin = window - 1
     rows, cols, bands = padded.shape[0] - margin, padded.shape[1] - margin, padded.shape[2]

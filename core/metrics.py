@@ -3,12 +3,18 @@
 Only labelled pixels count: reference value 0 means unlabelled and is never scored. Classes are
 reported by the user's own ids (and names), not by the network's internal indices.
 """
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import InputError
 
 
-def confusion_matrix(reference, predicted, class_ids):
+def confusion_matrix(reference: ArrayLike, predicted: ArrayLike, class_ids: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Counts (classes x classes), rows = reference, columns = predicted, for ``class_ids`` in order.
 
     Predictions outside ``class_ids`` (0, invalid pixels) are counted in no column but keep their
@@ -26,7 +32,8 @@ def confusion_matrix(reference, predicted, class_ids):
     return matrix, row_totals
 
 
-def accuracy_report(reference, predicted, class_ids, class_names=None):
+def accuracy_report(reference: ArrayLike, predicted: ArrayLike, class_ids: Iterable[int],
+                    class_names: Mapping[int, str] | None = None) -> dict[str, Any]:
     """A JSON-ready dict: OA, AA, kappa, per-class figures and the confusion matrix.
 
     ``class_ids`` must be sorted; ``class_names`` maps id -> name.
@@ -63,5 +70,5 @@ def accuracy_report(reference, predicted, class_ids, class_names=None):
     }
 
 
-def _num(value):
+def _num(value: float) -> float | None:
     return None if np.isnan(value) else float(value)

@@ -7,6 +7,8 @@ against the same limits training uses (``settings``), and every array's shape is
 will create. A failure names the file, the field and what it holds.
 """
 import re
+from collections.abc import Mapping
+from typing import Any, cast
 
 import numpy as np
 
@@ -26,7 +28,7 @@ _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
-def weight_shapes(window, bands, n_classes):
+def weight_shapes(window: int, bands: int, n_classes: int) -> list[tuple[int, ...]]:
     """The shapes of ``build_fast3dcnn(window, bands, n_classes).get_weights()``, in order, without Keras."""
     shapes, depth, channels = [], bands, 1
     for filters, kernel_depth in CONV_LAYERS:
@@ -43,21 +45,22 @@ def weight_shapes(window, bands, n_classes):
 class HeaderProblem(ValueError):
     """One field of a model header that cannot be right: its name and what is wrong."""
 
-    def __init__(self, field, value, problem):
+    def __init__(self, field: str, value: object, problem: str) -> None:
         shown = repr(value)
         super().__init__(f"field '{field}' = {shown[:80] + '...' if len(shown) > 80 else shown}: {problem}")
 
 
-def _integer(header, field, low, high):
+def _integer(header: Mapping[str, Any], field: str, low: int, high: int) -> int:
     value = header.get(field)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise HeaderProblem(field, value, f"must be a whole number from {low} to {high}")
     return value
 
 
-def check_header(header):
+def check_header(header: Mapping[str, Any]) -> None:
     """Raises HeaderProblem unless every field the loader uses is of the right type and range."""
-    window = _integer(header, "window", WINDOW.minimum, WINDOW.maximum)
+    # cast: WINDOW has a maximum (settings), though a Limit's type allows None.
+    window = _integer(header, "window", WINDOW.minimum, cast(int, WINDOW.maximum))
     if window % 2 != 1:
         raise HeaderProblem("window", window, "must be odd")
     _integer(header, "input_band_count", 1, MAX_BANDS)
@@ -73,7 +76,7 @@ def check_header(header):
         raise HeaderProblem("record", record, "must be an object or null")
 
 
-def check_classes(classes):
+def check_classes(classes: object) -> None:
     """Raises HeaderProblem unless ``classes`` is a class table's JSON form of 2 to MAX_CLASSES classes."""
     if not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES:
         raise HeaderProblem("classes", classes, f"must be a list of 2 to {MAX_CLASSES} classes")
@@ -92,7 +95,7 @@ def check_classes(classes):
         ids.add(class_id)
 
 
-def check_arrays(header, shapes, n_classes):
+def check_arrays(header: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]], n_classes: int) -> None:
     """Raises HeaderProblem unless the archive's arrays (``shapes``: {name: shape}) are those the
     header's network and band selection need: the reducer's, then every weight's."""
     bands = header["input_band_count"]
@@ -103,11 +106,12 @@ def check_arrays(header, shapes, n_classes):
     components = shapes.get("reducer_pca_components")
     if kept is None or len(kept) != 1 or not 1 <= kept[0] <= bands:
         raise HeaderProblem("reducer_band_indices", kept, f"must list 1 to {bands} bands (input_band_count)")
+    # cast: COMPONENTS has a maximum (settings), though a Limit's type allows None.
     if components is None or len(components) != 2 or components[1] != kept[0] \
-            or not COMPONENTS.minimum <= components[0] <= min(kept[0], COMPONENTS.maximum):
+            or not COMPONENTS.minimum <= components[0] <= min(kept[0], cast(int, COMPONENTS.maximum)):
         raise HeaderProblem("reducer_pca_components", components,
                             f"must be (components, {kept[0]}) with {COMPONENTS.minimum} to "
-                            f"{min(kept[0], COMPONENTS.maximum)} components")
+                            f"{min(kept[0], cast(int, COMPONENTS.maximum))} components")
     if shapes.get("reducer_pca_mean") != (kept[0],):
         raise HeaderProblem("reducer_pca_mean", shapes.get("reducer_pca_mean"), f"must hold {kept[0]} values")
     for name in ("reducer_pca_explained_variance", "reducer_pca_explained_variance_ratio", "reducer_score_scale"):
@@ -121,10 +125,11 @@ def check_arrays(header, shapes, n_classes):
                                 f"{n_classes} classes")
 
 
-def array_shapes(archive):
+def array_shapes(archive: np.lib.npyio.NpzFile) -> dict[str, tuple[int, ...]]:
     """{member name: shape} of every array in an open ``np.load`` archive, read from each ``.npy``
     header without loading the data."""
     shapes = {}
+    assert archive.zip is not None  # open (numpy's type says None once the archive is closed)
     for name in archive.files:
         with archive.zip.open(name + ".npy") as stream:
             version = np.lib.format.read_magic(stream)

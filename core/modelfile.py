@@ -10,26 +10,32 @@ import hashlib
 import json
 import os
 import zipfile
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from .bands import format_band_ranges
 from .classes import ClassTable
 from .errors import InputError
-from .files import written_atomically
+from .files import StrPath, written_atomically
 from .model_header import HeaderProblem, array_shapes, check_arrays, check_classes, check_header
 from .record import RunRecord
+
+if TYPE_CHECKING:
+    from .classifier import Fast3DCNNClassifier
 
 FORMAT = "fast3dcnn-model"
 FORMAT_VERSION = 2
 EXTENSION = ".f3dcnn"
+_Read = TypeVar("_Read")
 
 
 class ModelFileError(InputError):
     """A file that is not a readable model file of this plugin."""
 
 
-def save_classifier(classifier, path):
+def save_classifier(classifier: "Fast3DCNNClassifier", path: StrPath) -> None:
     """Writes ``classifier`` to ``path`` through a temporary file renamed when complete."""
     weights = classifier.network.get_weights()
     header = {
@@ -43,19 +49,20 @@ def save_classifier(classifier, path):
         "n_weights": len(weights),
         "record": None if classifier.record is None else classifier.record.to_json(),
     }
-    arrays = {f"reducer_{k}": v for k, v in classifier.reducer.to_arrays().items()}
+    # Any: numpy's savez_compressed also takes allow_pickle=, which mypy fears a ** of arrays might fill.
+    arrays: dict[str, Any] = {f"reducer_{k}": v for k, v in classifier.reducer.to_arrays().items()}
     arrays.update({f"weight_{i:03d}": w for i, w in enumerate(weights)})
     arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     with written_atomically(path, binary=True) as stream:
         np.savez_compressed(stream, **arrays)
 
 
-def read_header(path):
+def read_header(path: StrPath) -> dict[str, Any]:
     """The JSON header of a model file, checked for format and version, without building the network."""
     return _open(path)[1]
 
 
-def _open(path):
+def _open(path: StrPath) -> tuple[np.lib.npyio.NpzFile, dict[str, Any]]:
     not_model = (f"'{path}' is not a Fast 3D CNN model file: choose a {EXTENSION} file written by "
                  f"'Train 3D CNN classifier'")
     try:
@@ -80,7 +87,8 @@ def _open(path):
     return archive, header
 
 
-def _checked(path, read):
+def _checked(path: StrPath,
+             read: Callable[[np.lib.npyio.NpzFile, dict[str, Any], list[dict[str, Any]]], _Read]) -> _Read:
     """Opens the model file, checks its header and the shape of every array before any array is
     read, then returns ``read(archive, header, classes_json)``; every problem is a ModelFileError
     naming the file and the field."""
@@ -103,7 +111,7 @@ def _checked(path, read):
         raise ModelFileError(f"{damaged} ({error}): train it again or ask for a new copy") from None
 
 
-def load_classifier(path):
+def load_classifier(path: StrPath) -> "Fast3DCNNClassifier":
     """The classifier stored in ``path``; raises ``ModelFileError`` for anything else. The header and
     the shape of every array are checked before any array is read or the network built."""
     # Keras and scikit-learn only here: describe_model and save_classifier need neither.
@@ -126,7 +134,7 @@ def load_classifier(path):
         input_band_count=header["input_band_count"], padding=header["padding"], record=record)
 
 
-def describe_model(path):
+def describe_model(path: StrPath) -> dict[str, Any]:
     """What a model file holds, as JSON-ready data, checked like ``load_classifier`` but without
     reading the weights or Keras: the file's size and SHA-256, the network's shape, the bands and
     classes, and the training record (settings, accuracy, baseline, software versions)."""

@@ -7,36 +7,40 @@ least half a window high, so one reduced cube, one label grid and one patch gath
 all: a patch at a scene's edge sees blank (zero) pixels beyond it, exactly as the zero padding of a
 single scene gives. Blank pixels are invalid, so they never enter the PCA, training or accuracy.
 """
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from .blocks import Block
 
 
 @dataclass(frozen=True)
 class Mosaic:
-    sizes: tuple   # (height, width) of each scene, in canvas order
-    gap: int       # blank rows between scenes
-    names: tuple   # each scene's name, for messages
+    sizes: tuple[tuple[int, int], ...]  # (height, width) of each scene, in canvas order
+    gap: int                            # blank rows between scenes
+    names: tuple[str, ...]              # each scene's name, for messages
 
     @classmethod
-    def of(cls, sizes, window, names):
+    def of(cls, sizes: Iterable[tuple[int, int]], window: int, names: Iterable[str]) -> "Mosaic":
         return cls(tuple((int(h), int(w)) for h, w in sizes), window // 2, tuple(names))
 
     @property
-    def offsets(self):
+    def offsets(self) -> tuple[int, ...]:
         """The canvas row of each scene's first row."""
         heights = [h for h, _ in self.sizes]
         return tuple(int(v) for v in np.cumsum([0] + [h + self.gap for h in heights[:-1]]))
 
     @property
-    def height(self):
+    def height(self) -> int:
         return self.offsets[-1] + self.sizes[-1][0]
 
     @property
-    def width(self):
+    def width(self) -> int:
         return max(w for _, w in self.sizes)
 
-    def blocks(self, scene_blocks):
+    def blocks(self, scene_blocks: Sequence[Callable[[], Iterable[Block]]]) -> Callable[[], Iterator[Block]]:
         """A callable returning a fresh iterator over every scene's blocks in canvas coordinates;
         ``scene_blocks[i]()`` returns a fresh iterator of scene i's blocks."""
         def canvas_blocks():
@@ -45,7 +49,7 @@ class Mosaic:
                     yield replace(block, row=block.row + offset)
         return canvas_blocks
 
-    def stack(self, grids, fill=0):
+    def stack(self, grids: Sequence[np.ndarray], fill: float = 0) -> np.ndarray:
         """The scenes' (H_i, W_i, ...) arrays on the canvas, ``fill`` in the blank space."""
         canvas = np.full((self.height, self.width) + grids[0].shape[2:], fill,
                          dtype=np.result_type(*[g.dtype for g in grids]))
@@ -53,6 +57,6 @@ class Mosaic:
             canvas[offset:offset + grid.shape[0], :grid.shape[1]] = grid
         return canvas
 
-    def scene_of_rows(self, rows):
+    def scene_of_rows(self, rows: ArrayLike) -> np.ndarray:
         """The index of the scene each canvas row lies in."""
         return np.searchsorted(np.asarray(self.offsets), np.asarray(rows), side="right") - 1

@@ -4,12 +4,15 @@ Only the ``keras`` API is used, so the TensorFlow backend (the default and teste
 or PyTorch backends (``KERAS_BACKEND``) build the same model from the same code. The layer sizes
 and the limits they impose live in ``settings``, which the plugin reads without Keras.
 """
+from __future__ import annotations
+
 import keras
 
 from .settings import CONV_LAYERS, DENSE_UNITS, DROPOUT, INITIALIZERS, check_components, check_window
 
 
-def build_fast3dcnn(window, bands, n_classes, dropout=DROPOUT.default, dtype=None, initializer=INITIALIZERS[0]):
+def build_fast3dcnn(window: int, bands: int, n_classes: int, dropout: float = DROPOUT.default, dtype: str | None = None,
+                    initializer: str = INITIALIZERS[0]) -> keras.Model:
     """The Fast 3D CNN for S x S x B patches (input shape (S, S, B, 1)) and ``n_classes`` outputs.
 
     With S = 11, B = 20 and 6 classes it has exactly 994,166 parameters, as in the paper. ``dtype``

@@ -5,14 +5,17 @@ cube by index, so memory is O(batch x S x S x B) whatever the number of labelled
 may be a numpy memmap. Outside the scene patches are padded with zeros (the paper) or by
 reflection.
 """
+from __future__ import annotations
+
 import keras
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import InputError
 from .settings import PADDINGS
 
 
-def _reflect(index, size):
+def _reflect(index: np.ndarray, size: int) -> np.ndarray:
     """numpy 'reflect' padding index arithmetic (edge not repeated), valid for any offset."""
     if size == 1:
         return np.zeros_like(index)
@@ -21,13 +24,15 @@ def _reflect(index, size):
     return np.where(index >= size, period - index, index)
 
 
-def extract_patches(cube, rows, cols, window, padding="zero"):
+def extract_patches(cube: np.ndarray, rows: ArrayLike, cols: ArrayLike, window: int,
+                    padding: str = "zero") -> np.ndarray:
     """Patches (n, S, S, B) float32 of ``cube`` (H, W, B) centred on pixels (rows[i], cols[i])."""
     half = window // 2
     return extract_windows(cube, np.asarray(rows) - half, np.asarray(cols) - half, window, padding)
 
 
-def extract_windows(cube, tops, lefts, size, padding="zero"):
+def extract_windows(cube: np.ndarray, tops: ArrayLike, lefts: ArrayLike, size: int,
+                    padding: str = "zero") -> np.ndarray:
     """Windows (n, size, size, B) float32 of ``cube`` (H, W, B) whose top-left pixels are (tops[i],
     lefts[i]), which may lie outside the cube: what lies outside is padded."""
     if padding not in PADDINGS:
@@ -46,14 +51,38 @@ def extract_windows(cube, tops, lefts, size, padding="zero"):
     return windows
 
 
-def add_spectral_noise(patches, rng, noise):
+def add_spectral_noise(patches: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
     """``patches`` with N(0, ``noise``) added to every value: each training patch is seen with fresh
     noise every epoch, so the network cannot lean on the exact values of the weak components, which
     on other ground (the disjoint split) differ most from the training fields."""
     return patches + rng.normal(0.0, noise, patches.shape).astype(np.float32)
 
 
-class PatchDataset(keras.utils.PyDataset):
+class PixelBatches(keras.utils.PyDataset):
+    """The pixels (``rows``, ``cols``, with their ``targets`` or None) of ``cube`` that a dataset
+    serves ``batch_size`` at a time, whichever way it lays out a batch (patches here, tiles in
+    tile_training); with the generators of its order and, for ``noise``, of its noise, seeded by
+    ``seed``."""
+
+    def __init__(self, cube: np.ndarray, rows: ArrayLike, cols: ArrayLike, targets: ArrayLike | None, window: int,
+                 batch_size: int, padding: str, shuffle: bool, seed: int, noise: float):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.cube, self.window, self.padding = cube, window, padding
+        self.rows, self.cols = np.asarray(rows), np.asarray(cols)
+        self.targets = None if targets is None else np.asarray(targets)
+        self.batch_size, self.shuffle, self.noise = int(batch_size), shuffle, noise
+        self._rng = np.random.default_rng(seed)
+        self._noise_rng = np.random.default_rng([seed, 1])
+
+    @property
+    def num_batches(self) -> int:
+        return -(-len(self.rows) // self.batch_size)
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+
+class PatchDataset(PixelBatches):
     """Batches of (patches (n, S, S, B, 1), class indices) for Keras ``fit``/``predict``.
 
     With ``shuffle`` the order is redrawn each epoch from a generator seeded by ``seed``, so two runs
@@ -62,28 +91,15 @@ class PatchDataset(keras.utils.PyDataset):
     so the order stays the same.
     """
 
-    def __init__(self, cube, rows, cols, targets=None, window=11, batch_size=256, padding="zero",
-                 shuffle=False, seed=0, noise=0.0):
-        super().__init__(workers=1, use_multiprocessing=False)
-        self.cube, self.window, self.padding = cube, window, padding
-        self.rows, self.cols = np.asarray(rows), np.asarray(cols)
-        self.targets = None if targets is None else np.asarray(targets)
-        self.batch_size, self.shuffle = int(batch_size), shuffle
-        self.noise = noise
-        self._rng = np.random.default_rng(seed)
-        self._noise_rng = np.random.default_rng([seed, 1])
+    def __init__(self, cube: np.ndarray, rows: ArrayLike, cols: ArrayLike, targets: ArrayLike | None = None,
+                 window: int = 11, batch_size: int = 256, padding: str = "zero", shuffle: bool = False,
+                 seed: int = 0, noise: float = 0.0):
+        super().__init__(cube, rows, cols, targets, window, batch_size, padding, shuffle, seed, noise)
         self._order = np.arange(len(self.rows))
         if shuffle:
             self._rng.shuffle(self._order)
 
-    @property
-    def num_batches(self):
-        return -(-len(self.rows) // self.batch_size)
-
-    def __len__(self):
-        return self.num_batches
-
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
         pick = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         patches = extract_patches(self.cube, self.rows[pick], self.cols[pick], self.window, self.padding)
         if self.noise:
@@ -92,6 +108,6 @@ class PatchDataset(keras.utils.PyDataset):
             return (patches[..., None],)
         return patches[..., None], self.targets[pick]
 
-    def on_epoch_end(self):
+    def on_epoch_end(self) -> None:
         if self.shuffle:
             self._rng.shuffle(self._order)

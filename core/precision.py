@@ -5,6 +5,8 @@ Ampere on, multiplies at a higher rate; the weights stay float32, so the saved m
 kind whatever was used. Where the hardware lacks it, bfloat16 is emulated and slower, hence the
 check. On CPUs only TensorFlow's oneDNN kernels use these instructions (XLA, behind JAX, does not).
 """
+from __future__ import annotations
+
 import keras
 
 from .errors import InputError
@@ -15,7 +17,7 @@ _CPU_BFLOAT16_FLAGS = {"amx_bf16", "avx512_bf16"}
 CPUINFO = "/proc/cpuinfo"
 
 
-def _cpu_flags():
+def _cpu_flags() -> set[str]:
     try:
         with open(CPUINFO) as stream:
             for line in stream:
@@ -26,7 +28,7 @@ def _cpu_flags():
     return set()
 
 
-def _gpu_bfloat16(backend):
+def _gpu_bfloat16(backend: str) -> bool | None:
     """None when the backend runs on no GPU, else whether its GPUs compute bfloat16 natively (CUDA
     compute capability 8.0 or more)."""
     if backend == "tensorflow":
@@ -44,7 +46,7 @@ def _gpu_bfloat16(backend):
     return None
 
 
-def training_dtype(precision="auto"):
+def training_dtype(precision: str = "auto") -> str:
     """The Keras dtype policy name for ``precision`` (one of settings.PRECISIONS) on this machine."""
     if precision not in PRECISIONS:
         raise InputError(f"precision '{precision}' is not one of {', '.join(PRECISIONS)}")

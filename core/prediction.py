@@ -8,14 +8,23 @@ The network runs fully convolutionally by default (``fully_conv``: the same prob
 a seventh of the arithmetic); ``method="patch"`` runs the patch network on one S x S patch per pixel,
 the reference the fully convolutional path is tested and benchmarked against.
 """
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 
+from .blocks import Block
 from .errors import InputError
 from .fully_conv import DEFAULT_BUDGET_BYTES, fully_convolutional, tiled_probabilities
 from .settings import check_window
+
+if TYPE_CHECKING:
+    import keras
+
+    from .classifier import Fast3DCNNClassifier
 
 METHODS = ("fully_convolutional", "patch")
 
@@ -23,31 +32,33 @@ METHODS = ("fully_convolutional", "patch")
 class BlockPrediction(NamedTuple):
     """What the network says about one block's core pixels (invalid pixels: label 0, confidence 0,
     probabilities -1)."""
-    block: object
+    block: Block
     labels: np.ndarray          # (rows, cols) the user's class ids; 0 invalid or rejected
     confidence: np.ndarray      # (rows, cols) float32 top probability
     probabilities: np.ndarray   # (rows, cols, classes) float32 softmax, in the classifier's class order
     n_rejected: int             # valid pixels left unclassified for a top probability below min_confidence
 
 
-def reduce_block(classifier, block):
+def reduce_block(classifier: "Fast3DCNNClassifier", block: Block) -> tuple[np.ndarray, np.ndarray]:
     """The scaled PCA scores of ``block``, padded to a full halo of S // 2, and the core's validity."""
     half = classifier.window // 2
     scores, valid = classifier.reducer.transform_block(block.data)
     top, bottom, left, right = block.halo
     rows, cols = block.shape
-    pad = ((half - top, half - bottom), (half - left, half - right), (0, 0))
+    pad: tuple[tuple[int, int], ...] = ((half - top, half - bottom), (half - left, half - right), (0, 0))
     scores = scores[max(0, top - half):top + rows + min(bottom, half),
                     max(0, left - half):left + cols + min(right, half)]
     pad = tuple((max(0, a), max(0, b)) for a, b in pad[:2]) + ((0, 0),)
-    mode = "reflect" if classifier.padding == "reflect" else "constant"
+    mode: Literal["reflect", "constant"] = "reflect" if classifier.padding == "reflect" else "constant"
     return np.pad(scores, pad, mode=mode), valid[top:top + rows, left:left + cols]
 
 
-def patch_probabilities(network, padded, window, batch_size=1024):
+def patch_probabilities(network: "keras.Model", padded: np.ndarray, window: int, batch_size: int = 1024) -> np.ndarray:
     """Softmax (rows, cols, classes) of the patch network for each core pixel of a padded block."""
     rows, cols = padded.shape[0] - window + 1, padded.shape[1] - window + 1
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (window, window), axis=(0, 1))
+    # numpy's types before 2.4 allow one ``axis`` only (unused-ignore: from 2.4 they are right).
+    windows = np.lib.stride_tricks.sliding_window_view(  # type: ignore[call-overload, unused-ignore]
+        padded, (window, window), axis=(0, 1))
     windows = windows.reshape(rows * cols, padded.shape[2], window, window)
     out = []
     for start in range(0, rows * cols, batch_size):
@@ -76,8 +87,10 @@ def _prepared(blocks, prepare, ahead):
             yield done
 
 
-def predict_blocks(classifier, blocks, batch_size=1024, method="fully_convolutional",
-                   budget_bytes=DEFAULT_BUDGET_BYTES, prefetch=False, dtype=None, min_confidence=0.0):
+def predict_blocks(classifier: "Fast3DCNNClassifier", blocks: Iterable[Block], batch_size: int = 1024,
+                   method: str = "fully_convolutional", budget_bytes: int = DEFAULT_BUDGET_BYTES,
+                   prefetch: bool = False, dtype: str | None = None,
+                   min_confidence: float = 0.0) -> Iterator[BlockPrediction]:
     """Yields a BlockPrediction for each raw block. Pixels whose top probability is below
     ``min_confidence`` are left unclassified (label 0) and counted, for maps that should say "not
     sure" rather than guess.

@@ -6,48 +6,54 @@ record type holds either, so the report renders both the same way and a script r
 either without special cases: figures under ``accuracy``, classes under ``classes``, the training
 parts present only for training.
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
 from .classes import ClassTable
 
+#: A JSON object: text keys, plain JSON values (before ``json_ready``, numpy numbers too).
+JsonDict = dict[str, Any]
+
 
 @dataclass
 class RunRecord:
-    accuracy: dict                 # core.metrics.accuracy_report: test pixels (training) or reference pixels
+    accuracy: JsonDict                 # core.metrics.accuracy_report: test pixels (training) or reference pixels
     classes: ClassTable
-    inputs: dict = field(default_factory=dict)
-    versions: dict = field(default_factory=dict)
+    inputs: JsonDict = field(default_factory=dict)
+    versions: JsonDict = field(default_factory=dict)
     # Training only:
-    settings: dict = None          # TrainingSettings.as_dict(): what the user chose
-    model: dict = None             # what training found: kept bands, explained variance, parameters
-    split: dict = None             # method, value, n_train, n_val, n_test, description
-    history: dict = None           # per-epoch loss, accuracy, val_loss, val_accuracy (None: not scored)
-    best_epoch: int = None         # 0-based epoch whose weights were kept, or None
-    stop_reason: str = None        # why training ended at its last epoch, in words
-    baseline: dict = None          # core.baseline.svm_baseline on the same pixels, or None
-    cotraining: dict = None        # what co-training with the SVM did (core.workflow._cotrain), or None
-    timings: dict = None
-    labelled_pixels: dict = None   # {class id: labelled pixels in the ground truth}
+    settings: JsonDict | None = None   # TrainingSettings.as_dict(): what the user chose
+    model: JsonDict | None = None      # what training found: kept bands, explained variance, parameters
+    split: JsonDict | None = None      # method, value, n_train, n_val, n_test, description
+    history: JsonDict | None = None    # per-epoch loss, accuracy, val_loss, val_accuracy (None: not scored)
+    best_epoch: int | None = None      # 0-based epoch whose weights were kept, or None
+    stop_reason: str | None = None     # why training ended at its last epoch, in words
+    baseline: JsonDict | None = None   # core.baseline.svm_baseline on the same pixels, or None
+    cotraining: JsonDict | None = None  # what co-training with the SVM did (core.workflow._cotrain), or None
+    timings: JsonDict | None = None
+    labelled_pixels: dict[int, int] | None = None  # {class id: labelled pixels in the ground truth}
     n_labelled_invalid_excluded: int = 0
-    wavelengths: list = None       # per input band, nanometres, or None
+    wavelengths: list[float] | None = None  # per input band, nanometres, or None
     # Assessment only:
-    area_estimates: dict = None    # core.area_estimation.good_practice_estimates, or {"not_computed": why}
-
+    area_estimates: JsonDict | None = None  # core.area_estimation.good_practice_estimates, or {"not_computed": why}
     @property
-    def is_training(self):
+    def is_training(self) -> bool:
         return self.settings is not None
 
-    def to_json(self):
+    def to_json(self) -> JsonDict:
         """A dict of plain JSON values (numpy numbers as Python's, NaN as None)."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["classes"] = self.classes.to_json()
         return json_ready(data)
 
     @classmethod
-    def from_json(cls, data):
+    def from_json(cls, data: Mapping[str, Any]) -> "RunRecord":
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
         values["classes"] = ClassTable.from_json(data.get("classes") or [])
@@ -56,7 +62,7 @@ class RunRecord:
         return cls(**values)
 
 
-def json_ready(value):
+def json_ready(value: Any) -> Any:
     """``value`` with numpy scalars and arrays as Python numbers and lists, NaN as None."""
     if isinstance(value, dict):
         return {str(k): json_ready(v) for k, v in value.items()}

@@ -21,11 +21,16 @@ so a reducer applies and is stored exactly as without it, and older model files 
 
 Everything learned is kept as plain arrays so the model file stores it without pickle.
 """
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.decomposition import IncrementalPCA
 
 from .bands import valid_mask
-from .errors import InputError, check_cancel
+from .errors import InputError
 from .settings import COMPONENT_SCALES
 
 
@@ -44,8 +49,8 @@ class SpectralReducer:
     Fitted attributes end with an underscore, as in scikit-learn.
     """
 
-    def __init__(self, band_indices, nodata=None, n_components=20, chunk_pixels=20000, scale="each",
-                 standardise_bands=False):
+    def __init__(self, band_indices: ArrayLike, nodata: float | None = None, n_components: int = 20,
+                 chunk_pixels: int = 20000, scale: str = "each", standardise_bands: bool = False) -> None:
         if scale not in COMPONENT_SCALES:
             raise InputError(f"component scale '{scale}' is not one of {', '.join(COMPONENT_SCALES)}")
         self.band_indices = np.asarray(band_indices, dtype=np.int64)
@@ -56,12 +61,12 @@ class SpectralReducer:
         self.standardise_bands = bool(standardise_bands)
 
     # -- fitting ---------------------------------------------------------------------------
-    def fit_band_statistics(self, blocks, sample_step=1, should_cancel=None):
+    def fit_band_statistics(self, blocks: Iterable[np.ndarray], sample_step: int = 1) -> "SpectralReducer":
         """The kept bands' means and deviations over every ``sample_step``-th valid pixel of the raw
         ``blocks``, merged block by block (Chan et al.'s pairwise update, stable for any scene size):
         what ``fit_blocks`` standardises the bands by when ``standardise_bands`` is set."""
         count, mean, squares = 0, 0.0, 0.0
-        for pixels in self._sampled_pixels(blocks, sample_step, should_cancel):
+        for pixels in self._sampled_pixels(blocks, sample_step):
             if not len(pixels):
                 continue
             block_mean = pixels.mean(axis=0)
@@ -77,13 +82,12 @@ class SpectralReducer:
         self.band_scale_ = np.where(deviation > 1e-12 * max(deviation.max(), 1e-300), deviation, 1.0)
         return self
 
-    def fit_blocks(self, blocks, sample_step=1, should_cancel=None):
+    def fit_blocks(self, blocks: Iterable[np.ndarray], sample_step: int = 1) -> "SpectralReducer":
         """Fits on every ``sample_step``-th valid pixel of each raw block (rows, cols, all bands).
 
         ``blocks`` is any iterable; pixels are buffered into chunks of ``chunk_pixels`` so each
         ``partial_fit`` sees enough samples, and memory stays bounded by the chunk and the block.
         With ``standardise_bands``, ``fit_band_statistics`` must have seen the same blocks first.
-        Raises ``Cancelled`` when ``should_cancel()`` says so between blocks.
         """
         n_kept = len(self.band_indices)
         if not 1 <= self.n_components <= n_kept:
@@ -95,7 +99,7 @@ class SpectralReducer:
         self._ipca = IncrementalPCA(n_components=self.n_components)
         self.n_fit_pixels_ = 0
         buffered, n_buffered = [], 0
-        for pixels in self._sampled_pixels(blocks, sample_step, should_cancel):
+        for pixels in self._sampled_pixels(blocks, sample_step):
             if self.standardise_bands:
                 pixels = (pixels - self.band_mean_) / self.band_scale_
             buffered.append(pixels)
@@ -104,6 +108,7 @@ class SpectralReducer:
                 self._partial_fit(np.concatenate(buffered))
                 buffered, n_buffered = [], 0
         if n_buffered:
+            rest: np.ndarray | None
             rest = np.concatenate(buffered)
             if self.n_fit_pixels_ and len(rest) < self.n_components:
                 rest = None  # too few to update on their own; the fit already saw chunk_pixels pixels
@@ -112,11 +117,9 @@ class SpectralReducer:
         self._finish()
         return self
 
-    def _sampled_pixels(self, blocks, sample_step, should_cancel):
-        """Every ``sample_step``-th valid pixel of each raw block, float64, one array per block; raises
-        ``Cancelled`` between blocks when ``should_cancel()`` says so."""
+    def _sampled_pixels(self, blocks: Iterable[np.ndarray], sample_step: int) -> Iterator[np.ndarray]:
+        """Every ``sample_step``-th valid pixel of each raw block, float64, one array per block."""
         for block in blocks:
-            check_cancel(should_cancel)
             yield self.valid_pixels(block)[::sample_step].astype(np.float64)
 
     def _partial_fit(self, pixels):
@@ -147,7 +150,7 @@ class SpectralReducer:
         del self._ipca
 
     # -- applying --------------------------------------------------------------------------
-    def valid_pixels(self, block):
+    def valid_pixels(self, block: np.ndarray) -> np.ndarray:
         """The kept-band spectra (n, kept) of the valid pixels of a raw block."""
         kept = self._kept(block)
         return kept[valid_mask(kept, self.nodata)]
@@ -158,13 +161,13 @@ class SpectralReducer:
                              f"{int(self.band_indices.max()) + 1}")
         return block[..., self.band_indices]
 
-    def transform_pixels(self, pixels):
+    def transform_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """Scaled scores (n, n_components) float32 of kept-band spectra (n, kept)."""
         centred = pixels.astype(np.float64) - self.mean_
         scores = centred @ self.components_.T
         return (scores / self.score_scale_).astype(np.float32)
 
-    def transform_block(self, block):
+    def transform_block(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scores (rows, cols, n_components) float32 of a raw block, 0 at invalid pixels, and the mask.
 
         Rows are reduced in chunks of about ``chunk_pixels`` pixels: the float64 projection holds
@@ -183,7 +186,7 @@ class SpectralReducer:
         return out, valid
 
     # -- storage ---------------------------------------------------------------------------
-    def to_arrays(self):
+    def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays (no objects) that rebuild this reducer with ``from_arrays``."""
         return {
             "band_indices": self.band_indices,
@@ -196,7 +199,7 @@ class SpectralReducer:
         }
 
     @classmethod
-    def from_arrays(cls, arrays):
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "SpectralReducer":
         nodata = float(arrays["nodata"][0])
         components = np.asarray(arrays["pca_components"], dtype=np.float64)
         reducer = cls(arrays["band_indices"], None if np.isnan(nodata) else nodata, components.shape[0])

@@ -5,9 +5,14 @@ build its dialogs and reject bad input before TensorFlow is ever loaded, and a l
 changes everywhere. The numbers are the paper's (Ahmad, 2020): Table I's layers, Adam at 1e-3,
 batch 256, 50 epochs, 20 components, an 11 x 11 window; dropout 0.4 is the author's code.
 """
+from __future__ import annotations
+
 from dataclasses import asdict, dataclass, field
+from typing import Any, Generic, TypeVar
 
 from .errors import InputError
+
+_Number = TypeVar("_Number", int, float)
 
 #: (filters, spectral kernel depth) of the four Conv3D layers; spatial kernels are all 3 x 3.
 CONV_LAYERS = ((8, 7), (16, 5), (32, 3), (64, 3))
@@ -15,13 +20,13 @@ DENSE_UNITS = (256, 128)
 
 
 @dataclass(frozen=True)
-class Limit:
+class Limit(Generic[_Number]):
     """A setting's default and its allowed range (``maximum`` None: unbounded)."""
-    default: object
-    minimum: float
-    maximum: float = None
+    default: _Number
+    minimum: _Number
+    maximum: _Number | None = None
 
-    def admits(self, value):
+    def admits(self, value: float) -> bool:
         return value >= self.minimum and (self.maximum is None or value <= self.maximum)
 
 
@@ -70,7 +75,7 @@ SPLIT_METHODS = ("paper", "fraction", "count", "disjoint")
 DISJOINT_TEST_FRACTION = 0.3
 
 
-def check_window(window, raster_size=None):
+def check_window(window: int, raster_size: tuple[int, int] | None = None) -> None:
     """Raises InputError unless ``window`` is odd, within WINDOW's range and (given ``raster_size``,
     (width, height)) no larger than the raster's smaller side."""
     if not WINDOW.admits(window):
@@ -86,7 +91,7 @@ def check_window(window, raster_size=None):
                          f"choose a smaller odd window, at most the raster's smaller side")
 
 
-def check_components(components, kept_bands=None, excluded=""):
+def check_components(components: int, kept_bands: int | None = None, excluded: str | None = "") -> None:
     """Raises InputError unless ``components`` suits the network and, given ``kept_bands`` (left
     after excluding the bands ``excluded``), the bands."""
     if components < COMPONENTS.minimum:
@@ -98,7 +103,7 @@ def check_components(components, kept_bands=None, excluded=""):
                          f"choose at most {kept_bands} components or exclude fewer bands")
 
 
-def split_value_problem(method, value):
+def split_value_problem(method: str, value: float | None) -> str | None:
     """What is wrong with ``value`` for the split ``method`` (the fix included), or None."""
     if method not in SPLIT_METHODS:
         return f"split method '{method}' is not one of {', '.join(SPLIT_METHODS)}"
@@ -126,7 +131,7 @@ def split_value_problem(method, value):
 #: seeds 0-2; after 28 epochs 98.8%, which is why it keeps 40; disjoint split 54.6% against 51.6%).
 #: On the disjoint split it trains the network again, three rounds, with the pixels where it and the
 #: SVM baseline agree (core.cotraining), which lifted every Indian Pines seed.
-RECIPES = {
+RECIPES: dict[str, dict[str, Any]] = {
     "paper": {"epochs": EPOCHS.default, "component_scale": "each", "standardise_bands": False,
               "validation_into_training": False,
               "spectral_noise": 0.0, "patience": 0, "layout": "patches", "precision": "float32",
@@ -178,13 +183,13 @@ class TrainingConfig:
     recipe_name: str = DEFAULT_RECIPE
 
     @classmethod
-    def recipe(cls, name, **fields):
+    def recipe(cls, name: str, **fields: Any) -> "TrainingConfig":
         """The configuration of the recipe ``name`` (a key of RECIPES), ``fields`` overriding it."""
         if name not in RECIPES:
             raise InputError(f"training recipe '{name}' is not one of {', '.join(RECIPES)}")
         return cls(**{**RECIPES[name], "recipe_name": name, **fields})
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -194,19 +199,19 @@ class TrainingSettings:
     components: int = COMPONENTS.default
     exclude_bands: str = ""
     split: str = "paper"
-    split_value: float = None
+    split_value: float | None = None
     pca_sample_step: int = 1
     baseline: bool = True  # also fit and score an SVM on the same pixels (core/baseline.py)
     training: TrainingConfig = field(default_factory=TrainingConfig)
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         """One flat dict of every setting, as the record and the report show them."""
         settings = {"components": self.components, "excluded_bands": self.exclude_bands or "",
                     "split": self.split, "split_value": self.split_value, "baseline": self.baseline}
         settings.update(self.training.as_dict())
         return settings
 
-    def check(self, raster_size=None):
+    def check(self, raster_size: tuple[int, int] | None = None) -> None:
         """Raises InputError for settings that cannot work (on a raster of ``raster_size``), before any work."""
         check_window(self.training.window, raster_size)
         check_components(self.components)

@@ -10,11 +10,15 @@ reshaped, so what is trained are the Conv3D layer's weights and the saved networ
 TensorFlow's and PyTorch's CPU kernels (oneDNN) and GPUs' (cuDNN) do 3-D convolutions well; there
 this way was 1.7 to 3.2 times slower (TensorFlow), so it is used with JAX on a CPU only.
 """
+from __future__ import annotations
+
+from typing import Any
+
 import keras
 from keras import ops
 
 
-def jax_platform():
+def jax_platform() -> str | None:
     """The platform JAX computes on ("cpu", "gpu", ...), or None when Keras runs on another backend."""
     if keras.backend.backend() != "jax":
         return None
@@ -22,7 +26,7 @@ def jax_platform():
     return jax.default_backend()
 
 
-def shifts_pay():
+def shifts_pay() -> bool:
     """Whether Conv3D layers should run as Conv2D over spectral shifts: with JAX on a CPU."""
     return jax_platform() == "cpu"
 
@@ -30,7 +34,7 @@ def shifts_pay():
 class SpectralShiftConv(keras.layers.Layer):
     """Calls a Conv3D layer (valid, stride 1, channels last) as a Conv2D over its input's spectral shifts."""
 
-    def __init__(self, conv, **kwargs):
+    def __init__(self, conv: keras.layers.Conv3D, **kwargs: Any) -> None:
         super().__init__(name=f"{conv.name}_as_2d", dtype=conv.dtype_policy, **kwargs)
         self.conv = conv
 
@@ -58,7 +62,7 @@ class SpectralShiftConv(keras.layers.Layer):
         return self.conv.compute_output_shape(input_shape)
 
 
-def conv_call(layer, shifts=None):
+def conv_call(layer: keras.layers.Layer, shifts: bool | None = None) -> keras.layers.Layer:
     """What to call for ``layer`` in a model built from the network's layers: the layer itself, or
     for a Conv3D layer where ``shifts`` (default: where they pay) its spectral-shift form."""
     if isinstance(layer, keras.layers.Conv3D) and (shifts_pay() if shifts is None else shifts):
@@ -66,7 +70,7 @@ def conv_call(layer, shifts=None):
     return layer
 
 
-def patch_trainer(network, shifts=None):
+def patch_trainer(network: keras.Model, shifts: bool | None = None) -> keras.Model:
     """``network`` itself, or where spectral shifts are used (see conv_call) a model over the same
     patches built from its own layers, so that training it trains ``network``."""
     if not (shifts_pay() if shifts is None else shifts):

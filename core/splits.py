@@ -7,9 +7,14 @@ cuts each class into spatially contiguous segments and then drops every training
 S x S patch would reach a test pixel, so no test pixel is ever seen in training: the figure to
 expect on new ground.
 """
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import ndimage
 
 from .errors import InputError
@@ -20,7 +25,7 @@ class SplitError(InputError):
     """A split that the labelled pixels cannot satisfy. ``classes`` names the class ids at fault when
     the split is possible without them, so a caller may choose to drop them instead of failing."""
 
-    def __init__(self, message, classes=()):
+    def __init__(self, message: str, classes: Iterable[int] = ()) -> None:
         super().__init__(message)
         self.classes = tuple(int(c) for c in classes)
 
@@ -34,13 +39,13 @@ class Split:
     method: str
     value: float
 
-    def describe(self):
+    def describe(self) -> str:
         value = "" if self.method == "paper" else f" {self.value:g}"
         return (f"{self.method}{value}: {len(self.train)} training, {len(self.val)} validation, "
                 f"{len(self.test)} test pixels")
 
 
-def labelled_pixels(label_grid):
+def labelled_pixels(label_grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """rows, cols and labels of the non-zero pixels of a (H, W) label grid."""
     rows, cols = np.nonzero(label_grid)
     return rows, cols, np.asarray(label_grid)[rows, cols]
@@ -70,7 +75,9 @@ def _random_split(labels, n_train_of, seed, class_names):
                 f"more pixels of it, remove it from the ground truth, or change the split")
         t, rest = _split_class(members, n_train, rng)
         v, s = _split_class(rest, len(rest) // 2, rng)
-        train.append(t), val.append(v), test.append(s)
+        train.append(t)
+        val.append(v)
+        test.append(s)
     return [np.sort(np.concatenate(part)) for part in (train, val, test)]
 
 
@@ -87,7 +94,9 @@ def _paper_split(labels, seed, class_names):
                 f"needs at least 3 (test, training and validation); label more pixels of it or remove it")
         s, rest = _split_class(members, n_test, rng)
         t, v = _split_class(rest, (len(rest) + 1) // 2, rng)
-        train.append(t), val.append(v), test.append(s)
+        train.append(t)
+        val.append(v)
+        test.append(s)
     return [np.sort(np.concatenate(part)) for part in (train, val, test)]
 
 
@@ -130,7 +139,7 @@ def _disjoint_split(rows, cols, labels, window, test_fraction, seed, class_names
     return parts
 
 
-def validation_into_training(split, rows, cols, window):
+def validation_into_training(split: Split, rows: ArrayLike, cols: ArrayLike, window: int) -> Split:
     """``split`` with its validation pixels moved into training, minus any whose patch reaches a test
     pixel (so the disjoint split stays disjoint), and no validation left: once the recipe is fixed,
     the pixels that chose it are better used to fit it, the more so in the disjoint split where the
@@ -142,7 +151,8 @@ def validation_into_training(split, rows, cols, window):
     return Split(np.sort(np.concatenate([split.train, val])), split.val[:0], split.test, split.method, split.value)
 
 
-def make_split(rows, cols, labels, method="paper", value=None, seed=0, window=11, class_names=None):
+def make_split(rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, method: str = "paper", value: float | None = None,
+               seed: int = 0, window: int = 11, class_names: Mapping[int, str] | None = None) -> Split:
     """Splits labelled pixels (parallel arrays) by ``method``:
 
     - ``paper``: 30% test, the rest halved into training and validation;
@@ -160,19 +170,23 @@ def make_split(rows, cols, labels, method="paper", value=None, seed=0, window=11
     elif method == "fraction":
         parts = _random_split(labels, lambda n: max(1, int(round(value * n))), seed, class_names)
     elif method == "count":
-        parts = _random_split(labels, lambda n: int(value), seed, class_names)
+        # cast: split_value_problem has ruled out None for the count split.
+        parts = _random_split(labels, lambda n: int(cast(float, value)), seed, class_names)
     else:
         parts = _disjoint_split(np.asarray(rows), np.asarray(cols), labels, window, value, seed, class_names)
-    return Split(*parts, method=method, value=float(value) if value is not None else 0.0)
+    train, val, test = parts
+    return Split(train, val, test, method=method, value=float(value) if value is not None else 0.0)
 
 
-def make_split_per_scene(rows, cols, labels, scenes, method="paper", value=None, seed=0, window=11,
-                         class_names=None, scene_names=None):
+def make_split_per_scene(rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, scenes: ArrayLike, method: str = "paper",
+                         value: float | None = None, seed: int = 0, window: int = 11,
+                         class_names: Mapping[int, str] | None = None,
+                         scene_names: Sequence[str] | None = None) -> Split:
     """``make_split`` within each scene (``scenes``: the scene index of each labelled pixel), pooled:
     every scene gives its own training, validation and test pixels (a disjoint split holds out
     ground within each scene), so no scene is only trained on or only tested on."""
     rows, cols, labels, scenes = (np.asarray(a) for a in (rows, cols, labels, scenes))
-    parts = ([], [], [])
+    parts: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
     for scene in np.unique(scenes):
         members = np.flatnonzero(scenes == scene)
         try:

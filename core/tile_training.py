@@ -16,12 +16,17 @@ S = 21 and 2 times at S = 11. Where they are scattered (points, a few pixels per
 convolutions serve few pixels and patches are cheaper: ``tiling_gain`` counts both, and training takes tiles where they save enough
 (settings.MIN_TILING_GAIN) to pay for the epochs their less varied batches cost.
 """
+from __future__ import annotations
+
+from typing import Any
+
 import keras
 import numpy as np
 from keras import ops
+from numpy.typing import ArrayLike
 
 from .batch_loop import predict
-from .patches import add_spectral_noise, extract_windows
+from .patches import PixelBatches, add_spectral_noise, extract_windows
 from .settings import CONV_LAYERS, DENSE_UNITS
 from .spectral_conv import conv_call, jax_platform
 
@@ -35,12 +40,12 @@ TILE_CORE = 16
 TRAINING_TILE_CORE = 8
 
 
-def _last_map_side(window):
+def _last_map_side(window: int) -> int:
     """Side of the last Conv3D layer's feature map for an S-wide patch: each valid 3 x 3 layer takes 2."""
     return window - 2 * len(CONV_LAYERS)
 
 
-def _conv_work(window, bands):
+def _conv_work(window: int, bands: int) -> tuple[list[int], int]:
     """(multiply-adds per position of each Conv3D layer, multiply-adds of the dense layers per pixel)."""
     depth, channels, per_position = bands, 1, []
     for filters, kernel_depth in CONV_LAYERS:
@@ -52,7 +57,7 @@ def _conv_work(window, bands):
     return per_position, sum(a * b for a, b in zip(units, units[1:]))
 
 
-def tiling_gain(rows, cols, window, bands, core=TILE_CORE):
+def tiling_gain(rows: np.ndarray, cols: np.ndarray, window: int, bands: int, core: int = TILE_CORE) -> float:
     """How many times fewer multiply-adds tiles cost than patches for training pixels (rows, cols)."""
     per_position, dense = _conv_work(window, bands)
     patch = sum((window - 2 * i) ** 2 * work for i, work in enumerate(per_position, start=1)) + dense
@@ -69,7 +74,7 @@ class GatherWindows(keras.layers.Layer):
     tile's core); output (pixels, size * size * depth * channels).
     """
 
-    def __init__(self, size, side, **kwargs):
+    def __init__(self, size: int, side: int, **kwargs: Any):
         super().__init__(**kwargs)
         self.size, self.side = size, side
 
@@ -84,7 +89,7 @@ class GatherWindows(keras.layers.Layer):
         return (positions_shape[0], self.size * self.size * maps_shape[3] * maps_shape[4])
 
 
-def tile_trainer(network, core=TILE_CORE, shifts=None):
+def tile_trainer(network: keras.Model, core: int = TILE_CORE, shifts: bool | None = None) -> keras.Model:
     """A model over (tiles (T, core + S - 1, core + S - 1, B, 1), positions (P,)) giving (P, classes),
     built from ``network``'s own layers, so training it trains ``network`` (its Conv3D layers called
     as spectral_conv.conv_call says, ``shifts`` forcing the choice)."""
@@ -104,7 +109,7 @@ def tile_trainer(network, core=TILE_CORE, shifts=None):
     return keras.Model([tiles, positions], x, name=f"{network.name}_on_tiles")
 
 
-def _fixed_tiles_pay():
+def _fixed_tiles_pay() -> bool:
     """Whether every batch should hold one number of tiles: with JAX on an accelerator, which compiles
     a step for each input shape it meets and computes blank tiles almost for free. Indian Pines at
     S = 11 then compiles one or two training steps and one validation step in 40 epochs, where its
@@ -115,7 +120,7 @@ def _fixed_tiles_pay():
     return jax_platform() not in (None, "cpu")
 
 
-class TileDataset(keras.utils.PyDataset):
+class TileDataset(PixelBatches):
     """Batches of ((tiles, positions), class indices, weights) of ``batch_size`` pixels each.
 
     Pixels are grouped by the core x core tile they fall in. With ``shuffle`` the tile grid is shifted
@@ -128,15 +133,11 @@ class TileDataset(keras.utils.PyDataset):
     tiles, blank ones added, as the fullest batch of any arrangement so far, rounded up to 8.
     """
 
-    def __init__(self, cube, rows, cols, targets=None, window=11, batch_size=256, core=TILE_CORE,
-                 padding="zero", shuffle=False, seed=0, noise=0.0, fixed_tiles=None):
-        super().__init__(workers=1, use_multiprocessing=False)
-        self.cube, self.window, self.core, self.padding = cube, window, core, padding
-        self.rows, self.cols = np.asarray(rows), np.asarray(cols)
-        self.targets = None if targets is None else np.asarray(targets)
-        self.batch_size, self.shuffle, self.noise = int(batch_size), shuffle, noise
-        self._rng = np.random.default_rng(seed)
-        self._noise_rng = np.random.default_rng([seed, 1])
+    def __init__(self, cube: np.ndarray, rows: ArrayLike, cols: ArrayLike, targets: ArrayLike | None = None,
+                 window: int = 11, batch_size: int = 256, core: int = TILE_CORE, padding: str = "zero",
+                 shuffle: bool = False, seed: int = 0, noise: float = 0.0, fixed_tiles: bool | None = None):
+        super().__init__(cube, rows, cols, targets, window, batch_size, padding, shuffle, seed, noise)
+        self.core = core
         self.fixed_tiles = _fixed_tiles_pay() if fixed_tiles is None else fixed_tiles
         self._tiles_per_batch = 0
         self._arrange()
@@ -158,20 +159,13 @@ class TileDataset(keras.utils.PyDataset):
                           for start in range(0, len(key), self.batch_size))
             self._tiles_per_batch = max(self._tiles_per_batch, -(-fullest // 8) * 8)
 
-    @property
-    def num_batches(self):
-        return -(-len(self.rows) // self.batch_size)
-
-    def __len__(self):
-        return self.num_batches
-
-    def slots(self):
+    def slots(self) -> np.ndarray:
         """(num_batches * batch_size,) index of the pixel in each output row of an epoch, -1 where none."""
         slots = np.full(self.num_batches * self.batch_size, -1)
         slots[:len(self._order)] = self._order
         return slots
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> tuple:
         pick = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         _, first, tile_of = np.unique(self._key[pick], return_index=True, return_inverse=True)
         margin = self.window // 2
@@ -195,12 +189,12 @@ class TileDataset(keras.utils.PyDataset):
         weights[:len(pick)] = 1.0
         return inputs, targets, weights
 
-    def on_epoch_end(self):
+    def on_epoch_end(self) -> None:
         if self.shuffle:
             self._arrange()
 
 
-def predict_on_tiles(trainer, dataset):
+def predict_on_tiles(trainer: keras.Model, dataset: "TileDataset") -> np.ndarray:
     """Softmax (n, classes) of ``dataset``'s pixels, in their given order."""
     output = predict(trainer, dataset)
     slots = dataset.slots()

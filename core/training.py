@@ -4,20 +4,24 @@ Defaults are the paper's: Adam with learning rate 1e-3, batch 256, 50 epochs, an
 0.4 used in the author's code. Runs are seeded so the same data and seed give the same model on the
 same machine.
 """
+from __future__ import annotations
+
 import time
 from dataclasses import dataclass
 from functools import partial
 
 import keras
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .batch_loop import SCORING_BATCH, evaluate, train_epoch
-from .errors import Cancelled
 from .network import build_fast3dcnn
 from .patches import PatchDataset
 from .precision import training_dtype
+from .progress import SILENT, Reporter
 from .settings import MIN_TILING_GAIN, TrainingConfig
 from .spectral_conv import patch_trainer
+from .splits import Split
 from .tile_training import TRAINING_TILE_CORE, TileDataset, tile_trainer, tiling_gain
 
 
@@ -42,24 +46,25 @@ class _BestEpoch:
 @dataclass
 class TrainingResult:
     model: keras.Model
-    history: dict          # per-epoch lists: loss, accuracy, val_loss, val_accuracy
+    history: dict[str, list[float | None]]  # per-epoch lists: loss, accuracy, val_loss, val_accuracy
     seconds: float
     patches_per_second: float
-    best_epoch: int = None  # 0-based epoch whose weights were restored, else None
+    best_epoch: int | None = None  # 0-based epoch whose weights were restored, else None
     stop_reason: str = ""   # why training ended when it did, in words for the report
     layout: str = "patches"  # how the batches were computed: "tiles" or "patches"
     tiling_gain: float = 1.0  # times fewer multiply-adds on tiles than on patches (tile_training)
     dtype: str = "float32"  # the Keras dtype policy training used
 
 
-def train_network(cube, rows, cols, targets, split, n_classes, config=None, progress=None,
-                  should_cancel=None):
+def train_network(cube: np.ndarray, rows: ArrayLike, cols: ArrayLike, targets: ArrayLike, split: Split,
+                  n_classes: int, config: TrainingConfig | None = None,
+                  reporter: Reporter = SILENT) -> TrainingResult:
     """Trains a new network on ``cube`` (H, W, B) at the labelled pixels of ``split``.
 
     ``rows``, ``cols`` and ``targets`` (class indices 0..n_classes-1) are parallel arrays over the
-    labelled pixels; ``split.train`` and ``split.val`` index them. ``progress(epoch, batch,
-    batches)`` is called after each batch; ``should_cancel()`` is polled after each batch and a
-    True answer stops training cleanly and raises ``Cancelled``.
+    labelled pixels; ``split.train`` and ``split.val`` index them. After each batch ``reporter``
+    hears the share of the epochs done and is asked whether to stop: then training stops cleanly
+    and raises ``Cancelled``.
     """
     config = config or TrainingConfig()
     keras.utils.set_random_seed(config.seed)
@@ -70,15 +75,7 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
     # from the whole training set generalise better there than batches of a few neighbourhoods.
     on_tiles = config.layout == "tiles" or (config.layout == "auto" and gain >= MIN_TILING_GAIN
                                             and split.method != "disjoint")
-    batches = partial(TileDataset, core=TRAINING_TILE_CORE) if on_tiles else PatchDataset
-
-    def dataset(part, training, batch_size=config.batch_size):
-        return batches(cube, rows[part], cols[part], targets[part], window=config.window,
-                       batch_size=batch_size, padding=config.padding, shuffle=training, seed=config.seed,
-                       noise=config.spectral_noise if training else 0.0)
-
-    train_data = dataset(split.train, True)
-    val_data = dataset(split.val, False, SCORING_BATCH) if len(split.val) else None
+    train_data, val_data = _datasets(cube, rows, cols, targets, split, config, on_tiles)
     dtype = training_dtype(config.precision)
     network = build_fast3dcnn(config.window, bands, n_classes, config.dropout, dtype, config.initializer)
     model = tile_trainer(network, TRAINING_TILE_CORE) if on_tiles else patch_trainer(network)
@@ -86,29 +83,56 @@ def train_network(cube, rows, cols, targets, split, n_classes, config=None, prog
                   loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
     watch = _BestEpoch(config.patience) if val_data is not None else None
     restore = watch is not None and (config.keep_best or config.patience > 0)
-    validated = set(_validated_epochs(config.epochs, config.validation_every))
-    history = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
     start = time.perf_counter()
+    history = _epochs(model, train_data, val_data, watch, config, reporter)
+    seconds = time.perf_counter() - start
+    epochs_run = len(history["loss"])
+    best_epoch = _restore_best(model, watch, restore)
+    if dtype != "float32":  # the network the model file and classification will use
+        trained, network = network, build_fast3dcnn(config.window, bands, n_classes, config.dropout)
+        network.set_weights(trained.get_weights())
+    return TrainingResult(network, history, seconds, len(split.train) * epochs_run / max(seconds, 1e-9),
+                          best_epoch, _stop_reason(config, watch, restore, epochs_run),
+                          "tiles" if on_tiles else "patches", gain, dtype)
+
+
+def _datasets(cube, rows, cols, targets, split, config, on_tiles):
+    """The training batches, shuffled and with noise, and the validation batches (None: no
+    validation pixels), on tiles or patches."""
+    batches = partial(TileDataset, core=TRAINING_TILE_CORE) if on_tiles else PatchDataset
+
+    def dataset(part, training, batch_size=config.batch_size):
+        return batches(cube, rows[part], cols[part], targets[part], window=config.window,
+                       batch_size=batch_size, padding=config.padding, shuffle=training, seed=config.seed,
+                       noise=config.spectral_noise if training else 0.0)
+
+    return dataset(split.train, True), dataset(split.val, False, SCORING_BATCH) if len(split.val) else None
+
+
+def _epochs(model, train_data, val_data, watch, config, reporter):
+    """The per-epoch history of training ``model`` on ``train_data`` for ``config.epochs`` epochs, or
+    fewer once ``watch`` (None: no ``val_data``) says that the validation pixels stopped improving."""
+    validated = set(_validated_epochs(config.epochs, config.validation_every))
+    history: dict[str, list[float | None]] = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
     for epoch in range(config.epochs):
         logs = dict(zip(("loss", "accuracy"), train_epoch(model, train_data, partial(
-            _after_batch, progress, should_cancel, epoch, len(train_data)))))
+            _after_batch, reporter, epoch, len(train_data), config.epochs))))
         if watch is not None and epoch in validated:
             logs.update(zip(("val_loss", "val_accuracy"), evaluate(model, val_data)))
         for key, values in history.items():
             values.append(logs.get(key))
         if "val_accuracy" in logs and watch.stops(model, epoch, logs["val_accuracy"]):
             break
-    seconds = time.perf_counter() - start
-    epochs_run = len(history["loss"])
-    restored = restore and watch.weights is not None
-    if restored:
-        model.set_weights(watch.weights)
-    if dtype != "float32":  # the network the model file and classification will use
-        trained, network = network, build_fast3dcnn(config.window, bands, n_classes, config.dropout)
-        network.set_weights(trained.get_weights())
-    return TrainingResult(network, history, seconds, len(split.train) * epochs_run / max(seconds, 1e-9),
-                          watch.best_epoch if restored else None, _stop_reason(config, watch, restore, epochs_run),
-                          "tiles" if on_tiles else "patches", gain, dtype)
+    return history
+
+
+def _restore_best(model, watch, restore):
+    """Gives ``model`` the weights of its best validation epoch where ``restore`` asks for them;
+    that epoch, or None where none was restored."""
+    if watch is None or not restore or watch.weights is None:
+        return None
+    model.set_weights(watch.weights)
+    return watch.best_epoch
 
 
 def _learning_rate(config, steps_per_epoch):
@@ -137,12 +161,10 @@ def _stop_reason(config, watch, restore, epochs_run):
     return reason
 
 
-def _after_batch(progress, should_cancel, epoch, batches, index):
+def _after_batch(reporter, epoch, batches, epochs, index):
     """Reports the batch just trained and raises Cancelled when the caller asks to stop."""
-    if progress is not None:
-        progress(epoch, index + 1, batches)
-    if should_cancel is not None and should_cancel():
-        raise Cancelled()
+    reporter.progress((epoch + (index + 1) / batches) / epochs)
+    reporter.check_cancel()
 
 
 def _validated_epochs(epochs, every):

@@ -103,7 +103,7 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
 
         progress.log(self.tr("Reading the reference on the class map's grid ({})").format(info.describe()))
         grid, reference_classes, source = self._reference(parameters, context, info, map_classes, progress)
-        progress(20)
+        progress.progress(0.2)
         expected, mapped, map_pixels = self._labelled_pairs(band, grid, info, progress)
 
         class_ids = np.union1d(np.unique(expected), np.unique(mapped[mapped > 0]))
@@ -124,10 +124,10 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
                            versions={"python": platform.python_version(), "numpy": np.__version__,
                                      "GDAL": gdal.__version__, "QGIS": Qgis.QGIS_VERSION},
                            area_estimates=estimates)
-        progress(85)
+        progress.progress(0.85)
         html_path, json_path = write_report(record, report_path, class_map_preview(info.path),
                                             title=self.tr("Accuracy assessment of {}").format(map_layer.name()))
-        progress(100)
+        progress.progress(1.0)
         return {self.OUTPUT_REPORT: html_path, self.OUTPUT_JSON: json_path,
                 self.OVERALL_ACCURACY: figures["overall_accuracy"],
                 self.AVERAGE_ACCURACY: figures["average_accuracy"], self.KAPPA: figures["kappa"]}
@@ -168,7 +168,7 @@ class AssessAlgorithm(Fast3DCNNAlgorithm):
                 map_pixels[int(class_id)] = map_pixels.get(int(class_id), 0) + int(count)
             expected.append(grid[row:row + STRIP_ROWS][labelled])
             mapped.append(values[labelled])
-            progress(20 + 60 * min(info.height, row + STRIP_ROWS) / info.height)
+            progress.progress(0.2 + 0.6 * min(info.height, row + STRIP_ROWS) / info.height)
         map_pixels.pop(0, None)
         return np.concatenate(expected), np.concatenate(mapped), map_pixels
 

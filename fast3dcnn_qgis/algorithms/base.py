@@ -10,8 +10,9 @@ API for subclasses (the whole contract):
   ``qgis_process help`` are generated from these;
 - ``execute(self, parameters, context, progress)``: the work; returns the results dict (never
   override ``run``: that is QgsProcessingAlgorithm.run, which Processing calls). ``progress`` is a
-  ``Progress`` that the core's callbacks accept as they are (``progress(percent)``,
-  ``progress.should_cancel()``, ``progress.log(text)``), with ``progress.part(a, b)`` for a phase.
+  ``Progress``, the core's ``Reporter`` on QGIS's feedback, handed to the core as it is
+  (``progress.progress(fraction)``, ``progress.check_cancel()``, ``progress.log(text)``,
+  ``progress.warn(text)``), with ``progress.part(start, end)`` for a phase's span (fractions).
   Raise ``core.errors.InputError`` (every input error of the core and the plugin derives from it)
   or ``QgsProcessingException`` with a message naming the parameter, the value and the fix, and
   let ``core.errors.Cancelled`` through: ``processAlgorithm`` turns them into QGIS's exception,
@@ -27,6 +28,8 @@ The base checks that the modules in ``REQUIRES`` (by default TensorFlow/Keras an
 import before ``execute`` and otherwise fails with the install command, so a missing package never
 breaks the plugin itself; algorithms that need less say so, and never pay TensorFlow's start-up.
 """
+from __future__ import annotations
+
 import contextlib
 import os
 import tempfile

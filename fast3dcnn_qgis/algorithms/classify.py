@@ -110,8 +110,8 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         try:
             with self.concerning(self.MODEL, errors=ModelFileError):
                 classify_on_cluster(client, model_path, [job], min_confidence=options["min_confidence"],
-                                    progress=lambda job: progress(100.0 * job.done / max(job.tiles, 1)),
-                                    should_cancel=progress.should_cancel)
+                                    progress=lambda job: progress.progress(job.done / max(job.tiles, 1)),
+                                    should_cancel=progress.is_canceled)
         finally:
             client.close()
         if job.error:

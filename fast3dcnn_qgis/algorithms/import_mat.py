@@ -81,10 +81,10 @@ class ImportMatAlgorithm(Fast3DCNNAlgorithm):
         array = storage_array(array)
         progress.log(self.tr("Variable {}: written as {} band(s) of {}").format(
             variable.describe(), 1 if array.ndim == 2 else array.shape[2], array.dtype))
-        progress(10)
+        progress.progress(0.1)
         nodata = 0 if self.parameterAsBoolean(parameters, self.ZERO_IS_NODATA, context) else None
         write_geotiff(array, output, nodata, {"MATLAB_FILE": os.path.basename(path), "MATLAB_VARIABLE":
-                                              variable.name}, progress.part(10, 100))
+                                              variable.name}, progress.part(0.1, 1.0))
         return {self.OUTPUT: output, self.IMPORTED_VARIABLE: variable.name}
 
 
@@ -122,5 +122,5 @@ def write_geotiff(array, path, nodata, metadata, progress):
         for row in range(0, rows, step):
             progress.check_cancel()
             writer.write(row, 0, cube[row:row + step] if bands > 1 else cube[row:row + step, :, 0])
-            progress(100 * min(rows, row + step) / rows)
+            progress.progress(min(rows, row + step) / rows)
         return writer.commit()

@@ -1,34 +1,27 @@
-"""The progress an algorithm reports, in the form the core's callbacks take."""
+"""QGIS's feedback as the core's Reporter, so an algorithm hands its one progress object to the core
+and to the plugin's own steps alike."""
+from __future__ import annotations
+
 from qgis.core import QgsProcessingFeedback
 
-from ..core.errors import check_cancel
+from ..core.progress import Reporter
 
 
-class Progress:
-    """QgsProcessingFeedback seen through the core's callbacks, over a part of the progress bar."""
+class Progress(Reporter):
+    """QgsProcessingFeedback: progress as a fraction of the run (``part`` gives a step its span of
+    the bar), messages in the log, Cancel from the dialog's button."""
 
-    def __init__(self, feedback: QgsProcessingFeedback, start: float = 0.0, end: float = 100.0) -> None:
-        self.feedback, self.start, self.end = feedback, float(start), float(end)
+    def __init__(self, feedback: QgsProcessingFeedback) -> None:
+        self.feedback = feedback
 
-    def __call__(self, percent: float) -> None:
-        """Reports ``percent`` (0-100) of this part."""
-        percent = min(max(float(percent), 0.0), 100.0)
-        self.feedback.setProgress(self.start + (self.end - self.start) * percent / 100.0)
+    def progress(self, fraction: float) -> None:
+        self.feedback.setProgress(100.0 * min(max(float(fraction), 0.0), 1.0))
 
-    def part(self, start: float, end: float) -> "Progress":
-        """The sub-range ``start``-``end`` percent of this part, as its own Progress."""
-        span = self.end - self.start
-        return Progress(self.feedback, self.start + span * start / 100.0, self.start + span * end / 100.0)
+    def log(self, message: str) -> None:
+        self.feedback.pushInfo(message)
 
-    def should_cancel(self) -> bool:
+    def warn(self, message: str) -> None:
+        self.feedback.pushWarning(message)
+
+    def is_canceled(self) -> bool:
         return self.feedback.isCanceled()
-
-    def check_cancel(self) -> None:
-        """Raises Cancelled when the user has pressed Cancel."""
-        check_cancel(self.should_cancel)
-
-    def log(self, text: str) -> None:
-        self.feedback.pushInfo(text)
-
-    def warn(self, text: str) -> None:
-        self.feedback.pushWarning(text)

@@ -37,7 +37,7 @@ class TrainAlgorithm(TrainParameters):
         settings = self._settings(parameters, context, scenes, progress)
         progress.check_cancel()
 
-        classifier = self._train(scenes, settings, progress.part(0, 75 if paths.map else 97))
+        classifier = self._train(scenes, settings, progress.part(0.0, 0.75 if paths.map else 0.97))
         accuracy = classifier.record.accuracy
         progress.log(self.tr("Test pixels: OA {:.2%}, AA {:.2%}, kappa {:.4f} ({})").format(
             accuracy["overall_accuracy"], accuracy["average_accuracy"], accuracy["kappa"],
@@ -45,11 +45,11 @@ class TrainAlgorithm(TrainParameters):
         self._complete_record(classifier.record, scenes, self.parameterAsString(parameters, self.CLASS_FIELD, context))
         if paths.map:
             progress.log(self.tr("Classifying the scene"))
-            classify_scene(classifier, scenes[0].dataset, scenes[0].info, paths.map, progress.part(75, 97),
+            classify_scene(classifier, scenes[0].dataset, scenes[0].info, paths.map, progress.part(0.75, 0.97),
                            **paths.map_options)
         progress.check_cancel()
         results = self._write_model_and_report(classifier, paths, layer.name())
-        progress(100)
+        progress.progress(1.0)
         if paths.map:
             load_with_style(context, paths.map, style_path(paths.map))
             results.update({self.OUTPUT: paths.map, **paths.map_extras})
@@ -115,7 +115,7 @@ class TrainAlgorithm(TrainParameters):
 
     def _train(self, scenes, settings, progress):
         from ..core.splits import SplitError
-        from ..core.workflow import train_classifier
+        from ..core.workflow import Scene, train_classifier
 
         mosaic, blocks, grid, classes = canvas(scenes, settings.training.window)
         info = scenes[0].info
@@ -123,10 +123,9 @@ class TrainAlgorithm(TrainParameters):
         subject = self.tr("{} ('{}') under {}").format(self.GROUND_TRUTH, scenes[0].truth.source, self.SPLIT)
         try:
             with self.concerning(subject, settings.split, SplitError):
-                return train_classifier(
-                    blocks, mosaic.height, mosaic.width, info.band_count, grid, settings, classes=classes,
-                    nodata=info.nodata, spill_path=spill, progress=progress, should_cancel=progress.should_cancel,
-                    log=progress.log, mosaic=mosaic, baseline_runner=self._baseline_runner(progress))
+                return train_classifier(Scene(blocks, mosaic.height, mosaic.width, info.band_count, grid,
+                                              nodata=info.nodata, classes=classes, mosaic=mosaic), settings,
+                                        progress, spill_path=spill, baseline_runner=self._baseline_runner(progress))
         finally:
             if spill and os.path.exists(spill):
                 os.remove(spill)

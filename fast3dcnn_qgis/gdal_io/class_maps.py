@@ -35,7 +35,7 @@ def classify_scene(classifier, dataset, info, output_path, progress, confidence_
             for name, writer in writers.items():
                 writer.write(prediction.block.row, prediction.block.col, getattr(prediction, name))
             rejected += prediction.n_rejected
-            progress(100.0 * done / total)
+            progress.progress(done / total)
         progress.check_cancel()
         for writer in writers.values():
             writer.commit()

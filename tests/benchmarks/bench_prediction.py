@@ -168,13 +168,13 @@ def bfloat16_differences(data):
     from fast3dcnn_qgis.core.fully_conv import fully_convolutional, tiled_probabilities
     from fast3dcnn_qgis.core.prediction import reduce_block
     from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
-    from fast3dcnn_qgis.core.workflow import train_classifier
+    from fast3dcnn_qgis.core.workflow import Scene, train_classifier
     from scenes import SCENES
     scene = SCENES["salinas_a"]
     cube, labels = scene.load(data)
     settings = TrainingSettings(exclude_bands=scene.exclude_bands, split="count", split_value=50,
                                 training=TrainingConfig(window=WINDOW, epochs=10))
-    classifier = train_classifier(lambda: array_blocks(cube, 64), *cube.shape, labels, settings)
+    classifier = train_classifier(Scene(lambda: array_blocks(cube, 64), *cube.shape, labels), settings)
     padded, valid = reduce_block(classifier, next(array_blocks(cube, *cube.shape[:2])))
     single, half = (tiled_probabilities(fully_convolutional(classifier.network, dtype), padded, WINDOW)[valid]
                     for dtype in (None, "mixed_bfloat16"))

@@ -43,7 +43,7 @@ from fast3dcnn_qgis.core.reduction import SpectralReducer  # noqa: E402
 from fast3dcnn_qgis.core.settings import DEFAULT_RECIPE, TrainingConfig, TrainingSettings  # noqa: E402
 from fast3dcnn_qgis.core.splits import labelled_pixels, make_split  # noqa: E402
 from fast3dcnn_qgis.core.tile_training import TRAINING_TILE_CORE, TileDataset, tile_trainer, tiling_gain  # noqa: E402
-from fast3dcnn_qgis.core.workflow import train_classifier  # noqa: E402
+from fast3dcnn_qgis.core.workflow import Scene, train_classifier  # noqa: E402
 from bench_disjoint import parse_recipe  # noqa: E402
 from paper_tables import paper_figures  # noqa: E402
 from scenes import SCENES  # noqa: E402
@@ -75,7 +75,7 @@ def train_once(cube, labels, scene, window, seed, split, variant):
                                 training=TrainingConfig.recipe(recipe.partition("+")[0], window=window, seed=seed,
                                                                **fields))
     start = time.perf_counter()
-    record = train_classifier(lambda: array_blocks(cube, 64), *cube.shape, labels, settings).record
+    record = train_classifier(Scene(lambda: array_blocks(cube, 64), *cube.shape, labels), settings).record
     return {"scene": scene.name, "window": window, "seed": seed, "split": split, "variant": variant,
             "recipe": recipe, "oa": record.accuracy["overall_accuracy"], "aa": record.accuracy["average_accuracy"],
             "kappa": record.accuracy["kappa"], "train_seconds": record.timings["train_seconds"],

@@ -97,7 +97,7 @@ def measure(run, data, figures):
     from fast3dcnn_qgis.core.blocks import array_blocks
     from fast3dcnn_qgis.core.prediction import predict_blocks
     from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
-    from fast3dcnn_qgis.core.workflow import train_classifier
+    from fast3dcnn_qgis.core.workflow import Scene, train_classifier
 
     scene = SCENES[run["scene"]]
     cube, labels = scene.load(data)
@@ -109,7 +109,7 @@ def measure(run, data, figures):
                                 training=TrainingConfig.recipe(run.get("recipe", "paper"), window=run["window"],
                                                                epochs=run["epochs"], seed=run["seed"],
                                                                validation_every=run["epochs"]))
-    classifier = train_classifier(lambda: array_blocks(cube, 64), *cube.shape, labels, settings, classes=classes)
+    classifier = train_classifier(Scene(lambda: array_blocks(cube, 64), *cube.shape, labels, classes=classes), settings)
     record = classifier.record
     report = record.accuracy
 

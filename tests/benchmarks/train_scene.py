@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 from fast3dcnn_qgis.core.blocks import array_blocks  # noqa: E402
 from fast3dcnn_qgis.core.settings import (COMPONENT_SCALES, DEFAULT_RECIPE, RECIPES, TrainingConfig,  # noqa: E402
                                           TrainingSettings)
-from fast3dcnn_qgis.core.workflow import train_classifier  # noqa: E402
+from fast3dcnn_qgis.core.progress import CallbackReporter  # noqa: E402
+from fast3dcnn_qgis.core.workflow import Scene, train_classifier  # noqa: E402
 from paper_tables import separable_labels  # noqa: E402
 from scenes import SCENES  # noqa: E402
 
@@ -52,7 +53,8 @@ def main():
                                 training=TrainingConfig.recipe(args.recipe, window=args.window, seed=args.seed,
                                                                **overrides))
     start = time.perf_counter()
-    classifier = train_classifier(lambda: array_blocks(cube, 64), *cube.shape, labels, settings, log=print)
+    classifier = train_classifier(Scene(lambda: array_blocks(cube, 64), *cube.shape, labels), settings,
+                                  CallbackReporter(log=print))
     total = time.perf_counter() - start
     record = classifier.record
     report, timings = record.accuracy, record.timings

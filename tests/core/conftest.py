@@ -35,10 +35,9 @@ def salinas_classifier(salinas):
     from fast3dcnn_qgis.core.blocks import array_blocks
     from fast3dcnn_qgis.core.classes import ClassTable
     from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
-    from fast3dcnn_qgis.core.workflow import train_classifier
+    from fast3dcnn_qgis.core.workflow import Scene, train_classifier
     cube, labels = salinas
     settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS,
                                 training=TrainingConfig(window=9, epochs=3, seed=1))
-    return train_classifier(lambda: array_blocks(cube, 32), *cube.shape, labels, settings,
-                            classes=ClassTable.from_ids([1, 10], {1: "Brocoli_green_weeds_1",
-                                                                  10: "Corn_senesced_green_weeds"}))
+    classes = ClassTable.from_ids([1, 10], {1: "Brocoli_green_weeds_1", 10: "Corn_senesced_green_weeds"})
+    return train_classifier(Scene(lambda: array_blocks(cube, 32), *cube.shape, labels, classes=classes), settings)

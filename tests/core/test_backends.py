@@ -15,6 +15,9 @@ import pytest
 
 from .conftest import SALINAS_BAD_BANDS
 
+# Trains a model on each backend, each in a subprocess Python.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
 BACKENDS = ("tensorflow", "jax")
 
@@ -26,13 +29,13 @@ from fast3dcnn_qgis.core.fully_conv import fully_convolutional, tiled_probabilit
 from fast3dcnn_qgis.core.modelfile import load_classifier, save_classifier
 from fast3dcnn_qgis.core.prediction import reduce_block
 from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
-from fast3dcnn_qgis.core.workflow import train_classifier
+from fast3dcnn_qgis.core.workflow import Scene, train_classifier
 
 step, folder, bad_bands = sys.argv[1:4]
 cube, labels = np.load(folder + "/cube.npy"), np.load(folder + "/labels.npy")
 if step == "train":
     settings = TrainingSettings(exclude_bands=bad_bands, training=TrainingConfig(window=9, epochs=2, seed=3))
-    save_classifier(train_classifier(lambda: array_blocks(cube, 32), *cube.shape, labels, settings),
+    save_classifier(train_classifier(Scene(lambda: array_blocks(cube, 32), *cube.shape, labels), settings),
                     folder + "/model.f3dcnn")
 classifier = load_classifier(folder + "/model.f3dcnn")
 padded, valid = reduce_block(classifier, Block(0, 0, cube))

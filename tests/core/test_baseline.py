@@ -1,6 +1,7 @@
 """The SVM baseline: spectra gathered from blocks are the scene's own, it is fitted and scored on
 exactly the split's pixels, and every training record carries it."""
 import numpy as np
+import pytest
 
 from fast3dcnn_qgis.core.bands import kept_bands
 from fast3dcnn_qgis.core.baseline import MAX_FIT, PixelSpectra, svm_baseline, verdict
@@ -56,6 +57,7 @@ def test_verdict_names_the_better_classifier_and_a_subsample():
     assert "as good as each other" in verdict({"overall_accuracy": 0.901}, baseline)
 
 
+@pytest.mark.slow
 def test_the_training_record_holds_the_baseline(salinas_classifier):
     record = salinas_classifier.record
     assert record.baseline["n_test"] == record.accuracy["n_pixels"]

@@ -9,6 +9,9 @@ from fast3dcnn_qgis.core.network import build_fast3dcnn
 from fast3dcnn_qgis.core.patches import PatchDataset
 from fast3dcnn_qgis.core.tile_training import TileDataset, predict_on_tiles, tile_trainer
 
+# Every test takes the session's trained salinas_classifier, and most train an epoch.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def pixels(salinas, salinas_classifier):

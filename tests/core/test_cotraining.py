@@ -6,7 +6,8 @@ import pytest
 from fast3dcnn_qgis.core.blocks import array_blocks
 from fast3dcnn_qgis.core.cotraining import MAX_POOL, ROUNDS, applies, pool_mask, pseudo_labels
 from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
-from fast3dcnn_qgis.core.workflow import train_classifier
+from fast3dcnn_qgis.core.progress import CallbackReporter
+from fast3dcnn_qgis.core.workflow import Scene, train_classifier
 
 from .conftest import SALINAS_BAD_BANDS
 
@@ -39,11 +40,12 @@ def cotrained(salinas):
     settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, split="disjoint",
                                 training=TrainingConfig.recipe("robust", window=9, epochs=3))
     messages, percents = [], []
-    classifier = train_classifier(lambda: array_blocks(cube, 40), *cube.shape, labels, settings,
-                                  log=messages.append, progress=percents.append)
+    classifier = train_classifier(Scene(lambda: array_blocks(cube, 40), *cube.shape, labels), settings,
+                                  CallbackReporter(percents.append, messages.append))
     return classifier.record, messages, percents
 
 
+@pytest.mark.slow
 def test_the_robust_recipe_cotrains_on_the_disjoint_split_without_test_labels(cotrained, salinas):
     record, messages, percents = cotrained
     cotraining = record.cotraining
@@ -71,13 +73,14 @@ def test_the_robust_recipe_cotrains_on_the_disjoint_split_without_test_labels(co
 
 @pytest.mark.parametrize("recipe, split, baseline, cotrains", [
     ("paper", "disjoint", True, False), ("robust", "paper", True, False), ("robust", "disjoint", False, False)])
+@pytest.mark.slow
 def test_cotraining_is_off_for_the_paper_recipe_random_splits_and_without_the_svm(salinas, recipe, split, baseline,
                                                                                   cotrains):
     cube, labels = salinas
     settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, split=split, baseline=baseline,
                                 training=TrainingConfig.recipe(recipe, window=9, epochs=1))
     messages = []
-    record = train_classifier(lambda: array_blocks(cube, 40), *cube.shape, labels, settings,
-                              log=messages.append).record
+    record = train_classifier(Scene(lambda: array_blocks(cube, 40), *cube.shape, labels), settings,
+                              CallbackReporter(log=messages.append)).record
     assert record.cotraining is None and "first_train_seconds" not in record.timings
     assert any(m.startswith("No co-training") for m in messages) == (recipe == "robust" and split == "disjoint")

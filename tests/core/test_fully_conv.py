@@ -16,7 +16,7 @@ from fast3dcnn_qgis.core.network import build_fast3dcnn
 from fast3dcnn_qgis.core.prediction import patch_probabilities, predict_blocks, reduce_block
 from fast3dcnn_qgis.core.reduction import SpectralReducer
 from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
-from fast3dcnn_qgis.core.workflow import train_classifier
+from fast3dcnn_qgis.core.workflow import Scene, train_classifier
 
 from .conftest import SALINAS_BAD_BANDS
 
@@ -52,7 +52,7 @@ def trained_classifier(scene, window):
         labels = sparse
     settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, split="count", split_value=10,
                                 training=TrainingConfig(window=window, epochs=2, batch_size=64))
-    return train_classifier(lambda: array_blocks(cube, 32), *cube.shape, labels, settings, nodata=NODATA)
+    return train_classifier(Scene(lambda: array_blocks(cube, 32), *cube.shape, labels, nodata=NODATA), settings)
 
 
 def reference(classifier, cube):
@@ -90,6 +90,7 @@ def assert_same_predictions(classifier, cube, block_options):
 
 
 @pytest.mark.parametrize("padding", ["zero", "reflect"])
+@pytest.mark.slow
 def test_window_11_random_weights_whole_scene(scene, padding):
     cube = scene[0]
     classifier = random_classifier(cube, 11, padding, seed=1)
@@ -98,18 +99,21 @@ def test_window_11_random_weights_whole_scene(scene, padding):
 
 
 @pytest.mark.parametrize("padding, components", [("zero", 20), ("reflect", 17)])
+@pytest.mark.slow
 def test_window_25_random_weights_scene_corner(scene, padding, components):
     cube = scene[0][:24, :27]  # the patch reference costs 200 million multiply-adds per pixel at S = 25
     classifier = random_classifier(cube, 25, padding, components, n_classes=4, seed=2)
     assert_same_predictions(classifier, cube, [(13, 17, {"budget_bytes": 2 ** 20})])
 
 
+@pytest.mark.slow
 def test_window_11_trained(scene):
     cube = scene[0]
     classifier = trained_classifier(scene, 11)
     assert_same_predictions(classifier, cube, [(83, None, {}), (25, 40, {"budget_bytes": 2 ** 20})])
 
 
+@pytest.mark.slow
 def test_window_25_trained_scene_corner(scene):
     classifier = trained_classifier(scene, 25)
     assert_same_predictions(classifier, scene[0][-22:, -25:], [(9, 11, {})])

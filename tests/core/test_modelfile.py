@@ -12,6 +12,7 @@ from fast3dcnn_qgis.core.modelfile import ModelFileError, load_classifier, read_
 from .conftest import SALINAS_BAD_BANDS
 
 
+@pytest.mark.slow
 def test_round_trip_keeps_everything(salinas_classifier, tmp_path, salinas):
     path = tmp_path / "salinas.f3dcnn"
     save_classifier(salinas_classifier, str(path))
@@ -54,6 +55,7 @@ def saved(salinas_classifier, tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_not_a_model_and_truncated_files_are_refused(saved, tmp_path):
     text = tmp_path / "notes.f3dcnn"
     text.write_text("hello")
@@ -67,6 +69,7 @@ def test_not_a_model_and_truncated_files_are_refused(saved, tmp_path):
         load_classifier(str(tmp_path / "missing.f3dcnn"))
 
 
+@pytest.mark.slow
 def test_newer_format_version_asks_for_an_update(saved, tmp_path):
     newer = tmp_path / "newer.f3dcnn"
 
@@ -90,6 +93,7 @@ class _Payload:
         return (open, (os.environ["PAYLOAD_MARKER"], "w"))
 
 
+@pytest.mark.slow
 def test_a_pickle_payload_never_runs(saved, tmp_path, monkeypatch):
     marker = tmp_path / "payload-ran"
     monkeypatch.setenv("PAYLOAD_MARKER", str(marker))
@@ -105,6 +109,7 @@ def test_a_pickle_payload_never_runs(saved, tmp_path, monkeypatch):
     assert marker.exists()
 
 
+@pytest.mark.slow
 def test_a_format_1_file_still_loads(saved, tmp_path, salinas_classifier):
     """Format 1 kept the classes as three parallel maps and the training figures as 'metadata'."""
     old = tmp_path / "format1.f3dcnn"
@@ -181,6 +186,7 @@ def _with_header(saved, target, change=None, arrays=None):
     ("classes", [{"id": 1, "name": "x" * 500}, {"id": 2}], r"field 'classes.name'"),
     ("record", "text", r"field 'record'"),
 ])
+@pytest.mark.slow
 def test_crafted_headers_are_refused_before_anything_is_built(saved, tmp_path, field, value, message):
     crafted = _with_header(saved, tmp_path / "crafted.f3dcnn",
                            lambda header: header.update({field: value}) if value is not None else header.pop(field))
@@ -196,6 +202,7 @@ def test_crafted_headers_are_refused_before_anything_is_built(saved, tmp_path, f
     ({"reducer_band_indices": np.append(np.arange(203), 5000)},
      r"field 'reducer_band_indices' = 5000: bands must lie from 0 to 223"),
 ])
+@pytest.mark.slow
 def test_arrays_of_the_wrong_shape_are_refused_unread(saved, tmp_path, arrays, message):
     crafted = _with_header(saved, tmp_path / "crafted.f3dcnn", arrays=arrays)
     with pytest.raises(ModelFileError, match=message):

@@ -1,13 +1,14 @@
 """Several rasters trained as one: on the mosaic's canvas a patch at a scene's edge is the scene's
 own zero-padded patch, the split is drawn within each scene, and training runs over all of them."""
 import numpy as np
+import pytest
 
 from fast3dcnn_qgis.core.blocks import array_blocks
 from fast3dcnn_qgis.core.mosaic import Mosaic
 from fast3dcnn_qgis.core.patches import extract_patches
 from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
 from fast3dcnn_qgis.core.splits import labelled_pixels, make_split, make_split_per_scene
-from fast3dcnn_qgis.core.workflow import train_classifier
+from fast3dcnn_qgis.core.workflow import Scene, train_classifier
 
 from .conftest import SALINAS_BAD_BANDS
 
@@ -44,13 +45,14 @@ def test_the_split_is_drawn_within_each_raster(salinas):
             np.testing.assert_array_equal(pooled[mine[pooled]], np.flatnonzero(mine)[single])
 
 
+@pytest.mark.slow
 def test_training_over_two_rasters(salinas):
     scenes = two_scenes(salinas)
     mosaic = Mosaic.of([labels.shape for _, labels in scenes], 9, ["top", "bottom"])
     blocks = mosaic.blocks([lambda cube=cube: array_blocks(cube, 16, 16) for cube, _ in scenes])
     grid = mosaic.stack([labels for _, labels in scenes])
     settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, training=TrainingConfig(window=9, epochs=3))
-    classifier = train_classifier(blocks, mosaic.height, mosaic.width, 224, grid, settings, mosaic=mosaic)
+    classifier = train_classifier(Scene(blocks, mosaic.height, mosaic.width, 224, grid, mosaic=mosaic), settings)
     record = classifier.record
     assert record.accuracy["n_pixels"] == record.split["n_test"] and record.accuracy["overall_accuracy"] > 0.7
     owner = mosaic.scene_of_rows(labelled_pixels(grid)[0])

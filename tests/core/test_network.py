@@ -4,6 +4,9 @@ import pytest
 
 from fast3dcnn_qgis.core.network import build_fast3dcnn
 
+# Part of the suite that `make test-debian-unstable` runs (pytest -m debian_unstable).
+pytestmark = pytest.mark.debian_unstable
+
 # Table I of the paper: S = 11, B = 20, 6 classes.
 TABLE_I = [
     ("conv3d_1", (9, 9, 14, 8), 512),

@@ -9,6 +9,9 @@ from fast3dcnn_qgis.core.errors import InputError
 from fast3dcnn_qgis.core.settings import (COMPONENTS, DEFAULT_RECIPE, RECIPES, SPLIT_METHODS, WINDOW, TrainingConfig,
                                           TrainingSettings, check_components, check_window, split_value_problem)
 
+# Part of the suite that `make test-debian-unstable` runs (pytest -m debian_unstable).
+pytestmark = pytest.mark.debian_unstable
+
 
 @pytest.mark.parametrize("window", [2, 7, 33])
 def test_windows_must_lie_from_9_to_31(window):

@@ -43,6 +43,7 @@ def test_the_fully_convolutional_twin_runs_them_where_they_pay(scene, monkeypatc
     assert np.abs(np.asarray(twin.predict_on_batch(padded)) - expected).max() < 1e-5
 
 
+@pytest.mark.slow
 def test_training_them_trains_the_networks_own_weights(scene):
     cube, rows, cols, targets = scene
     keras.utils.set_random_seed(0)

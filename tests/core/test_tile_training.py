@@ -6,6 +6,9 @@ from fast3dcnn_qgis.core.network import build_fast3dcnn
 from fast3dcnn_qgis.core.patches import PatchDataset
 from fast3dcnn_qgis.core.tile_training import TRAINING_TILE_CORE, TileDataset, predict_on_tiles, tile_trainer, tiling_gain
 
+# Part of the suite that `make test-debian-unstable` runs (pytest -m debian_unstable).
+pytestmark = pytest.mark.debian_unstable
+
 
 @pytest.fixture(scope="module")
 def cube():
@@ -23,6 +26,7 @@ def test_tiles_give_the_patch_networks_outputs_at_every_pixel_borders_included(c
     assert np.abs(got - expected).max() < 1e-5
 
 
+@pytest.mark.slow
 def test_training_on_tiles_trains_the_patch_network(cube):
     rng = np.random.default_rng(1)
     rows, cols = rng.integers(0, cube.shape[0], 200), rng.integers(0, cube.shape[1], 200)

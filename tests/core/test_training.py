@@ -6,10 +6,11 @@ import pytest
 from fast3dcnn_qgis.core.blocks import array_blocks
 from fast3dcnn_qgis.core.errors import Cancelled
 from fast3dcnn_qgis.core.patches import PatchDataset
+from fast3dcnn_qgis.core.progress import CallbackReporter
 from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
 from fast3dcnn_qgis.core.splits import labelled_pixels, make_split
 from fast3dcnn_qgis.core.training import _learning_rate, train_network
-from fast3dcnn_qgis.core.workflow import train_classifier
+from fast3dcnn_qgis.core.workflow import Scene, train_classifier
 
 from .conftest import SALINAS_BAD_BANDS
 
@@ -28,7 +29,7 @@ def scene():
 def _train(scene, **kwargs):
     cube, rows, cols, targets, split = scene
     config = TrainingConfig(window=9, epochs=kwargs.pop("epochs", 2), batch_size=64, **{"patience": 0, **kwargs})
-    return train_network(cube, rows, cols, targets, split, 3, config, kwargs.get("progress"))
+    return train_network(cube, rows, cols, targets, split, 3, config)
 
 
 def _val_accuracy(network, scene):
@@ -38,20 +39,22 @@ def _val_accuracy(network, scene):
     return float(np.mean(np.argmax(network.predict(patches, verbose=0), axis=-1) == targets[split.val]))
 
 
+@pytest.mark.slow
 def test_learns_reports_history_and_progress(scene):
-    calls = []
+    percents = []
     cube, rows, cols, targets, split = scene
     result = train_network(cube, rows, cols, targets, split, 3,
                            TrainingConfig(window=9, epochs=3, batch_size=64, patience=0),
-                           progress=lambda *args: calls.append(args))
+                           CallbackReporter(percents.append))
     assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert all(len(v) == 3 for v in result.history.values())
     assert result.history["val_accuracy"][-1] > 0.8
     batches = -(-len(split.train) // 64)
-    assert calls[0] == (0, 1, batches) and calls[-1] == (2, batches, batches)
-    assert len(calls) == 3 * batches
+    # After each batch: the share of the three epochs done.
+    assert percents == pytest.approx([100 * (batch + 1) / (3 * batches) for batch in range(3 * batches)])
 
 
+@pytest.mark.slow
 def test_same_seed_same_model(scene):
     first = _train(scene, seed=5).model.get_weights()
     second = _train(scene, seed=5).model.get_weights()
@@ -60,6 +63,7 @@ def test_same_seed_same_model(scene):
     assert not all(np.array_equal(a, b) for a, b in zip(first, third))
 
 
+@pytest.mark.slow
 def test_cancel_stops_between_batches(scene):
     cube, rows, cols, targets, split = scene
     polls = []
@@ -70,10 +74,11 @@ def test_cancel_stops_between_batches(scene):
 
     with pytest.raises(Cancelled):
         train_network(cube, rows, cols, targets, split, 3, TrainingConfig(window=9, epochs=50, batch_size=16),
-                      should_cancel=should_cancel)
+                      CallbackReporter(should_cancel=should_cancel))
     assert len(polls) == 2
 
 
+@pytest.mark.slow
 def test_keep_best_restores_the_best_validation_epoch(scene):
     cube, rows, cols, targets, split = scene
     # float32: the validation accuracy logged in bfloat16 may differ by a pixel from the float32 network's.
@@ -85,6 +90,7 @@ def test_keep_best_restores_the_best_validation_epoch(scene):
     assert _val_accuracy(result.model, scene) == pytest.approx(result.history["val_accuracy"][best], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_scoring_validation_less_often_trains_the_same_model(scene):
     every_epoch = _train(scene, epochs=3, seed=2)
     last_only = _train(scene, epochs=3, seed=2, validation_every=3)
@@ -94,11 +100,13 @@ def test_scoring_validation_less_often_trains_the_same_model(scene):
     assert last_only.history["loss"] == every_epoch.history["loss"]
 
 
+@pytest.mark.slow
 def test_training_with_spectral_noise_still_learns(scene):
     result = _train(scene, epochs=3, spectral_noise=0.1)
     assert result.history["val_accuracy"][-1] > 0.8
 
 
+@pytest.mark.slow
 def test_stops_when_validation_accuracy_stops_improving_and_keeps_the_best_epoch(scene):
     cube, rows, cols, targets, split = scene
     noisy = cube + np.random.default_rng(1).normal(0, 2.0, cube.shape).astype(np.float32)  # no epoch is perfect
@@ -116,11 +124,12 @@ def test_stops_when_validation_accuracy_stops_improving_and_keeps_the_best_epoch
                                                                                              abs=1e-6)
 
 
+@pytest.mark.slow
 def test_stops_as_soon_as_every_validation_pixel_is_right(salinas):
     cube, labels = salinas
     settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, baseline=False,
                                 training=TrainingConfig(window=9, epochs=40, patience=5))
-    record = train_classifier(lambda: array_blocks(cube, 32), *cube.shape, labels, settings).record
+    record = train_classifier(Scene(lambda: array_blocks(cube, 32), *cube.shape, labels), settings).record
     val = record.history["val_accuracy"]
     # The default recipe scores the validation pixels after every second epoch.
     assert val[0] is None and val[1] is not None and len(val) % 2 == 0
@@ -131,6 +140,7 @@ def test_stops_as_soon_as_every_validation_pixel_is_right(salinas):
     assert record.best_epoch == len(val) - 1
 
 
+@pytest.mark.slow
 def test_without_validation_pixels_every_epoch_is_trained_and_the_report_says_why(scene):
     cube, rows, cols, targets, split = scene
     no_val = type(split)(split.train, split.val[:0], split.test, "disjoint", None)
@@ -140,6 +150,7 @@ def test_without_validation_pixels_every_epoch_is_trained_and_the_report_says_wh
 
 
 @pytest.mark.parametrize("layout", ["tiles", "patches"])
+@pytest.mark.slow
 def test_mixed_bfloat16_training_learns_and_returns_a_float32_network(scene, layout):
     result = _train(scene, epochs=3, precision="mixed_bfloat16", layout=layout)
     assert result.dtype == "mixed_bfloat16" and result.layout == layout
@@ -156,6 +167,7 @@ def test_the_cosine_schedule_rises_over_the_first_epoch_then_falls_to_one_percen
     assert _learning_rate(TrainingConfig(epochs=10, learning_rate=2e-3, schedule="constant"), 5) == 2e-3
 
 
+@pytest.mark.slow
 def test_auto_layout_takes_tiles_but_patches_on_the_disjoint_split(scene):
     cube, rows, cols, targets, split = scene
     disjoint = make_split(rows, cols, targets + 1, "disjoint", seed=0, window=9)

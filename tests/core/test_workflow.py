@@ -6,11 +6,13 @@ from fast3dcnn_qgis.core.blocks import array_blocks
 from fast3dcnn_qgis.core.prediction import predict_blocks
 from fast3dcnn_qgis.core.errors import Cancelled
 from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
-from fast3dcnn_qgis.core.workflow import train_classifier
+from fast3dcnn_qgis.core.progress import CallbackReporter
+from fast3dcnn_qgis.core.workflow import Scene, train_classifier
 
 from .conftest import SALINAS_BAD_BANDS
 
 
+@pytest.mark.slow
 def test_a_few_epochs_on_salinas_a_beat_chance_clearly(salinas_classifier):
     record = salinas_classifier.record
     accuracy = record.accuracy
@@ -32,6 +34,7 @@ def _map(classifier, cube, block_rows, block_cols):
     return labels, confidence
 
 
+@pytest.mark.slow
 def test_block_prediction_does_not_depend_on_block_size(salinas_classifier, salinas):
     cube, reference = salinas
     whole, whole_conf = _map(salinas_classifier, cube, 83, 86)
@@ -44,6 +47,7 @@ def test_block_prediction_does_not_depend_on_block_size(salinas_classifier, sali
     assert (whole_conf > 0).all() and (whole_conf <= 1).all()
 
 
+@pytest.mark.slow
 def test_nodata_pixels_are_left_out_and_mapped_to_zero(salinas_classifier, salinas):
     cube = salinas[0].astype(np.float32)
     cube[40:45, 40:45, 17] = np.nan
@@ -52,39 +56,40 @@ def test_nodata_pixels_are_left_out_and_mapped_to_zero(salinas_classifier, salin
     assert (labels[:40] > 0).all()
 
 
+@pytest.mark.slow
 def test_training_ignores_labelled_nodata_and_cancels(salinas):
     cube, labels = salinas
     cube = cube.copy()
     cube[:10, :, 0] = -9999
     settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, training=TrainingConfig(window=9, epochs=1))
+    scene = Scene(lambda: array_blocks(cube, 16), *cube.shape, labels, nodata=-9999)
     messages, percents = [], []
-    classifier = train_classifier(lambda: array_blocks(cube, 16), *cube.shape, labels, settings, nodata=-9999,
-                                  log=messages.append, progress=percents.append)
+    classifier = train_classifier(scene, settings, CallbackReporter(percents.append, messages.append))
     excluded = int((labels[:10] > 0).sum())
     assert classifier.record.n_labelled_invalid_excluded == excluded
     assert any(f"{excluded} labelled pixels are nodata" in m for m in messages)
     assert percents == sorted(percents) and percents[-1] == 100
     with pytest.raises(Cancelled):
-        train_classifier(lambda: array_blocks(cube, 16), *cube.shape, labels, settings, nodata=-9999,
-                         should_cancel=lambda: True)
+        train_classifier(scene, settings, CallbackReporter(should_cancel=lambda: True))
 
 
 def test_one_class_and_oversized_window_are_refused(salinas):
     cube, labels = salinas
     settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, training=TrainingConfig(window=9, epochs=1))
     with pytest.raises(ValueError, match="1 labelled class"):
-        train_classifier(lambda: array_blocks(cube, 40), *cube.shape, np.where(labels == 1, 1, 0), settings)
+        train_classifier(Scene(lambda: array_blocks(cube, 40), *cube.shape, np.where(labels == 1, 1, 0)), settings)
     small = cube[:20, :8]
     with pytest.raises(ValueError, match="window size 9 is larger than the raster"):
-        train_classifier(lambda: array_blocks(small, 40), *small.shape, labels[:20, :8], settings)
+        train_classifier(Scene(lambda: array_blocks(small, 40), *small.shape, labels[:20, :8]), settings)
 
 
 @pytest.mark.parametrize("recipe", ["paper", "robust"])
+@pytest.mark.slow
 def test_the_robust_recipe_trains_on_the_disjoint_validation_pixels_too(salinas, recipe):
     cube, labels = salinas
     settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, split="disjoint",
                                 training=TrainingConfig.recipe(recipe, window=9, epochs=1))
-    split = train_classifier(lambda: array_blocks(cube, 40), *cube.shape, labels, settings).record.split
+    split = train_classifier(Scene(lambda: array_blocks(cube, 40), *cube.shape, labels), settings).record.split
     if recipe == "robust":
         assert split["n_val"] == 0 and split["n_train"] > 2100
     else:

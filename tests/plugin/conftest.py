@@ -17,7 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def plugin_root(tmp_path_factory):
     """A folder holding the plugin as QGIS installs it (scripts/package.py --stage), for the tests
     that run QGIS's own Python, which knows nothing of this checkout's editable install: put it on
-    PYTHONPATH and ``import fast3dcnn_qgis`` finds the plugin with its core/ inside."""
+    PYTHONPATH and run there (cwd, so the checkout's own folder is not first on ``sys.path``), and
+    ``import fast3dcnn_qgis`` finds the plugin with its core/ inside."""
     folder = tmp_path_factory.mktemp("plugins")
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "package.py"), "--stage", str(folder)], check=True,
                    capture_output=True)

@@ -43,6 +43,7 @@ def labelled_accuracy(map_path, labels_path):
     return np.mean(predicted[reference > 0] == reference[reference > 0])
 
 
+@pytest.mark.slow
 def test_training_writes_model_report_and_figures(trained):
     folder, results = trained
     assert results["OUTPUT_MODEL"] == str(folder / "salinas.f3dcnn") and os.path.getsize(results["OUTPUT_MODEL"])
@@ -65,6 +66,7 @@ def test_training_writes_model_report_and_figures(trained):
     assert not [name for name in os.listdir(folder) if ".part" in name or name.startswith(".")]
 
 
+@pytest.mark.slow
 def test_training_stops_early_and_keeps_the_best_epoch_in_float32_when_asked(scene, tmp_path):
     results = processing.run("fast3dcnn:train", {**train_parameters(scene, tmp_path, EPOCHS=40), "PATIENCE": 2,
                                                  "PRECISION": 1, "BASELINE": False})  # float32
@@ -78,6 +80,7 @@ def test_training_stops_early_and_keeps_the_best_epoch_in_float32_when_asked(sce
     assert figures["model"]["training_dtype"] == "float32" and figures["settings"]["patience"] == 2
 
 
+@pytest.mark.slow
 def test_class_map_is_a_styled_geotiff_on_the_input_grid(trained, scene):
     folder, results = trained
     cube, labels = scene
@@ -98,6 +101,7 @@ def test_class_map_is_a_styled_geotiff_on_the_input_grid(trained, scene):
     assert confidence.dtype == np.float32 and 1 / 6 <= confidence.min() and confidence.max() <= 1
 
 
+@pytest.mark.slow
 def test_class_map_renders_in_its_class_colours(trained):
     layer = QgsRasterLayer(trained[1]["OUTPUT"], "map")
     settings = QgsMapSettings()
@@ -115,6 +119,7 @@ def test_class_map_renders_in_its_class_colours(trained):
     assert len(rendered & palette) >= 5
 
 
+@pytest.mark.slow
 def test_classify_reproduces_the_training_map(trained, scene, tmp_path):
     folder, results = trained
     out = processing.run("fast3dcnn:classify", {"INPUT": str(scene[0]), "MODEL": results["OUTPUT_MODEL"],
@@ -124,6 +129,7 @@ def test_classify_reproduces_the_training_map(trained, scene, tmp_path):
     assert "OUTPUT_CONFIDENCE" not in out
 
 
+@pytest.mark.slow
 def test_probabilities_and_minimum_confidence(trained, scene, tmp_path):
     folder, results = trained
     messages, feedback = [], QgsProcessingFeedback()
@@ -145,6 +151,7 @@ def test_probabilities_and_minimum_confidence(trained, scene, tmp_path):
     assert f"{unsure.sum():,} valid pixels had a top probability below 0.9 (MIN_CONFIDENCE)" in " ".join(messages)
 
 
+@pytest.mark.slow
 def test_vector_ground_truth_in_another_crs_trains_with_its_names(scene, tmp_path):
     from fast3dcnn_qgis.core.modelfile import read_header
 
@@ -194,6 +201,7 @@ def test_ground_truth_with_one_class_is_refused(scene, tmp_path):
     assert "only 1 class" in message and "at least 2" in message
 
 
+@pytest.mark.slow
 def test_classifying_a_raster_with_other_bands_is_refused(trained, scene, tmp_path):
     fewer = tmp_path / "fewer.tif"
     gdal.Translate(str(fewer), str(scene[0]), bandList=list(range(1, 201)))
@@ -203,6 +211,7 @@ def test_classifying_a_raster_with_other_bands_is_refused(trained, scene, tmp_pa
     assert not (tmp_path / "map.tif").exists()
 
 
+@pytest.mark.slow
 def test_cancel_stops_training_and_leaves_no_output(scene, tmp_path):
     feedback = QgsProcessingFeedback()
     feedback.progressChanged.connect(lambda percent: percent >= 25 and feedback.cancel())
@@ -212,6 +221,7 @@ def test_cancel_stops_training_and_leaves_no_output(scene, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_class_map_loads_into_the_project_coloured_and_named(trained, scene):
     from qgis.core import QgsPalettedRasterRenderer, QgsProject
 
@@ -228,6 +238,7 @@ def test_class_map_loads_into_the_project_coloured_and_named(trained, scene):
         QgsProject.instance().removeAllMapLayers()
 
 
+@pytest.mark.slow
 def test_bands_holding_only_nodata_are_excluded_automatically(scene, tmp_path):
     from fast3dcnn_qgis.core.modelfile import read_header
 
@@ -248,6 +259,7 @@ def test_bands_holding_only_nodata_are_excluded_automatically(scene, tmp_path):
     assert header["record"]["split"]["n_train"] == 6 * 50
 
 
+@pytest.mark.slow
 def test_a_model_saved_under_any_name_classifies_and_other_files_are_named(trained, scene, tmp_path):
     """train writes OUTPUT_MODEL under the name it is given; classify recognises a model by its
     content, not by its extension."""

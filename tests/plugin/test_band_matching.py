@@ -8,6 +8,9 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 import helpers
 
+# Every test takes the model that fast3dcnn:train trains once for the module.
+pytestmark = pytest.mark.slow
+
 WATER_BANDS = "108-112,154-167,224"
 #: Synthetic AVIRIS-like band centres (the shipped scene carries none): 400 nm on, 9.5 nm apart.
 WAVELENGTHS = 400 + 9.5 * np.arange(224)

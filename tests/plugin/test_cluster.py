@@ -19,6 +19,9 @@ import helpers
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DASK = os.path.join(os.path.dirname(sys.executable), "dask")
 
+# A trained model, and Dask schedulers and workers in subprocess Pythons that import Keras.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def scene(salinas, tmp_path_factory):

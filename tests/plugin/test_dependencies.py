@@ -42,11 +42,13 @@ def system_python_lacks_the_packages():
 
 @pytest.mark.skipif(not system_python_lacks_the_packages(),
                     reason="QGIS's Python here has Keras installed: nothing missing to report")
+@pytest.mark.slow
 def test_plugin_loads_and_algorithms_explain_the_install_without_the_packages(salinas, tmp_path, plugin_root):
     env = dict(os.environ, PYTHONPATH=plugin_root, QT_QPA_PLATFORM="offscreen",
                QGIS_CUSTOM_CONFIG_PATH=str(tmp_path / "profile"))
     done = subprocess.run([SYSTEM_PYTHON, "-s", "-c", SCRIPT, str(salinas[0]), str(tmp_path / "m.f3dcnn"),
-                           str(tmp_path / "map.tif")], capture_output=True, text=True, env=env, timeout=120)
+                           str(tmp_path / "map.tif")], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=plugin_root)
     assert ("ALGORITHMS ['fast3dcnn:assess', 'fast3dcnn:classify', 'fast3dcnn:importmat', 'fast3dcnn:modelinfo', "
             "'fast3dcnn:train']") in done.stdout, done.stderr
     assert "ERROR" in done.stdout and "keras (package tensorflow-cpu)" in done.stdout
@@ -95,6 +97,7 @@ def test_a_python_without_any_release_gets_a_sentence_not_pip_alone():
     assert "python3-pip" in installer.failure_hint("No module named pip", (3, 11))
 
 
+@pytest.mark.slow
 def test_tensorflow_imports_where_qgis_has_loaded_its_protobuf_globally():
     """The QGIS application and qgis_process link libqgis_core, and with it the system's
     libprotobuf-lite, into the global symbol scope; a plain ``import tensorflow`` then aborts the
@@ -111,6 +114,7 @@ def test_tensorflow_imports_where_qgis_has_loaded_its_protobuf_globally():
     assert done.returncode == 0 and "MISSING []" in done.stdout, done.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_qgis_exits_cleanly_after_the_plugin_used_tensorflow():
     """With TensorFlow's libraries in the global scope, Qt's SQLite driver closes QGIS's databases
     with TensorFlow's bundled SQLite at exit and the process dies with a segmentation fault."""
@@ -140,6 +144,7 @@ network.train_on_batch(numpy.ones((8, 9, 9, 16, 1), numpy.float32), numpy.zeros(
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs JAX")
+@pytest.mark.slow
 def test_jax_keeps_its_compiled_steps_in_the_users_cache_unless_told_otherwise(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("JAX_COMPILATION_CACHE")}
     env.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONPATH=ROOT,

@@ -19,6 +19,9 @@ ARTEFACTS = os.environ.get("F3DCNN_ARTEFACTS", os.path.join(ROOT, "test-artefact
 #: The crop's offset in the cube and its size (columns, rows).
 CROP = (20, 10, 50, 60)
 
+# Every test reads the tour of the dialogs that QGIS's GUI takes under xvfb.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def tour(salinas, tmp_path_factory):

@@ -9,6 +9,9 @@ import pytest
 
 from fast3dcnn_qgis.setup import installer
 
+# Part of the suite that `make test-debian-unstable` runs (pytest -m debian_unstable).
+pytestmark = pytest.mark.debian_unstable
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -7,6 +7,9 @@ import subprocess
 import pytest
 from helpers import SYSTEM_PYTHON, printed, system_python_has
 
+# QGIS's GUI in QGIS's own Python, started as a subprocess.
+pytestmark = pytest.mark.slow
+
 
 SCRIPT = """
 from qgis.core import QgsApplication
@@ -73,7 +76,8 @@ print("UNLOADED", iface.menus["Fast 3D CNN"].actions())
 @pytest.mark.skipif(not system_python_has(('qgis.gui', 'pip'), 'keras'), reason="needs QGIS's Python with pip and without Keras")
 def test_message_bar_menu_and_a_cancelled_install(tmp_path, plugin_root):
     env = dict(os.environ, PYTHONPATH=plugin_root, QT_QPA_PLATFORM="offscreen", QGIS_CUSTOM_CONFIG_PATH=str(tmp_path))
-    done = subprocess.run([SYSTEM_PYTHON, "-s", "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run([SYSTEM_PYTHON, "-s", "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300,
+                          cwd=plugin_root)
     assert "UNLOADED" in done.stdout, done.stdout + done.stderr[-3000:]
     assert printed(done.stdout, "MENU") == "['Install dependencies…', 'Remove installed dependencies…']"
     assert "keras (package tensorflow-cpu)" in printed(done.stdout, "MESSAGES")

@@ -12,6 +12,9 @@ import sys
 import pytest
 from helpers import SYSTEM_PYTHON, printed, system_python_has
 
+# pip downloads and installs TensorFlow into a throw-away venv (over a minute).
+pytestmark = pytest.mark.slow
+
 
 CHECK = """
 import sys
@@ -52,7 +55,7 @@ def test_installer_downloads_into_a_throwaway_profile_and_keeps_qgis_numpy(tmp_p
     target = tmp_path / "profile" / "python" / "fast3dcnn_deps"
 
     done = subprocess.run([python, "-m", "fast3dcnn_qgis.setup.installer", "--target", str(target)],
-                          capture_output=True, text=True, env=env, timeout=1200)
+                          capture_output=True, text=True, env=env, timeout=1200, cwd=plugin_root)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with open(f"{target}-constraints.txt") as stream:
         assert f"numpy=={before[0]}\n" in stream.read()
@@ -60,7 +63,7 @@ def test_installer_downloads_into_a_throwaway_profile_and_keeps_qgis_numpy(tmp_p
     assert not any(name.startswith("numpy") for name in os.listdir(target))
 
     checked = subprocess.run([python, "-c", CHECK, str(target)], capture_output=True, text=True, env=env,
-                             timeout=600)
+                             timeout=600, cwd=plugin_root)
     assert checked.returncode == 0 and "DONE" in checked.stdout, checked.stdout + checked.stderr[-3000:]
     assert printed(checked.stdout, "USABLE") == "True"
     assert printed(checked.stdout, "MISSING") == "[]"

@@ -16,7 +16,7 @@ from fast3dcnn_qgis.core.blocks import array_blocks
 from fast3dcnn_qgis.core.classes import ClassTable
 from fast3dcnn_qgis.core.modelfile import save_classifier
 from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
-from fast3dcnn_qgis.core.workflow import train_classifier
+from fast3dcnn_qgis.core.workflow import Scene, train_classifier
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -26,13 +26,15 @@ def model(salinas, tmp_path_factory):
     cube = gdal.Open(str(salinas[0])).ReadAsArray().transpose(1, 2, 0)
     labels = gdal.Open(str(salinas[1])).ReadAsArray()
     settings = TrainingSettings(exclude_bands="108-112,154-167,224", training=TrainingConfig(window=9, epochs=1))
-    classifier = train_classifier(lambda: array_blocks(np.ascontiguousarray(cube), 32), *cube.shape, labels, settings,
-                                  classes=ClassTable.from_ids([1, 10], {1: "Brocoli <green>"}))
+    scene = Scene(lambda: array_blocks(np.ascontiguousarray(cube), 32), *cube.shape, labels,
+                  classes=ClassTable.from_ids([1, 10], {1: "Brocoli <green>"}))
+    classifier = train_classifier(scene, settings)
     path = tmp_path_factory.mktemp("model") / "salinas.model"
     save_classifier(classifier, str(path))
     return path, classifier
 
 
+@pytest.mark.slow
 def test_page_and_json_describe_the_model_and_its_training(model, tmp_path):
     path, classifier = model
     result = processing.run("fast3dcnn:modelinfo", {"MODEL": str(path), "OUTPUT_REPORT": str(tmp_path / "info.html")})
@@ -59,6 +61,7 @@ def test_a_damaged_model_is_refused_by_parameter(tmp_path):
     assert not os.path.exists(tmp_path / "i.html")
 
 
+@pytest.mark.slow
 def test_the_model_is_described_without_keras_or_scikit_learn(model):
     script = ("import sys; from fast3dcnn_qgis.core.modelfile import describe_model; "
               f"info = describe_model({str(model[0])!r}); "

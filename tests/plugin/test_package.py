@@ -22,7 +22,9 @@ QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 ALGORITHMS = ["fast3dcnn:assess", "fast3dcnn:classify", "fast3dcnn:importmat", "fast3dcnn:modelinfo",
               "fast3dcnn:train"]
 
-pytestmark = pytest.mark.skipif(not os.path.exists(QGIS_PROCESS), reason="qgis_process.bin is not installed")
+# The qgis_process path is part of the suite that `make test-debian-unstable` runs (pytest -m debian_unstable).
+pytestmark = [pytest.mark.skipif(not os.path.exists(QGIS_PROCESS), reason="qgis_process.bin is not installed"),
+              pytest.mark.debian_unstable]
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +83,7 @@ def test_zip_holds_one_plugin_folder_without_tests_or_caches(plugin_zip):
     assert "GNU GENERAL PUBLIC LICENSE" in licence and "Version 2, June 1991" in licence
 
 
+@pytest.mark.slow
 def test_enabled_plugin_lists_its_algorithms(profile):
     listing = json.loads(qgis_process(profile, "--json", "list"))
     provider = listing["providers"]["fast3dcnn"]
@@ -105,6 +108,7 @@ def trained_and_classified(profile, salinas, tmp_path_factory):
     return train, classify, assess, inputs
 
 
+@pytest.mark.slow
 def test_no_gdal_error_about_what_the_plugin_writes(trained_and_classified):
     """The shipped scene has no georeferencing, and GDAL reports an error each time a raster without
     any is opened for display. qgis_process opens each run's input rasters itself, before the plugin
@@ -118,6 +122,7 @@ def test_no_gdal_error_about_what_the_plugin_writes(trained_and_classified):
     assert all(any(f"for {path}." in line for path in opened_by_qgis_process) for line in errors), "\n".join(errors)
 
 
+@pytest.mark.slow
 def test_with_gdal_pam_off_nothing_is_written_beside_the_inputs(profile, trained_and_classified, tmp_path):
     """The statistics QGIS computes for the input layers it opens go to .aux.xml files beside them.
     qgis_process opens them before the plugin runs; with GDAL_PAM_ENABLED=NO for the process none is
@@ -132,6 +137,7 @@ def test_with_gdal_pam_off_nothing_is_written_beside_the_inputs(profile, trained
         assert "<Category>unclassified</Category>" in stream.read()
 
 
+@pytest.mark.slow
 def test_train_classify_and_assess_through_qgis_process(trained_and_classified, salinas):
     train, classify, assess, _ = trained_and_classified
     results = train["results"]
@@ -154,6 +160,7 @@ def test_train_classify_and_assess_through_qgis_process(trained_and_classified, 
     assert ("Keras ran on JAX" in open(results["OUTPUT_REPORT"], encoding="utf-8").read()) == (backend == "jax")
 
 
+@pytest.mark.slow
 def test_shipped_processing_model_trains_classifies_and_assesses(profile, salinas, tmp_path):
     """The model in resources/models, run from the installed plugin as `qgis_process run <file>.model3`,
     chains the three algorithms: its inputs reach each step and the assessment scores the map it made."""
@@ -178,6 +185,7 @@ def test_shipped_processing_model_trains_classifies_and_assesses(profile, salina
     assert os.path.getsize(results["train:model"]) > 0 and results["assess:assessment_report"].endswith(".html")
 
 
+@pytest.mark.slow
 def test_class_map_renders_with_its_default_style(trained_and_classified, tmp_path):
     """Opened like a user opens it (the .qml beside it is the default style), every pixel shows
     its class's colour from the map's colour table."""

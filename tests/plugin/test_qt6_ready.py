@@ -26,6 +26,9 @@ ROOT = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
 PLUGIN = os.path.join(ROOT, "fast3dcnn_qgis")
 QT_MODULES = ("qgis.core", "qgis.gui", "qgis.PyQt")
 
+# Part of the suite that `make test-debian-unstable` runs (pytest -m debian_unstable).
+pytestmark = pytest.mark.debian_unstable
+
 
 def modules():
     return sorted(glob.glob(os.path.join(PLUGIN, "**", "*.py"), recursive=True))

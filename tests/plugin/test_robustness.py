@@ -236,6 +236,7 @@ RASTER_RESULTS = {
 
 
 @pytest.mark.parametrize("case", sorted(RASTER_RESULTS))
+@pytest.mark.slow
 def test_raster_trains_and_maps(case, inputs, tmp_path):
     MATRIX.append(f"raster:{case}")
     truth = "odd_labels" if case == "odd_path" else "labels"
@@ -301,6 +302,7 @@ TRUTH_RESULTS = {
 
 
 @pytest.mark.parametrize("case", sorted(TRUTH_RESULTS))
+@pytest.mark.slow
 def test_ground_truth_trains(case, inputs, tmp_path):
     MATRIX.append(f"ground_truth:{case}")
     truth, overrides = TRUTH_RESULTS[case]
@@ -419,6 +421,7 @@ MODEL_FAILS = {
 
 
 @pytest.mark.parametrize("case", sorted(MODEL_FAILS))
+@pytest.mark.slow
 def test_model_file_refused(case, bad_models, inputs, tmp_path):
     made, marker = bad_models
     fails(f"model:{case}", "classify", {"INPUT": inputs["cube"], "MODEL": made[case], "OUTPUT": tmp_path / "map.tif"},
@@ -426,6 +429,7 @@ def test_model_file_refused(case, bad_models, inputs, tmp_path):
     assert not marker.exists(), "code from the model file ran"
 
 
+@pytest.mark.slow
 def test_model_other_band_count_refused(model, inputs, tmp_path):
     fails("model:other_band_count", "classify", {"INPUT": inputs["few_bands"], "MODEL": model,
                                                  "OUTPUT": tmp_path / "map.tif"},
@@ -437,6 +441,7 @@ def classify(model, inputs, output, **more):
     return run("classify", {"INPUT": inputs["cube"], "MODEL": model, "OUTPUT": output, **more})
 
 
+@pytest.mark.slow
 def test_output_in_missing_folder_is_created(model, inputs, tmp_path):
     MATRIX.append("output:missing_folder")
     output = tmp_path / "not" / "yet" / "map.tif"
@@ -448,6 +453,7 @@ def test_output_in_missing_folder_is_created(model, inputs, tmp_path):
 
 @pytest.mark.parametrize("algorithm,key", [("classify", "OUTPUT"), ("classify", "OUTPUT_CONFIDENCE"),
                                            ("train", "OUTPUT_MODEL"), ("train", "OUTPUT_REPORT")])
+@pytest.mark.slow
 def test_output_read_only_folder(algorithm, key, model, inputs, tmp_path):
     if os.geteuid() == 0:
         folder = "/proc"  # read-only even for root, who may write in any chmod-ed folder
@@ -464,6 +470,7 @@ def test_output_read_only_folder(algorithm, key, model, inputs, tmp_path):
     assert [n for n in os.listdir(tmp_path) if n != "locked"] == []
 
 
+@pytest.mark.slow
 def test_output_equal_to_input(model, inputs, tmp_path):
     copy = shutil.copy(inputs["cube"], tmp_path / "cube.tif")
     before = sha(copy)
@@ -494,6 +501,7 @@ def full_disk(tmp_path):
         subprocess.run(["umount", str(folder)])
 
 
+@pytest.mark.slow
 def test_output_full_disk(full_disk, model, inputs):
     before = set(os.listdir(full_disk))
     message = fails("output:full_disk", "classify", {"INPUT": inputs["cube"], "MODEL": model,
@@ -502,6 +510,7 @@ def test_output_full_disk(full_disk, model, inputs):
     assert set(os.listdir(full_disk)) == before, message
 
 
+@pytest.mark.slow
 def test_model_on_full_disk(full_disk, inputs):
     before = set(os.listdir(full_disk))
     fails("output:full_disk_model", "train", train_parameters(inputs, full_disk), "OUTPUT_MODEL", "model.f3dcnn",
@@ -509,6 +518,7 @@ def test_model_on_full_disk(full_disk, inputs):
     assert set(os.listdir(full_disk)) == before
 
 
+@pytest.mark.slow
 def test_existing_output_replaced_only_on_success(model, bad_models, inputs, tmp_path):
     MATRIX.append("output:existing_file_kept_on_failure")
     output = tmp_path / "map.tif"
@@ -539,6 +549,7 @@ def qgis_process_fails(case, env, algorithm, parameters, *needles):
 @pytest.mark.skipif(not os.path.exists(QGIS_PROCESS), reason="qgis_process.bin is not installed")
 @pytest.mark.parametrize("case", ["window_even", "pickle_payload", "keras_lambda", "truncated",
                                   "output_equal_to_input", "huge_window"])
+@pytest.mark.slow
 def test_refused_through_qgis_process(case, profile, inputs, model, bad_models, tmp_path):  # noqa: F811
     made, marker = bad_models
     copy = shutil.copy(inputs["cube"], tmp_path / "cube.tif")

@@ -61,6 +61,7 @@ PHASES = {"pca": 0.5, "training": 30, "prediction": 76}
 
 
 @pytest.mark.parametrize("phase", sorted(PHASES))
+@pytest.mark.slow
 def test_cancel_stops_quickly_and_keeps_previous_outputs(phase, scene, tmp_path, monkeypatch):
     MATRIX.append(f"cancel:{phase}")
     monkeypatch.setattr(train_algorithm, "SPILL_BYTES", 1)  # a spill file too, which must go as well
@@ -78,6 +79,7 @@ def test_cancel_stops_quickly_and_keeps_previous_outputs(phase, scene, tmp_path,
     assert spill_files() == before
 
 
+@pytest.mark.slow
 def test_spilled_scene_trains_the_same_model(scene, tmp_path, monkeypatch):
     """With a budget of one byte the reduced scene goes to a memory-mapped file, deleted afterwards;
     the model is the one trained in memory."""
@@ -103,6 +105,7 @@ def test_spill_file_removed_after_an_error(scene, tmp_path, monkeypatch):
     assert spill_files() == before
 
 
+@pytest.mark.slow
 def test_two_algorithms_at_once_do_not_interfere(scene, tmp_path):
     """A training and a classification in two threads, each with its own context and feedback,
     give what each gives alone."""
@@ -133,6 +136,7 @@ def test_two_algorithms_at_once_do_not_interfere(scene, tmp_path):
     assert helpers.read(results["train"]["OUTPUT"]).shape == (40, 40)
 
 
+@pytest.mark.slow
 def test_cancel_classification_keeps_previous_map(scene, tmp_path):
     """Cancel between the blocks of a 300 x 300 scene (four prediction blocks)."""
     MATRIX.append("cancel:classify")

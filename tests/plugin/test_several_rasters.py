@@ -28,6 +28,7 @@ def halves(salinas, tmp_path_factory):
     return folder, paths
 
 
+@pytest.mark.slow
 def test_one_vector_layer_of_names_labels_both_rasters_alike(halves, salinas):
     folder, paths = halves
     results = processing.run("fast3dcnn:train", {
@@ -46,6 +47,7 @@ def test_one_vector_layer_of_names_labels_both_rasters_alike(halves, salinas):
     assert "bottom_cube.tif" in open(results["OUTPUT_REPORT"], encoding="utf-8").read()
 
 
+@pytest.mark.slow
 def test_a_label_raster_each(halves):
     folder, paths = halves
     results = processing.run("fast3dcnn:train", {
