@@ -6,7 +6,8 @@ although the same calls run in a plain Python that has imported QGIS: a library 
 with them. A crash there would take QGIS down with the user's unsaved project, so the SVM baseline
 runs in a child interpreter (QGIS's own Python, with this process's ``sys.path``), whatever the
 QGIS version. The function, its arguments and its result travel as pickles in a private temporary
-folder; the child is this module run with ``-m``.
+folder; the child is this module run with ``-m`` in that folder, so that it imports this very plugin
+(``-m`` puts the working folder first on ``sys.path``, where another copy may lie).
 """
 import importlib
 import os
@@ -31,7 +32,7 @@ def run_in_child(function, *arguments):
             pickle.dump((function.__module__, function.__qualname__, arguments), stream)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
         done = subprocess.run([find_python(), "-m", __spec__.name, call, result], env=env, capture_output=True,
-                              text=True)
+                              text=True, cwd=folder)
         if done.returncode != 0 or not os.path.exists(result):
             raise ChildError(f"{function.__qualname__} failed in a child process (exit status {done.returncode}): "
                              f"{done.stderr.strip()[-1500:] or 'no message'}")
