@@ -50,6 +50,24 @@ def test_train_help_gives_defaults():
     assert "Empty: the recipe's (paper off, robust auto)." in text
 
 
+def test_train_help_comes_from_one_qgis_free_table_the_user_guide_can_print():
+    """Every parameter and output of fast3dcnn:train takes its label and help from train_help, which
+    a script imports without QGIS (a fresh interpreter shows nothing of qgis loaded)."""
+    from fast3dcnn_qgis.algorithms import train_help
+
+    train = algorithms()["fast3dcnn:train"]
+    declared = {d.name(): (d.description(), d.help()) for d in train.parameterDefinitions()}
+    declared.update({o.name(): (o.description(), train._help[o.name()]) for o in train.outputDefinitions()
+                     if o.name() not in declared})
+    from_table = {key: (text.label, text.help) for key, text in train_help.PARAMETERS.items()}
+    assert {key: declared[key] for key in from_table} == from_table
+    assert set(declared) - set(from_table) == {"MIN_CONFIDENCE", "OUTPUT_CONFIDENCE", "OUTPUT_PROBABILITIES"}
+    script = ("import sys, fast3dcnn_qgis.algorithms.train_help as h; "
+              "print(len(h.PARAMETERS), sorted({m.split('.')[0] for m in sys.modules} & {'qgis', 'osgeo', 'keras'}))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split(None, 1) == [str(len(from_table)), "[]\n"], done.stderr
+
+
 def test_train_parameters_take_their_limits_from_the_core_and_the_network_accepts_them():
     from fast3dcnn_qgis.core.network import build_fast3dcnn
 
