@@ -48,7 +48,9 @@ def accuracy_report(reference: ArrayLike, predicted: ArrayLike, class_ids: Itera
     with np.errstate(divide="ignore", invalid="ignore"):
         recall = np.where(support > 0, correct / support, np.nan)
         precision = np.where(predicted_totals > 0, correct / predicted_totals, np.nan)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        # A class with no reference pixel has no recall, so no F1 either (not 0: it was never tested).
+        f1 = np.where(support > 0, np.where(precision + recall > 0, 2 * precision * recall / (precision + recall),
+                                            0.0), np.nan)
     oa = correct.sum() / total
     expected = (support * predicted_totals).sum() / total ** 2
     kappa = (oa - expected) / (1 - expected) if expected < 1 else 1.0

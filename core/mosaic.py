@@ -6,12 +6,14 @@ several scenes, the scenes are placed on one canvas, top to bottom, separated by
 least half a window high, so one reduced cube, one label grid and one patch gatherer serve them
 all: a patch at a scene's edge sees blank (zero) pixels beyond it, exactly as the zero padding of a
 single scene gives. Blank pixels are invalid, so they never enter the PCA, training or accuracy.
+The split sees the canvas as one scene too: each class is drawn over all the rasters, and as no
+patch crosses the blank rows, the disjoint split's dropping of training pixels near test ground
+holds between rasters as within one.
 """
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from .blocks import Block
 
@@ -20,11 +22,10 @@ from .blocks import Block
 class Mosaic:
     sizes: tuple[tuple[int, int], ...]  # (height, width) of each scene, in canvas order
     gap: int                            # blank rows between scenes
-    names: tuple[str, ...]              # each scene's name, for messages
 
     @classmethod
-    def of(cls, sizes: Iterable[tuple[int, int]], window: int, names: Iterable[str]) -> "Mosaic":
-        return cls(tuple((int(h), int(w)) for h, w in sizes), window // 2, tuple(names))
+    def of(cls, sizes: Iterable[tuple[int, int]], window: int) -> "Mosaic":
+        return cls(tuple((int(h), int(w)) for h, w in sizes), window // 2)
 
     @property
     def offsets(self) -> tuple[int, ...]:
@@ -56,7 +57,3 @@ class Mosaic:
         for offset, grid in zip(self.offsets, grids):
             canvas[offset:offset + grid.shape[0], :grid.shape[1]] = grid
         return canvas
-
-    def scene_of_rows(self, rows: ArrayLike) -> np.ndarray:
-        """The index of the scene each canvas row lies in."""
-        return np.searchsorted(np.asarray(self.offsets), np.asarray(rows), side="right") - 1

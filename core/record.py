@@ -30,7 +30,7 @@ class RunRecord:
     # Training only:
     settings: JsonDict | None = None   # TrainingSettings.as_dict(): what the user chose
     model: JsonDict | None = None      # what training found: kept bands, explained variance, parameters
-    split: JsonDict | None = None      # method, value, n_train, n_val, n_test, description
+    split: JsonDict | None = None      # method, value, n_train, n_val, n_test, not_tested (ids), description
     history: JsonDict | None = None    # per-epoch loss, accuracy, val_loss, val_accuracy (None: not scored)
     best_epoch: int | None = None      # 0-based epoch whose weights were kept, or None
     stop_reason: str | None = None     # why training ended at its last epoch, in words

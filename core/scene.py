@@ -30,7 +30,7 @@ class Scene:
     labels: ArrayLike  # (height, width) user class ids, 0 = unlabelled
     nodata: float | None = None
     classes: ClassTable = field(default_factory=ClassTable)  # the names and colours the user gave the ids
-    # Several rasters on one canvas: the split is drawn within each of them and pooled.
+    # Several rasters on one canvas: trained with zero padding; the split treats them as one scene.
     mosaic: Mosaic | None = None
 
     def read(self, reporter: Reporter) -> Iterator[Block]:

@@ -6,11 +6,16 @@ training patch (and its spectrum was seen in training), which inflates accuracy.
 cuts each class into spatially contiguous segments and then drops every training pixel whose
 S x S patch would reach a test pixel, so no test pixel is ever seen in training: the figure to
 expect on new ground.
+
+A class too small to hold pixels out for testing is not an error: it is trained on, listed in
+``Split.not_tested``, and has no test figures. An analyst cannot label a rare class into being
+common, and the model should still know it. Every split gives every class training pixels; one
+fails only when no class can spare a test pixel.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import cast
 
 import numpy as np
@@ -20,29 +25,41 @@ from scipy import ndimage
 from .errors import InputError
 from .settings import DISJOINT_TEST_FRACTION, split_value_problem
 
+#: The set each labelled pixel falls in; DROPPED: a disjoint split's training pixel near test ground.
+TRAIN, VAL, TEST, DROPPED = 0, 1, 2, 3
+#: For a class of n pixels: ((set, count), (set, count), set): the first count of its pixels drawn at
+#: random, the second drawn from the rest, and what remains goes to the last set.
+Sizes = Callable[[int], tuple[tuple[int, int], tuple[int, int], int]]
+
 
 class SplitError(InputError):
-    """A split that the labelled pixels cannot satisfy. ``classes`` names the class ids at fault when
-    the split is possible without them, so a caller may choose to drop them instead of failing."""
-
-    def __init__(self, message: str, classes: Iterable[int] = ()) -> None:
-        super().__init__(message)
-        self.classes = tuple(int(c) for c in classes)
+    """A split that the labelled pixels cannot satisfy."""
 
 
 @dataclass
 class Split:
-    """Positions (into the labelled-pixel arrays) of each set."""
+    """Positions (into the labelled-pixel arrays) of each set, and the ids of the classes with no
+    test pixel (trained on, too small to hold any out)."""
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
     method: str
     value: float
+    not_tested: tuple[int, ...] = ()
 
     def describe(self) -> str:
         value = "" if self.method == "paper" else f" {self.value:g}"
+        untested = f"; not tested: class {', '.join(map(str, self.not_tested))}" if self.not_tested else ""
         return (f"{self.method}{value}: {len(self.train)} training, {len(self.val)} validation, "
-                f"{len(self.test)} test pixels")
+                f"{len(self.test)} test pixels{untested}")
+
+
+def not_tested_message(class_ids: Iterable[int], class_names: Mapping[int, str] | None = None) -> str:
+    """What the log and the report say of the classes a split could not test."""
+    return (f"Not tested: {', '.join(_name(c, class_names) for c in class_ids)}. These classes have too few "
+            f"labelled pixels (on the disjoint split: too few clear of test ground) to hold any out for testing and "
+            f"still train on some: they are trained on but have no test figures (the average accuracy leaves them "
+            f"out). Label more pixels of them for a figure.")
 
 
 def labelled_pixels(label_grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -56,48 +73,37 @@ def _name(cls, class_names):
     return f"class {int(cls)}" + (f" ({name})" if name else "")
 
 
-def _split_class(members, n_first, rng):
-    members = rng.permutation(members)
-    return members[:n_first], members[n_first:]
-
-
-def _random_split(labels, n_train_of, seed, class_names):
-    """Per class: ``n_train_of(count)`` training pixels, the rest halved into validation and test."""
+def _drawn(labels: np.ndarray, sizes: Sizes, seed: int) -> np.ndarray:
+    """The set of each pixel, drawn at random within each class as ``sizes`` says."""
     rng = np.random.default_rng(seed)
-    train, val, test = [], [], []
+    pixel_set = np.empty(len(labels), dtype=int)
     for cls in np.unique(labels):
         members = np.flatnonzero(labels == cls)
-        n_train = n_train_of(len(members))
-        if n_train < 1 or len(members) - n_train < 2:
-            raise SplitError(
-                f"{_name(cls, class_names)} has only {len(members)} labelled pixels: too few for "
-                f"{n_train} training pixels plus at least one validation and one test pixel; label "
-                f"more pixels of it, remove it from the ground truth, or change the split")
-        t, rest = _split_class(members, n_train, rng)
-        v, s = _split_class(rest, len(rest) // 2, rng)
-        train.append(t)
-        val.append(v)
-        test.append(s)
-    return [np.sort(np.concatenate(part)) for part in (train, val, test)]
+        (first, n_first), (second, n_second), last = sizes(len(members))
+        members = rng.permutation(members)
+        rest = rng.permutation(members[n_first:])
+        pixel_set[members[:n_first]] = first
+        pixel_set[rest[:n_second]] = second
+        pixel_set[rest[n_second:]] = last
+    return pixel_set
 
 
-def _paper_split(labels, seed, class_names):
-    """30% test, the remaining 70% halved into training and validation (the paper's text)."""
-    rng = np.random.default_rng(seed)
-    train, val, test = [], [], []
-    for cls in np.unique(labels):
-        members = np.flatnonzero(labels == cls)
-        n_test = int(round(0.3 * len(members)))
-        if len(members) < 3 or n_test < 1:
-            raise SplitError(
-                f"{_name(cls, class_names)} has only {len(members)} labelled pixels: the paper split "
-                f"needs at least 3 (test, training and validation); label more pixels of it or remove it")
-        s, rest = _split_class(members, n_test, rng)
-        t, v = _split_class(rest, (len(rest) + 1) // 2, rng)
-        train.append(t)
-        val.append(v)
-        test.append(s)
-    return [np.sort(np.concatenate(part)) for part in (train, val, test)]
+def _paper_sizes(n):
+    """30% test, the remaining 70% halved into training and validation (the paper's text). A class
+    of fewer than 3 pixels cannot give one to each: it is halved into training and validation."""
+    n_test = int(round(0.3 * n)) if n >= 3 else 0
+    return (TEST, n_test), (TRAIN, (n - n_test + 1) // 2), VAL
+
+
+def _training_first(n_train_of: Callable[[int], int]) -> Sizes:
+    """``n_train_of(n)`` training pixels of a class of n (all n where it asks for more), the rest
+    halved into validation and test; a class with one pixel or none left after training cannot
+    give one to each: that pixel goes to validation."""
+    def sizes(n):
+        n_train = min(n_train_of(n), n)
+        rest = n - n_train
+        return (TRAIN, n_train), (VAL, rest // 2 if rest >= 2 else rest), TEST
+    return sizes
 
 
 def _near(rows, cols, among, window):
@@ -107,36 +113,50 @@ def _near(rows, cols, among, window):
     return ndimage.maximum_filter(grid, size=window, mode="constant", cval=False)[rows, cols]
 
 
-def _disjoint_split(rows, cols, labels, window, test_fraction, seed, class_names):
+def _segments(ordered, n_test, n_pixels):
+    """The set of each of ``n_pixels`` pixels: per class (``ordered``: its pixels along the split's
+    direction), a training, a validation and a test segment of ``n_test[class]`` pixels, in that order."""
+    pixel_set = np.empty(n_pixels, dtype=int)
+    for cls, members in ordered.items():
+        n_train = (len(members) - n_test[cls] + 1) // 2
+        pixel_set[members[:n_train]] = TRAIN
+        pixel_set[members[n_train:]] = VAL
+        pixel_set[members[len(members) - n_test[cls]:]] = TEST
+    return pixel_set
+
+
+def _untrained(ordered, pixel_set, rows, cols, window):
+    """The classes (keys of ``ordered``) none of whose training pixels has a patch clear of test pixels."""
+    clear = (pixel_set == TRAIN) & ~_near(rows, cols, pixel_set == TEST, window)
+    return [cls for cls, members in ordered.items() if not clear[members].any()]
+
+
+def _disjoint_split(rows, cols, labels, window, test_fraction, seed):
     """Per class, pixels are ordered along a seeded direction across the scene and cut into
     contiguous segments: training, then validation, then test. Validation lies between training
     and test, and any training pixel whose patch still reaches a test pixel (of any class) is
-    dropped."""
+    dropped.
+
+    A class that would keep no training pixel (a field a few windows across, or one hemmed in by
+    other classes' test ground) is cut again without a test segment: trained on, not tested. If its
+    training pixels are still all within reach of other classes' test pixels, those test pixels
+    become validation pixels: a little less test ground beside it is better than a model that
+    cannot map the class at all, and still no training patch reaches a test pixel.
+    """
     test_fraction = DISJOINT_TEST_FRACTION if test_fraction is None else float(test_fraction)
     angle = np.random.default_rng(seed).uniform(0, 2 * np.pi)
     position = rows * np.sin(angle) + cols * np.cos(angle)
-    pixel_set = np.empty(len(labels), dtype=int)
-    for cls in np.unique(labels):
-        members = np.flatnonzero(labels == cls)
-        members = members[np.argsort(position[members], kind="stable")]
-        n_test = int(round(test_fraction * len(members)))
-        n_train = (len(members) - n_test + 1) // 2
-        pixel_set[members[:n_train]] = 0
-        pixel_set[members[n_train:len(members) - n_test]] = 1
-        pixel_set[members[len(members) - n_test:]] = 2
-    dropped = _near(rows, cols, pixel_set == 2, window) & (pixel_set == 0)
-    parts = [np.flatnonzero((pixel_set == s) & ~dropped) for s in range(3)]
-    classes = np.unique(labels)
-    for name, part in zip(("training", "validation", "test"), parts):
-        missing = [c for c in classes if not np.any(labels[part] == c)]
-        if missing:
-            raise SplitError(
-                f"the disjoint split (window {window}) leaves no {name} pixel of "
-                f"{', '.join(_name(c, class_names) for c in missing)}: these classes are too small or too "
-                f"compact to hold training pixels at least {window // 2 + 1} pixels away from their test "
-                f"pixels; label more of them, remove them, use a smaller window or a random split",
-                classes=missing)
-    return parts
+    ordered = {cls: members[np.argsort(position[members], kind="stable")]
+               for cls in np.unique(labels) for members in [np.flatnonzero(labels == cls)]}
+    n_test = {cls: int(round(test_fraction * len(members))) for cls, members in ordered.items()}
+    pixel_set = _segments(ordered, n_test, len(labels))
+    untrained = _untrained(ordered, pixel_set, rows, cols, window)
+    if untrained:
+        pixel_set = _segments(ordered, {**n_test, **dict.fromkeys(untrained, 0)}, len(labels))
+        stranded = np.isin(labels, _untrained(ordered, pixel_set, rows, cols, window)) & (pixel_set == TRAIN)
+        pixel_set[_near(rows, cols, stranded, window) & (pixel_set == TEST)] = VAL
+    pixel_set[_near(rows, cols, pixel_set == TEST, window) & (pixel_set == TRAIN)] = DROPPED
+    return pixel_set
 
 
 def validation_into_training(split: Split, rows: ArrayLike, cols: ArrayLike, window: int) -> Split:
@@ -148,11 +168,22 @@ def validation_into_training(split: Split, rows: ArrayLike, cols: ArrayLike, win
     test = np.zeros(len(rows), dtype=bool)
     test[split.test] = True
     val = split.val[~_near(rows, cols, test, window)[split.val]]
-    return Split(np.sort(np.concatenate([split.train, val])), split.val[:0], split.test, split.method, split.value)
+    return replace(split, train=np.sort(np.concatenate([split.train, val])), val=split.val[:0])
+
+
+def _random_sizes(method: str, value: float | None) -> Sizes:
+    """How ``paper``, ``fraction`` and ``count`` size each class's sets."""
+    if method == "paper":
+        return _paper_sizes
+    # cast: split_value_problem has ruled out None for the fraction and count splits.
+    value = cast(float, value)
+    if method == "fraction":
+        return _training_first(lambda n: max(1, int(round(value * n))))
+    return _training_first(lambda n: int(value))
 
 
 def make_split(rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, method: str = "paper", value: float | None = None,
-               seed: int = 0, window: int = 11, class_names: Mapping[int, str] | None = None) -> Split:
+               seed: int = 0, window: int = 11) -> Split:
     """Splits labelled pixels (parallel arrays) by ``method``:
 
     - ``paper``: 30% test, the rest halved into training and validation;
@@ -160,42 +191,27 @@ def make_split(rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, method: str 
     - ``count``: ``value`` pixels of each class for training, the rest halved likewise;
     - ``disjoint``: ``value`` (default 0.3) of each class for test, taken as one spatially contiguous
       segment, the rest as validation then training segments; no test pixel in any training patch.
+
+    A class too small to hold any pixel out is trained on and listed in ``not_tested``.
+
+    Several rasters laid on one canvas (core.mosaic) are split as one scene, each class over all of
+    them, so a class rare in every raster is still tested once there are enough of it in all. On the
+    disjoint split a class's segments then follow the seeded direction across the canvas: its test
+    ground may lie in one raster or span several, and the blank rows between rasters are as high as
+    a patch reaches, so the dropping of training pixels near test ground is exact there too.
     """
     problem = split_value_problem(method, value)
     if problem:
         raise SplitError(f"split {method} {'' if value is None else value}: {problem}")
     labels = np.asarray(labels)
-    if method == "paper":
-        parts = _paper_split(labels, seed, class_names)
-    elif method == "fraction":
-        parts = _random_split(labels, lambda n: max(1, int(round(value * n))), seed, class_names)
-    elif method == "count":
-        # cast: split_value_problem has ruled out None for the count split.
-        parts = _random_split(labels, lambda n: int(cast(float, value)), seed, class_names)
+    if method == "disjoint":
+        pixel_set = _disjoint_split(np.asarray(rows), np.asarray(cols), labels, window, value, seed)
     else:
-        parts = _disjoint_split(np.asarray(rows), np.asarray(cols), labels, window, value, seed, class_names)
-    train, val, test = parts
-    return Split(train, val, test, method=method, value=float(value) if value is not None else 0.0)
-
-
-def make_split_per_scene(rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, scenes: ArrayLike, method: str = "paper",
-                         value: float | None = None, seed: int = 0, window: int = 11,
-                         class_names: Mapping[int, str] | None = None,
-                         scene_names: Sequence[str] | None = None) -> Split:
-    """``make_split`` within each scene (``scenes``: the scene index of each labelled pixel), pooled:
-    every scene gives its own training, validation and test pixels (a disjoint split holds out
-    ground within each scene), so no scene is only trained on or only tested on."""
-    rows, cols, labels, scenes = (np.asarray(a) for a in (rows, cols, labels, scenes))
-    parts: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
-    for scene in np.unique(scenes):
-        members = np.flatnonzero(scenes == scene)
-        try:
-            split = make_split(rows[members], cols[members], labels[members], method, value, seed, window,
-                               class_names)
-        except SplitError as error:
-            name = scene_names[scene] if scene_names else f"scene {scene + 1}"
-            raise SplitError(f"{name}: {error}", classes=error.classes) from None
-        for pooled, part in zip(parts, (split.train, split.val, split.test)):
-            pooled.append(members[part])
-    train, val, test = (np.sort(np.concatenate(part)) for part in parts)
-    return Split(train, val, test, method=method, value=float(value) if value is not None else 0.0)
+        pixel_set = _drawn(labels, _random_sizes(method, value), seed)
+    train, val, test = (np.flatnonzero(pixel_set == s) for s in (TRAIN, VAL, TEST))
+    if not len(test):
+        fewer = ", or ask for fewer training pixels per class" if method in ("fraction", "count") else ""
+        raise SplitError(f"the {method} split holds no pixel out for testing: no class has enough labelled pixels "
+                         f"to hold some out and still train on some; label more pixels{fewer}")
+    not_tested = tuple(int(c) for c in np.setdiff1d(labels, labels[test]))
+    return Split(train, val, test, method, float(value) if value is not None else 0.0, not_tested)

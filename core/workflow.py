@@ -34,7 +34,7 @@ from .reduction import SpectralReducer
 from .scene import Scene, reduce_scene
 from .settings import TrainingSettings
 from .tile_training import TileDataset, predict_on_tiles, tile_trainer, tiling_gain
-from .splits import Split, labelled_pixels, make_split, make_split_per_scene, validation_into_training
+from .splits import labelled_pixels, make_split, not_tested_message, validation_into_training
 from .training import train_network
 
 #: The test figures each co-training round records.
@@ -115,19 +115,15 @@ def _softmax(model, cube, rows, cols, config):
     return predict(model, PatchDataset(cube, rows, cols, None, config.window, SCORING_BATCH, config.padding))
 
 
-def _split(rows, cols, labels, settings, classes, mosaic):
-    """The split of the labelled pixels: within each raster of a mosaic, and on the disjoint split
-    with the validation pixels no test patch reaches moved into training when the recipe says so."""
+def _split(rows, cols, labels, settings, mosaic):
+    """The split of the labelled pixels, each class drawn over every raster of a mosaic at once
+    (core.splits.make_split says how), and on the disjoint split with the validation pixels no test
+    patch reaches moved into training when the recipe says so."""
     config = settings.training
-    if mosaic is None or len(mosaic.sizes) == 1:
-        split = make_split(rows, cols, labels, settings.split, settings.split_value, config.seed, config.window,
-                           classes.names)
-    elif config.padding != "zero":
+    if mosaic is not None and len(mosaic.sizes) > 1 and config.padding != "zero":
         raise InputError(f"padding '{config.padding}' needs a single raster: several rasters are trained with "
                          f"zero padding at their edges")
-    else:
-        split = make_split_per_scene(rows, cols, labels, mosaic.scene_of_rows(rows), settings.split,
-                                     settings.split_value, config.seed, config.window, classes.names, mosaic.names)
+    split = make_split(rows, cols, labels, settings.split, settings.split_value, config.seed, config.window)
     if config.validation_into_training and split.method == "disjoint":
         # In a random split nearly every validation pixel neighbours a test pixel: moving the few
         # others would add little and lose the validation curves.
@@ -179,8 +175,7 @@ def _cotrain(reporter, cube, pixels, split, class_ids, config, first, pool, svm_
         reporter.log(f"Co-training, round {round_} of {ROUNDS}: the network and the SVM agree, and the network is "
                      f"sure, on {len(chosen):,} of {len(pool_rows):,} pixels of the scene outside training; "
                      f"training again with them as labels")
-        extended = Split(np.concatenate([split.train, len(rows) + np.arange(len(chosen))]), split.val, split.test,
-                         split.method, split.value)
+        extended = replace(split, train=np.concatenate([split.train, len(rows) + np.arange(len(chosen))]))
         result = train_network(cube, np.concatenate([rows, pool_rows[chosen]]),
                                np.concatenate([cols, pool_cols[chosen]]), np.concatenate([targets, classes]), extended,
                                len(class_ids), replace(config, seed=config.seed + RESEED * round_),
@@ -223,7 +218,7 @@ def _train_and_score(cube, pixels, class_ids, split, names, config, pool, report
 
 def _split_record(split):
     return {"method": split.method, "value": split.value, "n_train": len(split.train), "n_val": len(split.val),
-            "n_test": len(split.test), "description": split.describe()}
+            "n_test": len(split.test), "not_tested": list(split.not_tested), "description": split.describe()}
 
 
 def _model_record(kept, reducer, result):
@@ -259,8 +254,10 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
     reducer, cube, valid, spectra, pool_spectra = _reduce(scene, kept, settings, cotraining, spill_path, reporter,
                                                           timings)
     rows, cols, labels, class_ids, n_invalid = _labelled(scene.labels, valid, reporter.log)
-    split = _split(rows, cols, labels, settings, scene.classes, scene.mosaic)
+    split = _split(rows, cols, labels, settings, scene.mosaic)
     reporter.log(f"Split {split.describe()}")
+    if split.not_tested:
+        reporter.warn(not_tested_message(split.not_tested, scene.classes.names))
     table = scene.classes.subset(class_ids).completed()
     names = {c.id: c.label for c in table}
     baseline, pool = _baseline(spectra, pool_spectra, valid, (rows, cols, labels), split, names, config.seed,

@@ -47,7 +47,7 @@ INPUTS = {
         "the smaller one wins (polygons, then lines, then points). Vector layers in another CRS are reprojected.")),
     "MORE_INPUTS": ParameterText("Further rasters of the same sensor", (
         "More rasters to learn from (other flight lines, dates or tiles), with the same bands as the first and "
-        "the same nodata value. The PCA is fitted over all of them, the split is drawn within each and pooled, "
+        "the same nodata value. The PCA is fitted over all of them, each class is split over all of them, "
         "and the report lists them. Their labels come from the vector ground truth, or from the label rasters "
         "of 'Label rasters of the further rasters'.")),
     "MORE_GROUND_TRUTH": ParameterText("Label rasters of the further rasters", (
@@ -96,7 +96,8 @@ TRAINING = {
         "paper: per class 30% test, the rest halved into training and validation (the paper's text). fraction: "
         "a share of each class for training, the rest halved into validation and test. count: a number of "
         "pixels per class for training, the rest halved. disjoint: per class a contiguous area held out for "
-        "test, with training pixels whose window would reach a test pixel dropped, for honest figures.")),
+        "test, with training pixels whose window would reach a test pixel dropped, for honest figures. A class "
+        "too small to hold pixels out is trained on and reported as not tested.")),
     "SPLIT_VALUE": ParameterText("Split value", (
         "For fraction: the training share of each class (0 to 1, e.g. 0.1). For count: training pixels per "
         "class (e.g. 50). For disjoint: the test share of each class (default {}). Not used by "

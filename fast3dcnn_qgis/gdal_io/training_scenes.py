@@ -1,6 +1,6 @@
 """The rasters one training reads: INPUT and any MORE_INPUTS of the same sensor, each with its
 ground truth (one vector layer covering them all, or a label raster each), laid on one canvas
-(core.mosaic) so the PCA is fitted over all of them and the split drawn within each.
+(core.mosaic) so the PCA is fitted over all of them and each class split over all of them.
 """
 from dataclasses import dataclass
 
@@ -96,7 +96,7 @@ def _number_names_alike(scenes):
 
 def canvas(scenes, window):
     """(mosaic, blocks callable, label grid, classes) of the scenes laid on one canvas."""
-    mosaic = Mosaic.of([(s.info.height, s.info.width) for s in scenes], window, [s.name for s in scenes])
+    mosaic = Mosaic.of([(s.info.height, s.info.width) for s in scenes], window)
     blocks = mosaic.blocks([lambda dataset=s.dataset: read_blocks(dataset) for s in scenes])
     grid = mosaic.stack([s.truth.grid for s in scenes])
     classes = scenes[0].truth.classes

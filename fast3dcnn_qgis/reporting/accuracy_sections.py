@@ -115,7 +115,8 @@ def map_section(png):
             f"src=\"data:image/png;base64,{base64.b64encode(png).decode('ascii')}\"></section>")
 
 
-def per_class_section(figures, classes):
+def per_class_section(figures, classes, not_tested=()):
+    """The figures of each class; those of the classes ``not_tested`` (ids: no test pixel) read so."""
     rows = figures.get("per_class")
     if not rows:
         return ""
@@ -125,15 +126,17 @@ def per_class_section(figures, classes):
     for row in rows:
         color = classes.color(row["id"])
         swatch = f"<span class=\"swatch\" style=\"background:{escape(color)}\"></span>" if color else ""
+        shares = ("<td colspan=\"3\">not tested</td>" if row["id"] in not_tested else
+                  "".join(f"<td class=\"num\">{percent(row.get(key))}</td>" for key in ("precision", "recall", "f1")))
         body.append(f"<tr><td class=\"num\">{escape(row['id'])}</td><td>{swatch}{escape(row.get('name', ''))}</td>"
-                    f"<td class=\"num\">{percent(row.get('precision'))}</td>"
-                    f"<td class=\"num\">{percent(row.get('recall'))}</td>"
-                    f"<td class=\"num\">{percent(row.get('f1'))}</td>"
-                    f"<td class=\"num\">{row.get('support', 0):,}</td></tr>")
+                    f"{shares}<td class=\"num\">{row.get('support', 0):,}</td></tr>")
+    untested = (" A class not tested had too few labelled pixels to hold any out: it was trained on and has no "
+                "figures here." if not_tested else "")
     return (f"<section><h2>Per class</h2><table><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>"
             f"<p class=\"muted\">Precision: share of the pixels mapped as the class that are right. Recall: share "
-            f"of the reference pixels of the class that the map gets right. AA is the mean recall.</p></section>")
+            f"of the reference pixels of the class that the map gets right. AA is the mean recall.{untested}</p>"
+            f"</section>")
 
 
 def confusion_section(figures):

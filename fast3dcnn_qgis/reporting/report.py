@@ -17,6 +17,7 @@ import os
 from ..core.classes import ClassTable
 from ..core.files import written_atomically
 from ..core.record import RunRecord
+from ..core.splits import not_tested_message
 from .accuracy_sections import (baseline_section, confusion_section, cotraining_section, good_practice_section,
                                 map_section, per_class_section)
 from .charts import history_section
@@ -86,7 +87,7 @@ def render_html(record, map_preview_png=None, title=None, lead=()):
         baseline_section(record),
         cotraining_section(record),
         map_section(map_preview_png),
-        per_class_section(record.accuracy, record.classes),
+        per_class_section(record.accuracy, record.classes, (record.split or {}).get("not_tested", ())),
         confusion_section(record.accuracy),
         history_section(record.history, record.best_epoch, record.stop_reason),
         _settings_section(record),
@@ -118,6 +119,8 @@ def _summary(record):
         notes.append(f"Scored on {figures['n_pixels']:,} {scope}.")
     if split:
         notes.append(f"Split: {escape(split.get('description') or split.get('method'))}.")
+    if split and split.get("not_tested"):
+        notes.append(escape(not_tested_message(split["not_tested"], record.classes.names)))
     if figures.get("n_unclassified"):
         notes.append(f"{figures['n_unclassified']:,} of them have no class in the map (nodata or a class "
                      f"absent from the reference); they count as errors.")

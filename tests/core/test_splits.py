@@ -15,6 +15,13 @@ def _check_partition(split, n):
     assert set(together) <= set(range(n))
 
 
+def _tests_in_patches(shape, rows, cols, split, window):
+    """The number of ``split``'s test pixels in the ``window`` x ``window`` patch of each pixel of a grid."""
+    test = np.zeros(shape)
+    test[rows[split.test], cols[split.test]] = 1
+    return ndimage.uniform_filter(test, size=window, mode="constant") * window ** 2
+
+
 def test_paper_split_is_30_percent_test_and_halves_the_rest(salinas):
     rows, cols, labels = labelled_pixels(salinas[1])
     split = make_split(rows, cols, labels, "paper", seed=3)
@@ -43,12 +50,27 @@ def test_fraction_and_count_draw_training_pixels_per_class(salinas):
     _check_partition(fraction, len(labels))
 
 
-def test_small_classes_are_named_in_the_error():
-    labels = np.array([1] * 50 + [7] * 2)
-    rows, cols = np.arange(52), np.zeros(52, dtype=int)
-    with pytest.raises(SplitError, match=r"class 7 \(Oats\) has only 2 labelled pixels"):
-        make_split(rows, cols, labels, "paper", class_names={7: "Oats"})
-    with pytest.raises(SplitError, match="class 7 has only 2 labelled pixels"):
+@pytest.mark.parametrize("method,value", [("paper", None), ("fraction", 0.1), ("count", 25), ("disjoint", None)])
+def test_a_class_too_small_to_hold_out_is_trained_on_and_not_tested(salinas, method, value):
+    grid = salinas[1].copy()
+    grid[grid == 1] = 0
+    grid[0, :2] = 1  # two neighbouring pixels of Brocoli, far from the other fields
+    rows, cols, labels = labelled_pixels(grid)
+    split = make_split(rows, cols, labels, method, value, seed=0, window=11)
+    _check_partition(split, len(labels))
+    assert split.not_tested == (1,) and "not tested: class 1" in split.describe()
+    assert 1 in labels[split.train] and 1 not in labels[split.test]
+    assert set(labels[split.test]) == {10, 11, 12, 13, 14}
+    if method == "count":  # it asks for more than there are: all train
+        assert list(labels[split.train]).count(1) == 2
+
+
+def test_splits_that_cannot_work_are_refused():
+    labels = np.array([1] * 2 + [7] * 2)
+    rows, cols = np.arange(4), np.zeros(4, dtype=int)
+    with pytest.raises(SplitError, match="the paper split holds no pixel out for testing"):
+        make_split(rows, cols, labels, "paper")
+    with pytest.raises(SplitError, match="label more pixels, or ask for fewer training pixels per class"):
         make_split(rows, cols, labels, "count", 5)
     with pytest.raises(SplitError, match="fraction 1.5"):
         make_split(rows, cols, labels, "fraction", 1.5)
@@ -61,24 +83,29 @@ def test_disjoint_split_keeps_test_pixels_out_of_every_training_patch(salinas, w
     rows, cols, labels = labelled_pixels(salinas[1])
     split = make_split(rows, cols, labels, "disjoint", seed=0, window=window)
     _check_partition(split, len(labels))
-    test = np.zeros(salinas[1].shape, dtype=bool)
-    test[rows[split.test], cols[split.test]] = True
-    # Count test pixels inside each training and validation pixel's S x S window.
-    inside = ndimage.uniform_filter(test.astype(float), size=window, mode="constant") * window ** 2
+    inside = _tests_in_patches(salinas[1].shape, rows, cols, split, window)
     assert inside[rows[split.train], cols[split.train]].max() < 0.5
     assert len(split.test) == pytest.approx(0.3 * len(labels), abs=len(np.unique(labels)))
     for part in _parts(split):
         assert set(np.unique(labels[part])) == set(np.unique(labels))
 
 
-def test_disjoint_split_reports_classes_it_cannot_separate():
-    grid = np.zeros((40, 40), dtype=int)
-    grid[:, :30] = 1
-    grid[5:7, 35:37] = 2    # one small patch of class 2: it cannot be in three places at once
+def test_disjoint_split_gives_up_the_test_ground_a_hemmed_in_class_needs_to_train(salinas):
+    rows, cols, labels = labelled_pixels(salinas[1])
+    before = make_split(rows, cols, labels, "disjoint", seed=0, window=11)
+    test = _tests_in_patches(salinas[1].shape, rows, cols, before, 1) > 0.5
+    # An unlabelled pixel whose patch reaches test ground becomes a class of its own: one pixel,
+    # nothing to hold out, and no training pixel unless the test pixels beside it give way.
+    grid = salinas[1].copy()
+    row, col = np.argwhere((_tests_in_patches(grid.shape, rows, cols, before, 11) > 0.5) & (grid == 0))[0]
+    grid[row, col] = 7
     rows, cols, labels = labelled_pixels(grid)
-    with pytest.raises(SplitError, match="class 2") as caught:
-        make_split(rows, cols, labels, "disjoint", window=5)
-    assert caught.value.classes == (2,)
+    split = make_split(rows, cols, labels, "disjoint", seed=0, window=11)
+    assert split.not_tested == (7,) and 7 in labels[split.train]
+    assert _tests_in_patches(grid.shape, rows, cols, split, 11)[rows[split.train], cols[split.train]].max() < 0.5
+    beside = (abs(rows - row) <= 5) & (abs(cols - col) <= 5) & test[rows, cols]
+    assert beside.any() and set(split.test) == set(np.flatnonzero(test[rows, cols] & ~beside))
+    assert set(np.flatnonzero(beside)) <= set(split.val)
 
 
 def test_validation_into_training_keeps_every_test_pixel_out_of_training_patches(salinas):
@@ -87,9 +114,7 @@ def test_validation_into_training_keeps_every_test_pixel_out_of_training_patches
     merged = validation_into_training(split, rows, cols, 11)
     assert len(merged.val) == 0 and np.array_equal(merged.test, split.test)
     assert set(split.train) < set(merged.train) <= set(split.train) | set(split.val)
-    test = np.zeros(salinas[1].shape, dtype=bool)
-    test[rows[split.test], cols[split.test]] = True
-    inside = ndimage.uniform_filter(test.astype(float), size=11, mode="constant") * 121
+    inside = _tests_in_patches(salinas[1].shape, rows, cols, split, 11)
     assert inside[rows[merged.train], cols[merged.train]].max() < 0.5
     moved = np.setdiff1d(split.val, merged.train)  # the validation pixels left out are those next to test
     assert len(moved) and inside[rows[moved], cols[moved]].min() > 0.5

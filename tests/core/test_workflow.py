@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 
 from fast3dcnn_qgis.core.blocks import array_blocks
+from fast3dcnn_qgis.core.classes import ClassTable
 from fast3dcnn_qgis.core.prediction import predict_blocks
 from fast3dcnn_qgis.core.errors import Cancelled
 from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
-from fast3dcnn_qgis.core.progress import CallbackReporter
+from fast3dcnn_qgis.core.progress import CallbackReporter, Reporter
 from fast3dcnn_qgis.core.workflow import Scene, train_classifier
 
 from .conftest import SALINAS_BAD_BANDS
@@ -71,6 +72,31 @@ def test_training_ignores_labelled_nodata_and_cancels(salinas):
     assert percents == sorted(percents) and percents[-1] == 100
     with pytest.raises(Cancelled):
         train_classifier(scene, settings, CallbackReporter(should_cancel=lambda: True))
+
+
+class Warnings(Reporter):
+    """Keeps the warnings a run gives."""
+
+    def __init__(self):
+        self.warnings = []
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+
+@pytest.mark.slow
+def test_a_class_too_small_to_hold_out_is_trained_on_and_reported_not_tested(salinas):
+    cube, labels = salinas
+    labels = labels.copy()
+    labels[tuple(np.argwhere(labels == 1)[2:].T)] = 0  # two pixels of Brocoli left
+    settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, training=TrainingConfig(window=9, epochs=1))
+    reporter = Warnings()
+    scene = Scene(lambda: array_blocks(cube, 40), *cube.shape, labels, classes=ClassTable.from_ids([1], {1: "Brocoli"}))
+    record = train_classifier(scene, settings, reporter).record
+    assert record.split["not_tested"] == [1] and "not tested: class 1" in record.split["description"]
+    brocoli = record.accuracy["per_class"][0]
+    assert (brocoli["id"], brocoli["support"], brocoli["recall"], brocoli["f1"]) == (1, 0, None, None)
+    assert [w for w in reporter.warnings if w.startswith("Not tested: class 1 (Brocoli). ")]
 
 
 def test_one_class_and_oversized_window_are_refused(salinas):

@@ -125,6 +125,21 @@ def test_training_report_says_what_cotraining_changed(tmp_path, figures, ground_
             in section
 
 
+def test_a_class_not_tested_reads_so_in_the_report_and_its_json(tmp_path, ground_truth):
+    reference = np.where(ground_truth == 13, 0, ground_truth)  # no test pixel of Lettuce 6wk
+    predicted = np.where((ground_truth == 12) & (np.arange(ground_truth.shape[1]) % 9 == 0), 13, ground_truth)
+    record = training_record(accuracy_report(reference, predicted, sorted(NAMES), NAMES))
+    record.split.update(not_tested=[13], description="paper: 51 training, 51 validation, rest test; not tested: "
+                                                     "class 13")
+    html_path, json_path = write_report(record, str(tmp_path / "report.html"))
+    lettuce = json.load(open(json_path, encoding="utf-8"))["accuracy"]["per_class"][4]
+    assert lettuce == {"id": 13, "name": NAMES[13], "precision": 0.0, "recall": None, "f1": None, "support": 0}
+    page = open(html_path, encoding="utf-8").read()
+    assert "Not tested: class 13 (Lettuce 6wk). These classes have too few labelled pixels" in page
+    assert "Lettuce 6wk</td><td colspan=\"3\">not tested</td><td class=\"num\">0</td>" in page
+    assert page.count(">not tested<") == 1
+
+
 def test_confusion_matrix_cells_show_the_counts(tmp_path, figures):
     write_report(RunRecord(figures, CLASSES), str(tmp_path / "a.html"))
     page = open(tmp_path / "a.html", encoding="utf-8").read()

@@ -8,6 +8,7 @@ that ran; tests/conftest.py prints the count at the end of the run.
 """
 import builtins
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -319,15 +320,36 @@ def test_overlapping_polygons_smaller_wins(inputs):
     assert (truth.grid[31:, :] == 0).all()
 
 
+class _Warnings(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.warnings = []
+
+    def pushWarning(self, warning):
+        self.warnings.append(warning)
+        super().pushWarning(warning)
+
+
 @pytest.mark.parametrize("split,value", [("0", None), ("1", 0.5), ("2", 5), ("3", 0.3)])
+@pytest.mark.slow
 def test_single_pixel_class_under_each_split(split, value, inputs, tmp_path):
-    """A class of one pixel cannot be split into training, validation and test pixels: every split
-    names the class, its one pixel and the fix."""
+    """A class of one pixel cannot give a test pixel: every split trains on it all the same, warns by
+    its name, and the record and the report say it was not tested rather than scoring it 0."""
+    MATRIX.append(f"ground_truth:single_pixel_class_split_{split}")
     parameters = train_parameters(inputs, tmp_path, truth="gt_single_pixel", SPLIT=split)
     if value is not None:
         parameters["SPLIT_VALUE"] = value
-    fails(f"ground_truth:single_pixel_class_split_{split}", "train", parameters, "GROUND_TRUTH", "gt_single_pixel",
-          "SPLIT", "class 2", "remove", folder=tmp_path)
+    feedback = _Warnings()
+    results = run("train", parameters, feedback)
+    assert [w for w in feedback.warnings if w.startswith("Not tested: ") and "class 2" in w], feedback.warnings
+    with open(results["OUTPUT_JSON"]) as stream:
+        record = json.load(stream)
+    assert 2 in record["split"]["not_tested"] and "not tested: class 2" in record["split"]["description"]
+    untested = next(row for row in record["accuracy"]["per_class"] if row["id"] == 2)
+    assert untested["support"] == 0 and untested["recall"] is None and untested["f1"] is None
+    with open(results["OUTPUT_REPORT"], encoding="utf-8") as stream:
+        assert "not tested" in stream.read()
+    assert_clean(tmp_path)
 
 
 # -- model files -------------------------------------------------------------------------------------
