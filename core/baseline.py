@@ -1,12 +1,14 @@
-"""The plain pixel classifier every training is compared with: an RBF support vector machine on the
-standardised spectra of the same training pixels, scored on the same test pixels.
+"""The plain pixel classifiers every training is compared with: an RBF support vector machine on the
+standardised spectra of the same training pixels, and a random forest on the spectra (what the
+classification plugins analysts already use default to), both scored on the same test pixels.
 
 On new ground (the disjoint split) a patch CNN can lose to such a classifier, which sees only each
 pixel's own spectrum; an analyst should see which is better on their data before trusting a map.
 The spectra are gathered while the scene streams past for the PCA, so the baseline costs no extra
-read. C and gamma are chosen on the validation pixels from a small grid. To stay within seconds,
-training and validation pixels beyond ``MAX_FIT`` are subsampled per class, and at most
-``MAX_PIXELS`` labelled pixels are gathered at all; the record says how many were used.
+read. C and gamma are chosen on the validation pixels from a small grid; the forest needs no
+tuning. To stay within seconds, training and validation pixels beyond ``MAX_FIT`` are subsampled
+per class (the same sample for both), and at most ``MAX_PIXELS`` labelled pixels are gathered at
+all; the record says how many were used.
 """
 from __future__ import annotations
 
@@ -31,6 +33,10 @@ C_GRID = (1.0, 10.0, 100.0, 1000.0)
 #: gamma as multiples of 1 / bands (scikit-learn's "scale" for standardised spectra).
 GAMMA_FACTORS = (0.1, 1.0, 10.0)
 METHOD = "RBF SVM on standardised spectra"
+#: Trees of the forest: on Indian Pines' paper split 200 trees score 82.9% OA against 83.0% for 500
+#: (and 82.4% for 100) at two fifths of the time, about 1.5 s on 2 cores.
+FOREST_TREES = 200
+FOREST_METHOD = f"Random forest ({FOREST_TREES} trees) on the spectra"
 
 
 class PixelSpectra:
@@ -86,6 +92,31 @@ def _stratified(labels, limit, rng):
     return np.sort(np.concatenate(chosen))
 
 
+class _Pixels:
+    """The pixels both baselines use, with their spectra: the split's training, validation and test
+    pixels that were gathered, and the stratified samples of at most MAX_FIT fitted and tuned on."""
+
+    def __init__(self, spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, split: "Split",
+                 seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.spectra, self.slots, self.labels = spectra, spectra.slots(rows, cols), np.asarray(labels)
+        parts = {name: np.asarray(part)[self.slots[np.asarray(part)] >= 0]
+                 for name, part in (("train", split.train), ("val", split.val), ("test", split.test))}
+        self.fit = parts["train"][_stratified(self.labels[parts["train"]], MAX_FIT, rng)]
+        self.tune = parts["val"][_stratified(self.labels[parts["val"]], MAX_FIT, rng)]
+        self.test = parts["test"]
+        self.counts = {"n_train": len(self.fit), "n_train_available": len(split.train), "n_val": len(self.tune),
+                       "n_test": len(self.test), "n_test_available": len(split.test)}
+
+    def of(self, part: np.ndarray) -> np.ndarray:
+        """The raw spectra of the pixels ``part``."""
+        return self.spectra.spectra[self.slots[part]]
+
+    def scored(self, predicted: np.ndarray, class_names: Mapping[int, str] | None) -> dict[str, Any]:
+        """core.metrics.accuracy_report of ``predicted`` on the test pixels."""
+        return accuracy_report(self.labels[self.test], predicted, np.unique(self.labels), class_names)
+
+
 def svm_baseline(spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, split: "Split",
                  class_names: Mapping[int, str] | None = None, seed: int = 0,
                  pool: np.ndarray | None = None) -> dict[str, Any]:
@@ -101,48 +132,62 @@ def svm_baseline(spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, labels
     from sklearn.svm import SVC
 
     start = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    slots = spectra.slots(rows, cols)
-    labels = np.asarray(labels)
-    parts = {}
-    for name, part in (("train", split.train), ("val", split.val), ("test", split.test)):
-        part = np.asarray(part)
-        parts[name] = part[slots[part] >= 0]
-    fit = parts["train"][_stratified(labels[parts["train"]], MAX_FIT, rng)]
-    tune = parts["val"][_stratified(labels[parts["val"]], MAX_FIT, rng)]
-    scaler = StandardScaler().fit(spectra.spectra[slots[fit]])
-
-    def features(part):
-        return scaler.transform(spectra.spectra[slots[part]])
-
-    x_fit, y_fit = features(fit), labels[fit]
+    pixels = _Pixels(spectra, rows, cols, labels, split, seed)
+    scaler = StandardScaler().fit(pixels.of(pixels.fit))
+    x_fit, y_fit = scaler.transform(pixels.of(pixels.fit)), pixels.labels[pixels.fit]
     bands = x_fit.shape[1]
-    if len(tune) and len(np.unique(y_fit)) > 1:
-        x_tune, y_tune = features(tune), labels[tune]
+    if len(pixels.tune) and len(np.unique(y_fit)) > 1:
+        x_tune, y_tune = scaler.transform(pixels.of(pixels.tune)), pixels.labels[pixels.tune]
         # The best-scoring fit itself is kept (the first of equals), so the chosen SVM is not fitted twice.
         fitted = (SVC(C=c, gamma=g / bands).fit(x_fit, y_fit) for c in C_GRID for g in GAMMA_FACTORS)
         svm = max(fitted, key=lambda candidate: candidate.score(x_tune, y_tune))
     else:
         svm = SVC(C=100.0, gamma=1.0 / bands).fit(x_fit, y_fit)
-    c, gamma = svm.C, svm.gamma
-    predicted = svm.predict(features(parts["test"]))
-    class_ids = np.unique(labels)
+    predicted = svm.predict(scaler.transform(pixels.of(pixels.test)))
     extra = {} if pool is None else {"pool_classes": svm.predict(scaler.transform(pool)) if len(pool) else
-                                     np.zeros(0, dtype=labels.dtype)}
-    return {**extra, "method": METHOD, "C": c, "gamma": gamma, "n_train": len(fit), "n_train_available": len(split.train),
-            "n_val": len(tune), "n_test": len(parts["test"]), "n_test_available": len(split.test),
-            "seconds": time.perf_counter() - start,
-            "accuracy": accuracy_report(labels[parts["test"]], predicted, class_ids, class_names)}
+                                     np.zeros(0, dtype=pixels.labels.dtype)}
+    return {**extra, "method": METHOD, "name": "SVM baseline", "C": svm.C, "gamma": svm.gamma, **pixels.counts,
+            "seconds": time.perf_counter() - start, "accuracy": pixels.scored(predicted, class_names)}
+
+
+def forest_baseline(spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, split: "Split",
+                    class_names: Mapping[int, str] | None = None, seed: int = 0) -> dict[str, Any]:
+    """A random forest of FOREST_TREES trees fitted on the SVM's training sample (raw spectra: trees
+    need no scaling) and scored on the same test pixels: method, pixel counts, fit and predict
+    seconds and the ``accuracy`` of core.metrics.accuracy_report."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    start = time.perf_counter()
+    pixels = _Pixels(spectra, rows, cols, labels, split, seed)
+    forest = RandomForestClassifier(n_estimators=FOREST_TREES, n_jobs=-1, random_state=seed)
+    forest.fit(pixels.of(pixels.fit), pixels.labels[pixels.fit])
+    fitted = time.perf_counter()
+    predicted = forest.predict(pixels.of(pixels.test))
+    done = time.perf_counter()
+    return {"method": FOREST_METHOD, "name": "random forest", **pixels.counts, "fit_seconds": fitted - start,
+            "predict_seconds": done - fitted, "seconds": done - start,
+            "accuracy": pixels.scored(predicted, class_names)}
+
+
+def pixel_baselines(spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, split: "Split",
+                    class_names: Mapping[int, str] | None = None, seed: int = 0,
+                    pool: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
+    """The SVM (``svm_baseline``, with ``pool``) and the forest (``forest_baseline``) in one call, so
+    the child process the plugin runs them in starts once: {"svm": ..., "forest": ...}."""
+    return {"svm": svm_baseline(spectra, rows, cols, labels, split, class_names, seed, pool),
+            "forest": forest_baseline(spectra, rows, cols, labels, split, class_names, seed)}
 
 
 def verdict(network_accuracy: Mapping[str, Any], baseline: Mapping[str, Any]) -> str:
-    """One sentence saying whether the network or the SVM baseline did better on the test pixels."""
+    """One sentence saying whether the network or a baseline (by default the SVM) did better on the
+    test pixels."""
+    name = baseline.get("name", "SVM baseline")
     cnn, svm = network_accuracy["overall_accuracy"], baseline["accuracy"]["overall_accuracy"]
     sample = "" if baseline["n_test"] == baseline["n_test_available"] else \
-        f" (the SVM scored on {baseline['n_test']:,} of the {baseline['n_test_available']:,} test pixels)"
+        f" (the {name} scored on {baseline['n_test']:,} of the {baseline['n_test_available']:,} test pixels)"
     if abs(cnn - svm) < 0.005:
-        return (f"The 3D CNN and the SVM baseline are as good as each other on these test pixels: "
+        return (f"The 3D CNN and the {name} are as good as each other on these test pixels: "
                 f"OA {100 * cnn:.2f}% and {100 * svm:.2f}%{sample}.")
-    better, worse = ("3D CNN", "SVM baseline") if cnn > svm else ("SVM baseline", "3D CNN")
+    better, worse = ("3D CNN", name) if cnn > svm else (name, "3D CNN")
     return (f"The {better} is better than the {worse} on these test pixels: OA {100 * max(cnn, svm):.2f}% "
             f"against {100 * min(cnn, svm):.2f}%{sample}.")

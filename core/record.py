@@ -35,6 +35,7 @@ class RunRecord:
     best_epoch: int | None = None      # 0-based epoch whose weights were kept, or None
     stop_reason: str | None = None     # why training ended at its last epoch, in words
     baseline: JsonDict | None = None   # core.baseline.svm_baseline on the same pixels, or None
+    forest: JsonDict | None = None     # core.baseline.forest_baseline on the same pixels, or None
     cotraining: JsonDict | None = None  # what co-training with the SVM did (core.workflow._cotrain), or None
     timings: JsonDict | None = None
     labelled_pixels: dict[int, int] | None = None  # {class id: labelled pixels in the ground truth}

@@ -22,7 +22,7 @@ import sklearn
 
 from .bands import format_band_ranges, kept_bands
 from .batch_loop import SCORING_BATCH, predict
-from .baseline import PixelSpectra, svm_baseline, verdict
+from .baseline import PixelSpectra, pixel_baselines, verdict
 from .classifier import Fast3DCNNClassifier
 from .cotraining import RESEED, ROUNDS, applies, pool_mask, pseudo_labels
 from .errors import InputError
@@ -43,7 +43,7 @@ SUMMARY = ("overall_accuracy", "average_accuracy", "kappa")
 PHASES = {"bands": (0.0, 0.04), "pca": (0.04, 0.10), "reduce": (0.10, 0.20), "train": (0.20, 0.95),
           "test": (0.95, 1.0)}
 
-#: ``runner(function, *arguments)``: runs the SVM baseline ``function(*arguments)`` somewhere, giving
+#: ``runner(function, *arguments)``: runs the baselines' ``function(*arguments)`` somewhere, giving
 #: its result, or None to go without it.
 BaselineRunner = Callable[..., Optional[dict]]
 
@@ -131,20 +131,21 @@ def _split(rows, cols, labels, settings, mosaic):
     return split
 
 
-def _baseline(spectra, pool_spectra, valid, pixels, split, names, seed, runner, timings):
-    """The SVM baseline on the split's pixels (``pixels``: rows, cols, labels), None where it is
-    switched off or could not run; and the pool co-training learns from: rows, cols and the SVM's
-    class ids of its pixels (None: no pool was gathered, or no SVM)."""
+def _baselines(spectra, pool_spectra, valid, pixels, split, names, seed, runner, timings):
+    """The SVM and forest baselines on the split's pixels (``pixels``: rows, cols, labels) as
+    core.baseline.pixel_baselines gives them, {} where they are switched off or could not run; and the
+    pool co-training learns from: rows, cols and the SVM's class ids of its pixels (None: no pool was
+    gathered, or no SVM)."""
     if spectra is None:
-        return None, None
+        return {}, None
     rows, cols, labels = pixels
     pool = _pool(pool_spectra, valid, rows, cols, split)
-    baseline = runner(svm_baseline, spectra, rows, cols, labels, split, names, seed, pool[2] if pool else None)
-    if baseline is None:
-        return None, None
-    timings["baseline_seconds"] = baseline["seconds"]
-    svm_classes = baseline.pop("pool_classes", None)
-    return baseline, None if svm_classes is None else (*pool[:2], svm_classes)
+    baselines = runner(pixel_baselines, spectra, rows, cols, labels, split, names, seed, pool[2] if pool else None)
+    if baselines is None:
+        return {}, None
+    timings["baseline_seconds"], timings["forest_seconds"] = (baselines[k]["seconds"] for k in ("svm", "forest"))
+    svm_classes = baselines["svm"].pop("pool_classes", None)
+    return baselines, None if svm_classes is None else (*pool[:2], svm_classes)
 
 
 def _pool(pool_spectra, valid, rows, cols, split):
@@ -260,19 +261,20 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
         reporter.warn(not_tested_message(split.not_tested, scene.classes.names))
     table = scene.classes.subset(class_ids).completed()
     names = {c.id: c.label for c in table}
-    baseline, pool = _baseline(spectra, pool_spectra, valid, (rows, cols, labels), split, names, config.seed,
-                               baseline_runner, timings)
+    baselines, pool = _baselines(spectra, pool_spectra, valid, (rows, cols, labels), split, names, config.seed,
+                                 baseline_runner, timings)
     if cotraining and pool is None:
         reporter.log("No co-training: it trains on pixels where the network and the SVM baseline agree, and the "
                      "baseline is switched off or did not run")
     result, accuracy, cotrained = _train_and_score(cube, (rows, cols, labels), class_ids, split, names, config, pool,
                                                    reporter, timings)
-    if baseline:
+    for baseline in baselines.values():
         reporter.log(verdict(accuracy, baseline))
     reporter.progress(1.0)
     record = RunRecord(accuracy=accuracy, classes=table, versions=software_versions(), settings=settings.as_dict(),
                        model=_model_record(kept, reducer, result), split=_split_record(split), history=result.history,
-                       best_epoch=result.best_epoch, stop_reason=result.stop_reason, baseline=baseline,
-                       cotraining=cotrained, timings=timings, n_labelled_invalid_excluded=n_invalid)
+                       best_epoch=result.best_epoch, stop_reason=result.stop_reason, baseline=baselines.get("svm"),
+                       forest=baselines.get("forest"), cotraining=cotrained, timings=timings,
+                       n_labelled_invalid_excluded=n_invalid)
     return Fast3DCNNClassifier(reducer=reducer, network=result.model, window=config.window, classes=table,
                                input_band_count=scene.band_count, padding=config.padding, record=record)

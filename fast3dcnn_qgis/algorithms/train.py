@@ -138,7 +138,7 @@ class TrainAlgorithm(TrainParameters):
             try:
                 return run_in_child(function, *arguments)
             except (ChildError, InstallerError, OSError) as error:
-                progress.warn(f"No SVM baseline this time: {error}")
+                progress.warn(f"No SVM and random forest baselines this time: {error}")
                 return None
         return run
 

@@ -47,34 +47,51 @@ def good_practice_section(estimates):
 
 
 def baseline_section(record):
-    """The SVM baseline beside the network on the same test pixels, and which did better."""
+    """The pixel classifiers (the SVM, and the random forest where the record has it) beside the
+    network on the same test pixels, and which did better."""
     baseline = record.baseline
     if not baseline:
         return ""
-    cnn, svm = record.accuracy, baseline["accuracy"]
+    others = [("SVM", baseline)] + ([("Random forest", record.forest)] if record.forest else [])
+    cnn = record.accuracy
+    heads = "".join(f"<th>{name}</th>" for name, _ in others)
     overall = "".join(
-        f"<tr><td>{label}</td><td class=\"num\">{shown(cnn.get(key))}</td><td class=\"num\">{shown(svm.get(key))}</td></tr>"
+        f"<tr><td>{label}</td><td class=\"num\">{shown(cnn.get(key))}</td>"
+        + "".join(f"<td class=\"num\">{shown(other['accuracy'].get(key))}</td>" for _, other in others) + "</tr>"
         for label, key, shown in (("Overall accuracy (OA)", "overall_accuracy", percent),
                                   ("Average accuracy (AA)", "average_accuracy", percent),
                                   ("Cohen's kappa", "kappa", lambda value: number(value, 4))))
-    chosen = (f"chosen on {baseline['n_val']:,} validation pixels" if baseline["n_val"] else
-              "fixed, as no validation pixels were left to choose them on")
-    svm_classes = {row["id"]: row for row in svm.get("per_class", [])}
-    per_class = "".join(
+    per_class = [{row["id"]: row for row in other["accuracy"].get("per_class", [])} for _, other in others]
+    rows = "".join(
         f"<tr><td>{escape(row.get('name', row['id']))}</td>"
         + "".join(f"<td class=\"num\">{percent(figures.get(key))}</td>"
-                  for key in ("recall", "f1") for figures in (row, svm_classes.get(row["id"], {})))
+                  for key in ("recall", "f1") for figures in [row] + [table.get(row["id"], {}) for table in per_class])
         + "</tr>" for row in cnn.get("per_class", []))
-    return (f"<section><h2>Against a plain pixel classifier</h2><p><strong>{escape(verdict(cnn, baseline))}</strong></p>"
-            f"<table><thead><tr><th></th><th>3D CNN</th><th>SVM</th></tr></thead><tbody>{overall}</tbody></table>"
-            f"<table><thead><tr><th>Class</th><th>Recall, 3D CNN</th><th>Recall, SVM</th><th>F1, 3D CNN</th>"
-            f"<th>F1, SVM</th></tr></thead><tbody>{per_class}</tbody></table>"
-            f"<p class=\"muted\">{escape(baseline['method'])}: C = {baseline['C']:g} and gamma = {baseline['gamma']:.3g} "
-            f"{chosen}, fitted on {baseline['n_train']:,} of the "
-            f"{baseline['n_train_available']:,} training pixels (a stratified sample above that), scored on "
-            f"{baseline['n_test']:,} test pixels, in {baseline['seconds']:.1f} s. It sees each pixel's spectrum "
-            f"only, no neighbourhood: where it beats the network, the network's spatial context does not help "
+    names = ["3D CNN"] + [name for name, _ in others]
+    columns = "".join(f"<th>{key}, {name}</th>" for key in ("Recall", "F1") for name in names)
+    verdicts = " ".join(escape(verdict(cnn, other)) for _, other in others)
+    return (f"<section><h2>Against plain pixel classifiers</h2><p><strong>{verdicts}</strong></p>"
+            f"<table><thead><tr><th></th><th>3D CNN</th>{heads}</tr></thead><tbody>{overall}</tbody></table>"
+            f"<table><thead><tr><th>Class</th>{columns}</tr></thead><tbody>{rows}</tbody></table>"
+            f"<p class=\"muted\">{_svm_note(baseline)}{_forest_note(record.forest)} They see each pixel's spectrum "
+            f"only, no neighbourhood: where they beat the network, the network's spatial context does not help "
             f"on this ground.</p></section>")
+
+
+def _svm_note(baseline):
+    chosen = (f"chosen on {baseline['n_val']:,} validation pixels" if baseline["n_val"] else
+              "fixed, as no validation pixels were left to choose them on")
+    return (f"{escape(baseline['method'])}: C = {baseline['C']:g} and gamma = {baseline['gamma']:.3g} {chosen}, "
+            f"fitted on {baseline['n_train']:,} of the {baseline['n_train_available']:,} training pixels (a "
+            f"stratified sample above that), scored on {baseline['n_test']:,} test pixels, in "
+            f"{baseline['seconds']:.1f} s.")
+
+
+def _forest_note(forest):
+    if not forest:
+        return ""
+    return (f" {escape(forest['method'])}: fitted on the same {forest['n_train']:,} pixels in "
+            f"{forest['fit_seconds']:.1f} s, its test pixels predicted in {forest['predict_seconds']:.1f} s.")
 
 
 def cotraining_section(record):

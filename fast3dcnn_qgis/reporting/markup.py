@@ -25,6 +25,7 @@ SETTING_LABELS = {
     "baseline": "SVM baseline computed",
     "cotraining": "Co-training with the SVM baseline (auto: on the disjoint split)",
     "baseline_seconds": "SVM baseline (s)",
+    "forest_seconds": "Random forest baseline (s)",
     "first_train_seconds": "Co-training: first training (s)",
     "pool_seconds": "Co-training: the network classifying the pool (s)",
     "split": "Split of the labelled pixels",

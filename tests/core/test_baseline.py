@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from fast3dcnn_qgis.core.bands import kept_bands
-from fast3dcnn_qgis.core.baseline import MAX_FIT, PixelSpectra, svm_baseline, verdict
+from fast3dcnn_qgis.core.baseline import (MAX_FIT, PixelSpectra, forest_baseline, pixel_baselines, svm_baseline,
+                                          verdict)
 from fast3dcnn_qgis.core.blocks import array_blocks
 from fast3dcnn_qgis.core.splits import labelled_pixels, make_split
 
@@ -49,6 +50,27 @@ def test_svm_is_scored_on_the_splits_test_pixels_and_beats_chance(salinas):
     assert result["C"] in (1.0, 10.0, 100.0, 1000.0)
 
 
+def test_the_forest_is_fitted_and_scored_on_the_svms_pixels(salinas):
+    """Both baselines see the same training sample and the same test pixels, and the forest reports
+    its fit and predict times; one call gives both (the plugin's child process starts once)."""
+    cube, labels = salinas
+    kept = kept_bands(cube.shape[2], SALINAS_BAD_BANDS)
+    rows, cols, ids = labelled_pixels(labels)
+    split = make_split(rows, cols, ids, "disjoint", seed=0, window=11)
+    spectra = gathered(cube, labels != 0, kept)
+    both = pixel_baselines(spectra, rows, cols, ids, split, seed=0)
+    forest, svm = both["forest"], both["svm"]
+    assert forest == {**forest_baseline(spectra, rows, cols, ids, split, seed=0),
+                      **{key: forest[key] for key in ("fit_seconds", "predict_seconds", "seconds")}}
+    for key in ("n_train", "n_train_available", "n_val", "n_test", "n_test_available"):
+        assert forest[key] == svm[key], key
+    assert forest["accuracy"]["n_pixels"] == len(split.test)
+    assert forest["accuracy"]["class_ids"] == svm["accuracy"]["class_ids"]
+    assert forest["accuracy"]["overall_accuracy"] > 0.6
+    assert 0 < forest["fit_seconds"] and 0 < forest["predict_seconds"] and forest["method"].startswith("Random forest")
+    assert verdict({"overall_accuracy": 0.0}, forest).startswith("The random forest is better than the 3D CNN")
+
+
 def test_verdict_names_the_better_classifier_and_a_subsample():
     baseline = {"accuracy": {"overall_accuracy": 0.9}, "n_test": 90, "n_test_available": 100}
     assert verdict({"overall_accuracy": 0.8}, baseline).startswith("The SVM baseline is better than the 3D CNN")
@@ -63,4 +85,5 @@ def test_the_training_record_holds_the_baseline(salinas_classifier):
     assert record.baseline["n_test"] == record.accuracy["n_pixels"]
     assert record.baseline["accuracy"]["overall_accuracy"] > 0.6
     assert record.to_json()["baseline"]["method"] == "RBF SVM on standardised spectra"
-    assert "baseline_seconds" in record.timings
+    assert "baseline_seconds" in record.timings and "forest_seconds" in record.timings
+    assert record.forest["n_test"] == record.baseline["n_test"] and record.forest["accuracy"]["overall_accuracy"] > 0.6

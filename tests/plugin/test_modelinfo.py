@@ -48,7 +48,7 @@ def test_page_and_json_describe_the_model_and_its_training(model, tmp_path):
     assert info["record"]["accuracy"] == json.loads(json.dumps(classifier.record.to_json()))["accuracy"]
     page = open(result["OUTPUT_REPORT"], encoding="utf-8").read()
     assert info["file"]["sha256"] in page and "Brocoli &lt;green&gt;" in page and "<green>" not in page
-    for section in ("Model", "Classes", "Band wavelengths", "Accuracy", "Against a plain pixel classifier",
+    for section in ("Model", "Classes", "Band wavelengths", "Accuracy", "Against plain pixel classifiers",
                     "Settings"):
         assert f"<h2>{section}" in page, section
 

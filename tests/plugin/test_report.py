@@ -81,23 +81,33 @@ def test_classifier_report_holds_the_figures_and_escapes_names(tmp_path, figures
     assert not re.search(r"<script|<link|src=\"(?!data:)|url\(", page)
 
 
-def test_training_report_shows_the_svm_baseline_beside_the_network(tmp_path, figures, ground_truth):
-    svm_map = ground_truth.copy()
+def test_training_report_shows_the_pixel_classifiers_beside_the_network(tmp_path, figures, ground_truth):
+    svm_map, forest_map = ground_truth.copy(), ground_truth.copy()
     svm_map[(ground_truth == 12) & (np.arange(ground_truth.shape[0])[:, None] % 2 == 0)] = 13
+    forest_map[(ground_truth == 11) & (np.arange(ground_truth.shape[0])[:, None] % 3 == 0)] = 14
     svm = accuracy_report(ground_truth, svm_map, sorted(NAMES), NAMES)
+    forest = accuracy_report(ground_truth, forest_map, sorted(NAMES), NAMES)
+    counts = {"n_train": 51, "n_train_available": 51, "n_val": 51, "n_test": svm["n_pixels"],
+              "n_test_available": svm["n_pixels"]}
     record = training_record(figures)
-    record.baseline = {"method": "RBF SVM on standardised spectra", "C": 100.0, "gamma": 0.005, "n_train": 51,
-                       "n_train_available": 51, "n_val": 51, "n_test": svm["n_pixels"],
-                       "n_test_available": svm["n_pixels"], "seconds": 0.4, "accuracy": svm}
+    record.baseline = {"method": "RBF SVM on standardised spectra", "name": "SVM baseline", "C": 100.0,
+                       "gamma": 0.005, **counts, "seconds": 0.4, "accuracy": svm}
+    record.forest = {"method": "Random forest (200 trees) on the spectra", "name": "random forest", **counts,
+                     "fit_seconds": 0.7, "predict_seconds": 0.05, "seconds": 0.75, "accuracy": forest}
     html_path, json_path = write_report(record, str(tmp_path / "report.html"))
     page = open(html_path, encoding="utf-8").read()
-    better = "3D CNN" if figures["overall_accuracy"] > svm["overall_accuracy"] else "SVM baseline"
-    assert f"The {better} is better than the" in page
-    section = page[page.index("Against a plain pixel classifier"):page.index("<h2>Per class</h2>")]
-    for value in (figures["overall_accuracy"], svm["overall_accuracy"], svm["average_accuracy"]):
+    for name, other in (("SVM baseline", svm), ("random forest", forest)):
+        better = "3D CNN" if figures["overall_accuracy"] > other["overall_accuracy"] else name
+        assert f"The {better} is better than the" in page
+    section = page[page.index("Against plain pixel classifiers"):page.index("<h2>Per class</h2>")]
+    for value in (figures["overall_accuracy"], svm["overall_accuracy"], svm["average_accuracy"],
+                  forest["overall_accuracy"], forest["average_accuracy"]):
         assert f"{100 * value:.2f}%" in section
     assert "Brocoli &lt;b&gt;weeds&lt;/b&gt;" in section and "C = 100" in section
-    assert json.load(open(json_path, encoding="utf-8"))["baseline"]["accuracy"] == svm
+    assert "<th>Random forest</th>" in section and "<th>F1, Random forest</th>" in section
+    assert "Random forest (200 trees) on the spectra: fitted on the same 51 pixels in 0.7 s" in section
+    written = json.load(open(json_path, encoding="utf-8"))
+    assert written["baseline"]["accuracy"] == svm and written["forest"]["accuracy"] == forest
 
 
 def test_training_report_says_what_cotraining_changed(tmp_path, figures, ground_truth):
