@@ -23,6 +23,14 @@ from .accuracy_sections import (baseline_section, confusion_section, cotraining_
 from .charts import history_section
 from .markup import CSS, escape, number, percent, table_section
 
+#: The splits that draw test pixels at random among the training pixels' neighbours.
+RANDOM_SPLITS = ("paper", "fraction", "count")
+#: What the figures of a random split measure, beside them on the page.
+NEXT_TO_TRAINING = ("<strong>Measured next to the training pixels:</strong> a random split draws the test pixels "
+                    "among the training pixels, inside the same fields, where the network has seen almost the "
+                    "same windows; expect lower figures on ground away from the training fields. The disjoint "
+                    "split holds whole areas out and measures that.")
+
 
 def write_report(record, html_path, map_preview_png=None, title=None):
     """Writes the HTML page of a RunRecord and its JSON beside it (same name, ``.json``); returns both paths.
@@ -119,6 +127,8 @@ def _summary(record):
         notes.append(f"Scored on {figures['n_pixels']:,} {scope}.")
     if split:
         notes.append(f"Split: {escape(split.get('description') or split.get('method'))}.")
+        if split.get("method") in RANDOM_SPLITS:
+            notes.append(NEXT_TO_TRAINING)
     if split and split.get("not_tested"):
         notes.append(escape(not_tested_message(split["not_tested"], record.classes.names)))
     if figures.get("n_unclassified"):

@@ -73,6 +73,10 @@ def test_classifier_report_holds_the_figures_and_escapes_names(tmp_path, figures
     assert f"{100 * figures['average_accuracy']:.2f}%" in page
     assert f"{figures['kappa']:.4f}" in page
     assert "paper: 51 training, 51 validation, rest test" in page
+    assert "Measured next to the training pixels:" in page  # a random split says what its figures measure
+    record.split = {**record.split, "method": "disjoint", "description": "disjoint 0.3: 51 training"}
+    html_path, _ = write_report(record, str(tmp_path / "disjoint.html"), png)
+    assert "Measured next to the training pixels" not in open(html_path, encoding="utf-8").read()
     assert page.count("<polyline") == 4  # loss and accuracy, training and validation
     assert "data:image/png;base64," in page
     for section in ("Per class", "Confusion matrix", "Training curves", "Settings", "Timings", "Software versions"):
