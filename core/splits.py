@@ -20,7 +20,6 @@ from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import ndimage
 
 from .errors import InputError
 from .settings import DISJOINT_TEST_FRACTION, split_value_problem
@@ -108,6 +107,10 @@ def _training_first(n_train_of: Callable[[int], int]) -> Sizes:
 
 def _near(rows, cols, among, window):
     """Which pixels (rows, cols) have a ``window`` x ``window`` patch reaching a pixel where ``among`` is true."""
+    # Imported here: the report reads this module's messages, and the plugin's toolbox loads the
+    # report, which must not need scipy (it comes with the dependencies the installer adds).
+    from scipy import ndimage
+
     grid = np.zeros((rows.max() + 1, cols.max() + 1), dtype=bool)
     grid[rows[among], cols[among]] = True
     return ndimage.maximum_filter(grid, size=window, mode="constant", cval=False)[rows, cols]

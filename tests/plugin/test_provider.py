@@ -99,7 +99,8 @@ def test_metadata_declares_the_qgis_range_and_provider():
 
 
 def test_the_plugin_and_its_checks_load_without_keras(tmp_path):
-    """QGIS builds the dialogs and rejects bad input on its GUI thread: that must never import Keras."""
+    """QGIS builds the dialogs and rejects bad input on its GUI thread: that must never import Keras,
+    nor scikit-learn or scipy, which a QGIS without the plugin's dependencies may lack."""
     for name in ("salinas_a.tif", "salinas_a_gt.tif"):  # copies: QGIS writes statistics beside layers it opens
         shutil.copy(os.path.join(ROOT, "tests", "data", name), tmp_path / name)
     code = """
@@ -115,7 +116,7 @@ parameters = {"INPUT": sys.argv[1] + "/salinas_a.tif", "GROUND_TRUTH": sys.argv[
               "WINDOW_SIZE": 10, "OUTPUT_MODEL": sys.argv[1] + "/m.f3dcnn", "OUTPUT_REPORT": sys.argv[1] + "/r.html"}
 ok, message = train.checkParameterValues(parameters, QgsProcessingContext())
 print(ok, "use 9 or 11" in message, message)
-print(sorted(m for m in sys.modules if m.split(".")[0] in ("keras", "tensorflow")))
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("keras", "tensorflow", "sklearn", "scipy")))
 """
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=120,
                           env={**os.environ, "QGIS_CUSTOM_CONFIG_PATH": str(tmp_path / "profile")})
