@@ -94,9 +94,13 @@ def _stratified(labels, limit, rng):
     return np.sort(np.concatenate(chosen))
 
 
-class _Pixels:
+class BaselinePixels:
     """The pixels both baselines use, with their spectra: the split's training, validation and test
-    pixels that were gathered, and the stratified samples of at most MAX_FIT fitted and tuned on."""
+    pixels that were gathered, and the stratified samples of at most MAX_FIT fitted and tuned on.
+
+    ``rows``, ``cols`` and ``labels`` (class ids) are the labelled pixels ``split`` indexes;
+    ``spectra`` the PixelSpectra gathered over them. Drawn once for both baselines, so they are
+    fitted on the same sample by construction."""
 
     def __init__(self, spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, split: "Split",
                  seed: int) -> None:
@@ -119,14 +123,12 @@ class _Pixels:
         return accuracy_report(self.labels[self.test], predicted, np.unique(self.labels), class_names)
 
 
-def svm_baseline(spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, split: "Split",
-                 class_names: Mapping[int, str] | None = None, seed: int = 0,
+def svm_baseline(pixels: BaselinePixels, class_names: Mapping[int, str] | None = None,
                  pool: np.ndarray | None = None) -> dict[str, Any]:
-    """Fits the SVM on the training pixels of ``split`` and scores it on its test pixels.
+    """Fits the SVM on the training sample of ``pixels`` and scores it on their test pixels.
 
-    ``rows``, ``cols`` and ``labels`` (class ids) are the labelled pixels ``split`` indexes;
-    ``spectra`` the PixelSpectra gathered over them. Returns a JSON-ready dict: method, chosen C and
-    gamma, pixel counts, seconds and the ``accuracy`` of core.metrics.accuracy_report. Given
+    Returns a JSON-ready dict: method, chosen C and gamma, pixel counts, seconds and the
+    ``accuracy`` of core.metrics.accuracy_report. Given
     ``pool``, raw spectra (pixels, kept bands) of more pixels, the dict also holds the class ids the
     SVM gives them under ``pool_classes`` (core.cotraining uses them; not JSON-ready).
     """
@@ -134,7 +136,6 @@ def svm_baseline(spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, labels
     from sklearn.svm import SVC
 
     start = time.perf_counter()
-    pixels = _Pixels(spectra, rows, cols, labels, split, seed)
     scaler = StandardScaler().fit(pixels.of(pixels.fit))
     x_fit, y_fit = scaler.transform(pixels.of(pixels.fit)), pixels.labels[pixels.fit]
     if len(pixels.tune) and len(np.unique(y_fit)) > 1:
@@ -167,15 +168,14 @@ def _tuned_svm(x_fit: np.ndarray, y_fit: np.ndarray, x_tune: np.ndarray, y_tune:
     return max(fits, key=lambda fit: fit[0])[1]
 
 
-def forest_baseline(spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, split: "Split",
-                    class_names: Mapping[int, str] | None = None, seed: int = 0) -> dict[str, Any]:
-    """A random forest of FOREST_TREES trees fitted on the SVM's training sample (raw spectra: trees
-    need no scaling) and scored on the same test pixels: method, pixel counts, fit and predict
-    seconds and the ``accuracy`` of core.metrics.accuracy_report."""
+def forest_baseline(pixels: BaselinePixels, class_names: Mapping[int, str] | None = None,
+                    seed: int = 0) -> dict[str, Any]:
+    """A random forest of FOREST_TREES trees (seeded by ``seed``) fitted on the training sample of
+    ``pixels`` (raw spectra: trees need no scaling) and scored on their test pixels: method, pixel
+    counts, fit and predict seconds and the ``accuracy`` of core.metrics.accuracy_report."""
     from sklearn.ensemble import RandomForestClassifier
 
     start = time.perf_counter()
-    pixels = _Pixels(spectra, rows, cols, labels, split, seed)
     forest = RandomForestClassifier(n_estimators=FOREST_TREES, n_jobs=-1, random_state=seed)
     forest.fit(pixels.of(pixels.fit), pixels.labels[pixels.fit])
     fitted = time.perf_counter()
@@ -189,10 +189,11 @@ def forest_baseline(spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, lab
 def pixel_baselines(spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, split: "Split",
                     class_names: Mapping[int, str] | None = None, seed: int = 0,
                     pool: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
-    """The SVM (``svm_baseline``, with ``pool``) and the forest (``forest_baseline``) in one call, so
-    the child process the plugin runs them in starts once: {"svm": ..., "forest": ...}."""
-    return {"svm": svm_baseline(spectra, rows, cols, labels, split, class_names, seed, pool),
-            "forest": forest_baseline(spectra, rows, cols, labels, split, class_names, seed)}
+    """The SVM (``svm_baseline``, with ``pool``) and the forest (``forest_baseline``) on the same
+    BaselinePixels, in one call, so the child process the plugin runs them in starts once:
+    {"svm": ..., "forest": ...}."""
+    pixels = BaselinePixels(spectra, rows, cols, labels, split, seed)
+    return {"svm": svm_baseline(pixels, class_names, pool), "forest": forest_baseline(pixels, class_names, seed)}
 
 
 def verdict(network_accuracy: Mapping[str, Any], baseline: Mapping[str, Any]) -> str:

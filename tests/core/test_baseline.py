@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from fast3dcnn_qgis.core.bands import kept_bands
-from fast3dcnn_qgis.core.baseline import (MAX_FIT, PixelSpectra, forest_baseline, pixel_baselines, svm_baseline,
-                                          verdict)
+from fast3dcnn_qgis.core.baseline import (MAX_FIT, BaselinePixels, PixelSpectra, forest_baseline, pixel_baselines,
+                                          svm_baseline, verdict)
 from fast3dcnn_qgis.core.blocks import array_blocks
 from fast3dcnn_qgis.core.splits import labelled_pixels, make_split
 
@@ -40,7 +40,7 @@ def test_svm_is_scored_on_the_splits_test_pixels_and_beats_chance(salinas):
     split = make_split(rows, cols, ids, "disjoint", seed=0, window=11)
     spectra = gathered(cube, labels != 0, kept)
     test_spectra = spectra.spectra[spectra.slots(rows[split.test], cols[split.test])]
-    result = svm_baseline(spectra, rows, cols, ids, split, seed=0, pool=test_spectra)
+    result = svm_baseline(BaselinePixels(spectra, rows, cols, ids, split, seed=0), pool=test_spectra)
     # The SVM labels a pool of spectra as it labels the test pixels.
     assert np.mean(result.pop("pool_classes") == ids[split.test]) == result["accuracy"]["overall_accuracy"]
     assert result["n_test"] == result["n_test_available"] == len(split.test)
@@ -60,7 +60,7 @@ def test_the_forest_is_fitted_and_scored_on_the_svms_pixels(salinas):
     spectra = gathered(cube, labels != 0, kept)
     both = pixel_baselines(spectra, rows, cols, ids, split, seed=0)
     forest, svm = both["forest"], both["svm"]
-    assert forest == {**forest_baseline(spectra, rows, cols, ids, split, seed=0),
+    assert forest == {**forest_baseline(BaselinePixels(spectra, rows, cols, ids, split, seed=0), seed=0),
                       **{key: forest[key] for key in ("fit_seconds", "predict_seconds", "seconds")}}
     for key in ("n_train", "n_train_available", "n_val", "n_test", "n_test_available"):
         assert forest[key] == svm[key], key
