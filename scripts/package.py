@@ -100,8 +100,10 @@ def stage(plugins_dir):
         destination = os.path.join(temporary, os.path.relpath(arcname, PLUGIN))
         os.makedirs(os.path.dirname(destination), exist_ok=True)
         shutil.copyfile(path, destination)
-    if os.path.lexists(target):
-        shutil.rmtree(target) if os.path.isdir(target) and not os.path.islink(target) else os.remove(target)
+    if os.path.islink(target) or os.path.isfile(target):  # the link an older `make deploy` made
+        os.remove(target)
+    elif os.path.isdir(target):
+        shutil.rmtree(target)
     os.replace(temporary, target)
     return target, len(files)
 
