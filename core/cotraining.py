@@ -19,6 +19,8 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .settings import HELD_OUT_SPLITS
+
 #: The network's softmax a pixel needs to become a pseudo-label.
 THRESHOLD = 0.9
 #: Pseudo-labels per class at most, times the class's training pixels (twice: Indian Pines seed 3
@@ -63,4 +65,4 @@ def pseudo_labels(network: ArrayLike, svm: ArrayLike, confidence: ArrayLike, tra
 
 def applies(mode: str, split_method: str) -> bool:
     """Whether co-training runs for the TrainingConfig.cotraining ``mode`` on a split ``split_method``."""
-    return mode == "on" or (mode == "auto" and split_method == "disjoint")
+    return mode == "on" or (mode == "auto" and split_method in HELD_OUT_SPLITS)

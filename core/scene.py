@@ -32,6 +32,9 @@ class Scene:
     classes: ClassTable = field(default_factory=ClassTable)  # the names and colours the user gave the ids
     # Several rasters on one canvas: trained with zero padding; the split treats them as one scene.
     mosaic: Mosaic | None = None
+    # (height, width) the field (polygon, line) each labelled pixel belongs to, 0 = none: the grouped
+    # split holds out whole fields (core.splits); None where the ground truth does not come in fields.
+    groups: ArrayLike | None = None
 
     def read(self, reporter: Reporter) -> Iterator[Block]:
         """One pass over the blocks, for a phase reported to ``reporter``: Cancel is heard before each

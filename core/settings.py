@@ -66,12 +66,18 @@ LAYOUTS = ("auto", "tiles", "patches")
 #: of 8 x 8 save 2.0 times at S = 11 and 3.7 at S = 21.
 MIN_TILING_GAIN = 1.5
 #: Whether the network is trained again with pseudo-labels where it and the SVM baseline agree
-#: (core.cotraining): "auto" on the disjoint split only, where the test ground is new ground.
+#: (core.cotraining): "auto" on the held-out splits (HELD_OUT_SPLITS), where the test ground is new ground.
 COTRAINING_MODES = ("auto", "on", "off")
 #: How the PCA scores are scaled (see reduction.py): each to unit variance, or all by the first's.
 COMPONENT_SCALES = ("each", "first")
-SPLIT_METHODS = ("paper", "fraction", "count", "disjoint")
-#: The disjoint split's test share when none is given.
+#: In the order of the training dialog's list, which graphical models and scripts refer to by
+#: position: new methods go at the end.
+SPLIT_METHODS = ("paper", "fraction", "count", "disjoint", "grouped", "auto")
+#: The splits that hold out ground the training never sees (core.splits); "auto" is one of them
+#: whichever it picks. The default: figures from pixels next to the training pixels flatter a map.
+HELD_OUT_SPLITS = ("disjoint", "grouped", "auto")
+DEFAULT_SPLIT = "auto"
+#: The held-out splits' test share when none is given.
 DISJOINT_TEST_FRACTION = 0.3
 
 
@@ -111,8 +117,8 @@ def split_value_problem(method: str, value: float | None) -> str | None:
         return "the fraction split needs the training share of each class, between 0 and 1 (e.g. 0.1)"
     if method == "count" and (value is None or value < 1 or value != int(value)):
         return "the count split needs a whole number of training pixels per class, 1 or more (e.g. 50)"
-    if method == "disjoint" and value is not None and not 0 < value < 1:
-        return (f"the disjoint split needs the test share of each class, between 0 and 1 "
+    if method in HELD_OUT_SPLITS and value is not None and not 0 < value < 1:
+        return (f"the {method} split needs the test share of each class, between 0 and 1 "
                 f"(default {DISJOINT_TEST_FRACTION})")
     return None
 
@@ -198,7 +204,7 @@ class TrainingSettings:
     """The whole recipe: band selection, PCA, split and training."""
     components: int = COMPONENTS.default
     exclude_bands: str = ""
-    split: str = "paper"
+    split: str = DEFAULT_SPLIT
     split_value: float | None = None
     pca_sample_step: int = 1
     baseline: bool = True  # also fit and score an SVM on the same pixels (core/baseline.py)

@@ -5,7 +5,10 @@ papers on these scenes do. Their overlapping patches mean a test pixel usually l
 training patch (and its spectrum was seen in training), which inflates accuracy. ``disjoint``
 cuts each class into spatially contiguous segments and then drops every training pixel whose
 S x S patch would reach a test pixel, so no test pixel is ever seen in training: the figure to
-expect on new ground.
+expect on new ground. ``grouped`` holds out whole fields instead (the polygons an analyst drew, or
+any other groups of pixels): a field is what an analyst labels and maps at once, so a test field
+the training never saw is new ground as the map will meet it. ``auto``, the default, is the
+grouped split where the ground truth comes in fields and the disjoint split elsewhere.
 
 A class too small to hold pixels out for testing is not an error: it is trained on, listed in
 ``Split.not_tested``, and has no test figures. An analyst cannot label a rare class into being
@@ -22,9 +25,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .errors import InputError
-from .settings import DISJOINT_TEST_FRACTION, split_value_problem
+from .settings import DISJOINT_TEST_FRACTION, HELD_OUT_SPLITS, split_value_problem
 
-#: The set each labelled pixel falls in; DROPPED: a disjoint split's training pixel near test ground.
+#: The set each labelled pixel falls in; DROPPED: a held-out split's training pixel near test ground.
 TRAIN, VAL, TEST, DROPPED = 0, 1, 2, 3
 #: For a class of n pixels: ((set, count), (set, count), set): the first count of its pixels drawn at
 #: random, the second drawn from the rest, and what remains goes to the last set.
@@ -56,7 +59,7 @@ class Split:
 def not_tested_message(class_ids: Iterable[int], class_names: Mapping[int, str] | None = None) -> str:
     """What the log and the report say of the classes a split could not test."""
     return (f"Not tested: {', '.join(_name(c, class_names) for c in class_ids)}. These classes have too few "
-            f"labelled pixels (on the disjoint split: too few clear of test ground) to hold any out for testing and "
+            f"labelled pixels (on a held-out split: too few clear of test ground) to hold any out for testing and "
             f"still train on some: they are trained on but have no test figures (the average accuracy leaves them "
             f"out). Label more pixels of them for a figure.")
 
@@ -65,6 +68,21 @@ def labelled_pixels(label_grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     """rows, cols and labels of the non-zero pixels of a (H, W) label grid."""
     rows, cols = np.nonzero(label_grid)
     return rows, cols, np.asarray(label_grid)[rows, cols]
+
+
+def fields(label_grid: ArrayLike) -> np.ndarray:
+    """A (H, W) number for each field of a label grid, 0 where unlabelled: a field is a patch of pixels
+    of one class joined by their sides or corners. What the grouped split holds out: polygons drawn on
+    a finer grid (or in many parts) become the patches of ground they cover at the raster's resolution,
+    and neighbouring polygons of one class one field, as the map sees them."""
+    from scipy import ndimage  # imported here: see _near
+
+    label_grid = np.asarray(label_grid)
+    numbers = np.zeros(label_grid.shape, dtype=np.int32)
+    for cls in np.unique(label_grid[label_grid != 0]):
+        patches, count = ndimage.label(label_grid == cls, structure=np.ones((3, 3), dtype=bool))
+        numbers[patches > 0] = patches[patches > 0] + numbers.max()
+    return numbers
 
 
 def _name(cls, class_names):
@@ -116,14 +134,15 @@ def _near(rows, cols, among, window):
     return ndimage.maximum_filter(grid, size=window, mode="constant", cval=False)[rows, cols]
 
 
-def _segments(ordered, n_test, n_pixels):
+def _segments(ordered, n_test, n_pixels, n_train=None):
     """The set of each of ``n_pixels`` pixels: per class (``ordered``: its pixels along the split's
-    direction), a training, a validation and a test segment of ``n_test[class]`` pixels, in that order."""
+    direction), a training segment of ``n_train[class]`` pixels (default: half of those not tested),
+    a validation segment and a test segment of ``n_test[class]`` pixels, in that order."""
     pixel_set = np.empty(n_pixels, dtype=int)
     for cls, members in ordered.items():
-        n_train = (len(members) - n_test[cls] + 1) // 2
-        pixel_set[members[:n_train]] = TRAIN
-        pixel_set[members[n_train:]] = VAL
+        first = (n_train or {}).get(cls, (len(members) - n_test[cls] + 1) // 2)
+        pixel_set[members[:first]] = TRAIN
+        pixel_set[members[first:]] = VAL
         pixel_set[members[len(members) - n_test[cls]:]] = TEST
     return pixel_set
 
@@ -134,11 +153,10 @@ def _untrained(ordered, pixel_set, rows, cols, window):
     return [cls for cls, members in ordered.items() if not clear[members].any()]
 
 
-def _disjoint_split(rows, cols, labels, window, test_fraction, seed):
-    """Per class, pixels are ordered along a seeded direction across the scene and cut into
-    contiguous segments: training, then validation, then test. Validation lies between training
-    and test, and any training pixel whose patch still reaches a test pixel (of any class) is
-    dropped.
+def _held_out(ordered, n_test, n_train, rows, cols, labels, window):
+    """The set of each pixel when each class's pixels (``ordered``) are cut into a training, a
+    validation and a test segment (``_segments``), and any training pixel whose patch still reaches
+    a test pixel (of any class) is dropped.
 
     A class that would keep no training pixel (a field a few windows across, or one hemmed in by
     other classes' test ground) is cut again without a test segment: trained on, not tested. If its
@@ -146,20 +164,70 @@ def _disjoint_split(rows, cols, labels, window, test_fraction, seed):
     become validation pixels: a little less test ground beside it is better than a model that
     cannot map the class at all, and still no training patch reaches a test pixel.
     """
-    test_fraction = DISJOINT_TEST_FRACTION if test_fraction is None else float(test_fraction)
-    angle = np.random.default_rng(seed).uniform(0, 2 * np.pi)
-    position = rows * np.sin(angle) + cols * np.cos(angle)
-    ordered = {cls: members[np.argsort(position[members], kind="stable")]
-               for cls in np.unique(labels) for members in [np.flatnonzero(labels == cls)]}
-    n_test = {cls: int(round(test_fraction * len(members))) for cls, members in ordered.items()}
-    pixel_set = _segments(ordered, n_test, len(labels))
+    pixel_set = _segments(ordered, n_test, len(labels), n_train)
     untrained = _untrained(ordered, pixel_set, rows, cols, window)
     if untrained:
-        pixel_set = _segments(ordered, {**n_test, **dict.fromkeys(untrained, 0)}, len(labels))
+        pixel_set = _segments(ordered, {**n_test, **dict.fromkeys(untrained, 0)}, len(labels),
+                              {cls: n for cls, n in n_train.items() if cls not in untrained})
         stranded = np.isin(labels, _untrained(ordered, pixel_set, rows, cols, window)) & (pixel_set == TRAIN)
         pixel_set[_near(rows, cols, stranded, window) & (pixel_set == TEST)] = VAL
     pixel_set[_near(rows, cols, pixel_set == TEST, window) & (pixel_set == TRAIN)] = DROPPED
     return pixel_set
+
+
+def _along(rng, rows, cols):
+    """Each pixel's position along a direction across the scene drawn from ``rng``."""
+    angle = rng.uniform(0, 2 * np.pi)
+    return rows * np.sin(angle) + cols * np.cos(angle)
+
+
+def _disjoint_split(rows, cols, labels, window, test_fraction, seed):
+    """Per class, pixels are ordered along a seeded direction across the scene and cut into
+    contiguous segments: training, then validation (between training and test), then test."""
+    position = _along(np.random.default_rng(seed), rows, cols)
+    ordered = {cls: members[np.argsort(position[members], kind="stable")]
+               for cls in np.unique(labels) for members in [np.flatnonzero(labels == cls)]}
+    n_test = {cls: int(round(test_fraction * len(members))) for cls, members in ordered.items()}
+    return _held_out(ordered, n_test, {}, rows, cols, labels, window)
+
+
+def _closest_subset(sizes, target):
+    """Which of ``sizes`` (in their order) to take so that their sum comes close to ``target``: each
+    is taken where it brings the sum closer; never all of them."""
+    taken, total = np.zeros(len(sizes), dtype=bool), 0
+    for i, size in enumerate(sizes):
+        if abs(total + size - target) < abs(total - target):
+            taken[i], total = True, total + size
+    if taken.all():
+        taken[np.flatnonzero(taken)[-1]] = False
+    return taken
+
+
+def _grouped_split(rows, cols, labels, groups, window, test_fraction, seed):
+    """Per class, whole groups (fields) in a seeded order: those whose pixels come closest to
+    ``test_fraction`` of the class are tested, of the others those closest to half of them validate
+    and the rest train; never every group of a class in one set. A class of one group is cut like
+    the disjoint split, along a seeded direction through it."""
+    rng = np.random.default_rng(seed)
+    position = _along(rng, rows, cols)
+    ordered, n_test, n_train = {}, {}, {}
+    for cls in np.unique(labels):
+        members = np.flatnonzero(labels == cls)
+        members = members[np.argsort(position[members], kind="stable")]
+        ids, inverse, sizes = np.unique(groups[members], return_inverse=True, return_counts=True)
+        if len(ids) < 2:
+            ordered[cls], n_test[cls] = members, int(round(test_fraction * len(members)))
+            continue
+        order = rng.permutation(len(ids))
+        tested = _closest_subset(sizes[order], test_fraction * len(members))
+        rest = order[~tested]
+        validating = _closest_subset(sizes[rest], sizes[rest].sum() / 2)
+        sequence = np.concatenate([rest[~validating], rest[validating], order[tested]])
+        rank = np.empty(len(ids), dtype=int)
+        rank[sequence] = np.arange(len(ids))
+        ordered[cls] = members[np.argsort(rank[inverse.ravel()], kind="stable")]
+        n_test[cls], n_train[cls] = int(sizes[order[tested]].sum()), int(sizes[rest[~validating]].sum())
+    return _held_out(ordered, n_test, n_train, rows, cols, labels, window)
 
 
 def validation_into_training(split: Split, rows: ArrayLike, cols: ArrayLike, window: int) -> Split:
@@ -186,14 +254,17 @@ def _random_sizes(method: str, value: float | None) -> Sizes:
 
 
 def make_split(rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, method: str = "paper", value: float | None = None,
-               seed: int = 0, window: int = 11) -> Split:
+               seed: int = 0, window: int = 11, groups: ArrayLike | None = None) -> Split:
     """Splits labelled pixels (parallel arrays) by ``method``:
 
     - ``paper``: 30% test, the rest halved into training and validation;
     - ``fraction``: ``value`` (0-1) of each class for training, the rest halved into validation and test;
     - ``count``: ``value`` pixels of each class for training, the rest halved likewise;
     - ``disjoint``: ``value`` (default 0.3) of each class for test, taken as one spatially contiguous
-      segment, the rest as validation then training segments; no test pixel in any training patch.
+      segment, the rest as validation then training segments; no test pixel in any training patch;
+    - ``grouped``: about ``value`` (default 0.3) of each class for test as whole groups (``groups``:
+      the group, such as the field or polygon, of each pixel), as the disjoint split otherwise;
+    - ``auto``: ``grouped`` where ``groups`` are given, else ``disjoint``.
 
     A class too small to hold any pixel out is trained on and listed in ``not_tested``.
 
@@ -206,9 +277,16 @@ def make_split(rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, method: str 
     problem = split_value_problem(method, value)
     if problem:
         raise SplitError(f"split {method} {'' if value is None else value}: {problem}")
-    labels = np.asarray(labels)
-    if method == "disjoint":
-        pixel_set = _disjoint_split(np.asarray(rows), np.asarray(cols), labels, window, value, seed)
+    if method == "auto":
+        method = "disjoint" if groups is None else "grouped"
+    if method == "grouped" and groups is None:
+        raise SplitError("the grouped split holds out whole fields, and this ground truth has none: use a vector "
+                         "layer of polygons or lines as ground truth, or the disjoint split")
+    labels, rows, cols = np.asarray(labels), np.asarray(rows), np.asarray(cols)
+    if method in HELD_OUT_SPLITS:
+        value = DISJOINT_TEST_FRACTION if value is None else float(value)
+        pixel_set = _disjoint_split(rows, cols, labels, window, value, seed) if method == "disjoint" else \
+            _grouped_split(rows, cols, labels, np.asarray(groups), window, value, seed)
     else:
         pixel_set = _drawn(labels, _random_sizes(method, value), seed)
     train, val, test = (np.flatnonzero(pixel_set == s) for s in (TRAIN, VAL, TEST))

@@ -19,7 +19,7 @@ from .network import build_fast3dcnn
 from .patches import PatchDataset
 from .precision import training_dtype
 from .progress import SILENT, Reporter
-from .settings import MIN_TILING_GAIN, TrainingConfig
+from .settings import HELD_OUT_SPLITS, MIN_TILING_GAIN, TrainingConfig
 from .spectral_conv import patch_trainer
 from .splits import Split
 from .tile_training import TRAINING_TILE_CORE, TileDataset, tile_trainer, tiling_gain
@@ -71,10 +71,10 @@ def train_network(cube: np.ndarray, rows: ArrayLike, cols: ArrayLike, targets: A
     rows, cols, targets = np.asarray(rows), np.asarray(cols), np.asarray(targets)
     bands = cube.shape[2]
     gain = tiling_gain(rows[split.train], cols[split.train], config.window, bands, TRAINING_TILE_CORE)
-    # On the disjoint split, whose point is new ground, "auto" trains patch by patch: batches drawn
+    # On the held-out splits, whose point is new ground, "auto" trains patch by patch: batches drawn
     # from the whole training set generalise better there than batches of a few neighbourhoods.
     on_tiles = config.layout == "tiles" or (config.layout == "auto" and gain >= MIN_TILING_GAIN
-                                            and split.method != "disjoint")
+                                            and split.method not in HELD_OUT_SPLITS)
     train_data, val_data = _datasets(cube, rows, cols, targets, split, config, on_tiles)
     dtype = training_dtype(config.precision)
     network = build_fast3dcnn(config.window, bands, n_classes, config.dropout, dtype, config.initializer)

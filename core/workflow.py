@@ -32,7 +32,7 @@ from .progress import SILENT, Reporter
 from .record import RunRecord
 from .reduction import SpectralReducer
 from .scene import Scene, reduce_scene
-from .settings import TrainingSettings
+from .settings import HELD_OUT_SPLITS, TrainingSettings
 from .tile_training import TileDataset, predict_on_tiles, tile_trainer, tiling_gain
 from .splits import labelled_pixels, make_split, not_tested_message, validation_into_training
 from .training import train_network
@@ -115,16 +115,17 @@ def _softmax(model, cube, rows, cols, config):
     return predict(model, PatchDataset(cube, rows, cols, None, config.window, SCORING_BATCH, config.padding))
 
 
-def _split(rows, cols, labels, settings, mosaic):
+def _split(rows, cols, labels, settings, mosaic, groups):
     """The split of the labelled pixels, each class drawn over every raster of a mosaic at once
-    (core.splits.make_split says how), and on the disjoint split with the validation pixels no test
+    (core.splits.make_split says how), and on a held-out split with the validation pixels no test
     patch reaches moved into training when the recipe says so."""
     config = settings.training
     if mosaic is not None and len(mosaic.sizes) > 1 and config.padding != "zero":
         raise InputError(f"padding '{config.padding}' needs a single raster: several rasters are trained with "
                          f"zero padding at their edges")
-    split = make_split(rows, cols, labels, settings.split, settings.split_value, config.seed, config.window)
-    if config.validation_into_training and split.method == "disjoint":
+    split = make_split(rows, cols, labels, settings.split, settings.split_value, config.seed, config.window,
+                       None if groups is None else np.asarray(groups)[rows, cols])
+    if config.validation_into_training and split.method in HELD_OUT_SPLITS:
         # In a random split nearly every validation pixel neighbours a test pixel: moving the few
         # others would add little and lose the validation curves.
         split = validation_into_training(split, rows, cols, config.window)
@@ -255,7 +256,7 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
     reducer, cube, valid, spectra, pool_spectra = _reduce(scene, kept, settings, cotraining, spill_path, reporter,
                                                           timings)
     rows, cols, labels, class_ids, n_invalid = _labelled(scene.labels, valid, reporter.log)
-    split = _split(rows, cols, labels, settings, scene.mosaic)
+    split = _split(rows, cols, labels, settings, scene.mosaic, scene.groups)
     reporter.log(f"Split {split.describe()}")
     if split.not_tested:
         reporter.warn(not_tested_message(split.not_tested, scene.classes.names))

@@ -114,7 +114,7 @@ class TrainAlgorithm(TrainParameters):
         return given
 
     def _train(self, scenes, settings, progress):
-        from ..core.splits import SplitError
+        from ..core.splits import SplitError, fields
         from ..core.workflow import Scene, train_classifier
 
         mosaic, blocks, grid, classes = canvas(scenes, settings.training.window)
@@ -124,7 +124,8 @@ class TrainAlgorithm(TrainParameters):
         try:
             with self.concerning(subject, settings.split, SplitError):
                 return train_classifier(Scene(blocks, mosaic.height, mosaic.width, info.band_count, grid,
-                                              nodata=info.nodata, classes=classes, mosaic=mosaic), settings,
+                                              nodata=info.nodata, classes=classes, mosaic=mosaic,
+                                              groups=fields(grid) if scenes[0].truth.fields else None), settings,
                                         progress, spill_path=spill, baseline_runner=self._baseline_runner(progress))
         finally:
             if spill and os.path.exists(spill):

@@ -29,9 +29,10 @@ DESCRIPTION = (
     "Steps: the bands are reduced by an incremental PCA fitted on the whole scene; the labelled pixels are "
     "split into training, validation and test sets; the network learns from the window of pixels around "
     "each training pixel; the test pixels, never used in training, give the overall accuracy (OA), average "
-    "accuracy (AA) and kappa of the report. With the random splits (paper, fraction, count) test pixels lie "
-    "next to training pixels, which flatters the figures; the disjoint split holds out whole areas and "
-    "gives the accuracy to expect on new ground.\n"
+    "accuracy (AA) and kappa of the report. By default (split auto) the test pixels are ground the training "
+    "never saw: whole fields of polygon or line ground truth, contiguous areas of a label raster or points, "
+    "which gives the accuracy to expect where the map has no labels. With the random splits (paper, "
+    "fraction, count) test pixels lie next to training pixels, which flatters the figures.\n"
     "Pixels that are nodata in any used band are left out; bands that hold only nodata are found and "
     "excluded automatically. Training time grows with the number of labelled pixels, the window size and "
     "the epochs; TensorFlow uses all CPU cores.")
@@ -96,12 +97,14 @@ TRAINING = {
         "paper: per class 30% test, the rest halved into training and validation (the paper's text). fraction: "
         "a share of each class for training, the rest halved into validation and test. count: a number of "
         "pixels per class for training, the rest halved. disjoint: per class a contiguous area held out for "
-        "test, with training pixels whose window would reach a test pixel dropped, for honest figures. A class "
-        "too small to hold pixels out is trained on and reported as not tested.")),
+        "test, with training pixels whose window would reach a test pixel dropped, for honest figures. grouped: "
+        "as disjoint, but whole fields are held out (patches of one class in polygon or line ground truth). "
+        "auto (the default): grouped for polygon or line ground truth, disjoint for label rasters and points. "
+        "A class too small to hold pixels out is trained on and reported as not tested.")),
     "SPLIT_VALUE": ParameterText("Split value", (
         "For fraction: the training share of each class (0 to 1, e.g. 0.1). For count: training pixels per "
-        "class (e.g. 50). For disjoint: the test share of each class (default {}). Not used by "
-        "paper.").format(limits.DISJOINT_TEST_FRACTION)),
+        "class (e.g. 50). For disjoint, grouped and auto: the test share of each class (default {}). Not "
+        "used by paper.").format(limits.DISJOINT_TEST_FRACTION)),
     "SEED": ParameterText("Random seed", (
         "Seed of the split, the weight initialisation and the batch order: the same data, settings and seed "
         "give the same model on the same machine.")),
@@ -121,7 +124,8 @@ TRAINING = {
         "training; where they agree and the network is at least 90% sure, the pixels become training labels "
         "(per class at most as many as the class's training pixels) and the network is trained again from new "
         "weights; three rounds, each with the labels of the last network. It adapts the network to the ground "
-        "the map covers. Training takes about four times as long. auto: on with the disjoint split only. off: "
+        "the map covers. Training takes about four times as long. auto: on with the held-out splits (auto, "
+        "disjoint, grouped). off: "
         "never. It needs the SVM baseline." + _recipes_use("cotraining", number=False))),
     "BASELINE": ParameterText("Compare with an SVM and a random forest", (
         "Also train a support vector machine (RBF kernel, on the standardised spectra, tuned on the validation "

@@ -11,7 +11,7 @@ from qgis.core import (QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutp
 from ..core import settings as limits
 from ..core.bands import BandRangeError, parse_band_ranges
 from ..core.errors import InputError
-from ..core.settings import (COTRAINING_MODES, DEFAULT_RECIPE, PRECISIONS, RECIPES, SPLIT_METHODS, check_components,
+from ..core.settings import (COTRAINING_MODES, DEFAULT_RECIPE, DEFAULT_SPLIT, PRECISIONS, RECIPES, SPLIT_METHODS, check_components,
                              check_window)
 from ..gdal_io.ground_truth import class_field_problem
 from ..gdal_io.training_scenes import MORE_GROUND_TRUTH, MORE_INPUTS, pairing_problem
@@ -119,7 +119,7 @@ class TrainParameters(Fast3DCNNAlgorithm):
         self._declare(QgsProcessingParameterEnum(self.RECIPE, self.label(self.RECIPE), options=list(RECIPES),
                                                  defaultValue=list(RECIPES).index(DEFAULT_RECIPE)))
         self._declare(QgsProcessingParameterEnum(self.SPLIT, self.label(self.SPLIT), options=list(SPLIT_METHODS),
-                                                 defaultValue=0))
+                                                 defaultValue=SPLIT_METHODS.index(DEFAULT_SPLIT)))
         self._declare(QgsProcessingParameterNumber(self.SPLIT_VALUE, self.label(self.SPLIT_VALUE),
                                                    type=QgsProcessingParameterNumber.Type.Double, optional=True,
                                                    minValue=0.0))

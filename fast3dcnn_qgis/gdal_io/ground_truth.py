@@ -34,6 +34,7 @@ class GroundTruth:
     grid: np.ndarray                                        # (H, W) int32 class ids, 0 = unlabelled
     classes: ClassTable = field(default_factory=ClassTable)  # the names and colours the user gave
     source: str = ""                                        # what it was read from, for reports
+    fields: bool = False  # drawn as polygons or lines: the default split holds out whole fields
 
     @property
     def class_ids(self):
@@ -184,7 +185,8 @@ def vector_ground_truth(layer, info, class_field, transform_context=None, warn=N
     style_colors, style_names = _style_classes(layer, class_field, class_of)
     ids = np.unique(grid[grid != 0])
     truth = GroundTruth(grid, ClassTable.from_ids(ids, {**style_names, **class_names}, style_colors),
-                        source=f"{layer.name()}, field {class_field}")
+                        source=f"{layer.name()}, field {class_field}",
+                        fields=any(geometry.constGet().dimension() > 0 for _, geometry in features))
     if not truth.class_ids.size:
         raise GroundTruthError(
             f"{parameter} ('{layer.name()}') overlaps the input raster but covers no pixel centre: polygons "

@@ -28,8 +28,15 @@ RANDOM_SPLITS = ("paper", "fraction", "count")
 #: What the figures of a random split measure, beside them on the page.
 NEXT_TO_TRAINING = ("<strong>Measured next to the training pixels:</strong> a random split draws the test pixels "
                     "among the training pixels, inside the same fields, where the network has seen almost the "
-                    "same windows; expect lower figures on ground away from the training fields. The disjoint "
-                    "split holds whole areas out and measures that.")
+                    "same windows; expect lower figures on ground away from the training fields. The default "
+                    "split (auto) holds whole fields or areas out and measures that.")
+#: What the figures of a held-out split measure.
+HELD_OUT = {"grouped": "<strong>Measured on fields the training never saw:</strong> whole fields of each class were "
+                       "held out for testing, and no training window reaches them: the accuracy to expect where "
+                       "the map has no labels.",
+            "disjoint": "<strong>Measured on ground the training never saw:</strong> a contiguous area of each class "
+                        "was held out for testing, and no training window reaches it: the accuracy to expect where "
+                        "the map has no labels."}
 
 
 def write_report(record, html_path, map_preview_png=None, title=None):
@@ -129,6 +136,8 @@ def _summary(record):
         notes.append(f"Split: {escape(split.get('description') or split.get('method'))}.")
         if split.get("method") in RANDOM_SPLITS:
             notes.append(NEXT_TO_TRAINING)
+        elif split.get("method") in HELD_OUT:
+            notes.append(HELD_OUT[split["method"]])
     if split and split.get("not_tested"):
         notes.append(escape(not_tested_message(split["not_tested"], record.classes.names)))
     if figures.get("n_unclassified"):

@@ -41,7 +41,8 @@ def test_components_need_the_spectral_depth_and_the_bands():
         check_components(20, kept_bands=16)
 
 
-@pytest.mark.parametrize("method,good,bad", [("fraction", 0.1, 1.5), ("count", 50, 2.5), ("disjoint", None, 0)])
+@pytest.mark.parametrize("method,good,bad", [("fraction", 0.1, 1.5), ("count", 50, 2.5), ("disjoint", None, 0),
+                                             ("grouped", 0.3, 1.0), ("auto", None, -0.2)])
 def test_split_values_are_checked_once_for_every_caller(method, good, bad):
     assert split_value_problem(method, good) is None
     assert method in split_value_problem(method, bad)
@@ -50,9 +51,12 @@ def test_split_values_are_checked_once_for_every_caller(method, good, bad):
 
 
 def test_every_split_method_is_known_and_others_are_named():
-    assert SPLIT_METHODS == ("paper", "fraction", "count", "disjoint")
+    # Graphical models store the dialog's choice by position: new methods only ever come at the end.
+    assert SPLIT_METHODS == ("paper", "fraction", "count", "disjoint", "grouped", "auto")
+    assert TrainingSettings().split == "auto"
     assert split_value_problem("paper", None) is None
-    assert "'random' is not one of paper, fraction, count, disjoint" in split_value_problem("random", None)
+    assert "'random' is not one of paper, fraction, count, disjoint, grouped, auto" in \
+        split_value_problem("random", None)
 
 
 def test_settings_splits_and_classes_import_without_keras():

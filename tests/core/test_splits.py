@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from fast3dcnn_qgis.core.splits import SplitError, labelled_pixels, make_split, validation_into_training
+from fast3dcnn_qgis.core.splits import SplitError, fields, labelled_pixels, make_split, validation_into_training
 
 
 def _parts(split):
@@ -118,3 +118,71 @@ def test_validation_into_training_keeps_every_test_pixel_out_of_training_patches
     assert inside[rows[merged.train], cols[merged.train]].max() < 0.5
     moved = np.setdiff1d(split.val, merged.train)  # the validation pixels left out are those next to test
     assert len(moved) and inside[rows[moved], cols[moved]].min() > 0.5
+
+
+def _cut_into_fields(grid, every=12):
+    """Salinas-A's label grid with every ``every``-th row and column unlabelled: each class's field
+    becomes several fields, as an analyst's polygons would be."""
+    cut = grid.copy()
+    cut[::every] = 0
+    cut[:, ::every] = 0
+    return cut
+
+
+def test_fields_are_the_patches_of_one_class_joined_by_sides_or_corners():
+    grid = np.array([[1, 1, 0, 2],
+                     [0, 0, 1, 2],
+                     [3, 0, 0, 0],
+                     [3, 3, 0, 1]])
+    numbers = fields(grid)
+    assert (numbers == 0).sum() == (grid == 0).sum()
+    # The corner joins (1, 2) to the first field of class 1; the class-1 pixel at the bottom is a field
+    # of its own, and class 2 beside class 1 is another field.
+    assert numbers[0, 0] == numbers[0, 1] == numbers[1, 2] != numbers[3, 3]
+    assert len(np.unique(numbers[grid != 0])) == 4
+    assert all(len(np.unique(grid[numbers == n])) == 1 for n in np.unique(numbers[numbers != 0]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grouped_split_holds_out_whole_fields_no_training_patch_reaches(salinas, seed):
+    grid = _cut_into_fields(salinas[1])
+    numbers = fields(grid)
+    rows, cols, labels = labelled_pixels(grid)
+    groups = numbers[rows, cols]
+    split = make_split(rows, cols, labels, "grouped", seed=seed, window=11, groups=groups)
+    _check_partition(split, len(labels))
+    assert split.method == "grouped" and split.value == 0.3 and not split.not_tested
+    assert not set(groups[split.test]) & set(groups[np.concatenate([split.train, split.val])])
+    inside = _tests_in_patches(grid.shape, rows, cols, split, 11)
+    assert inside[rows[split.train], cols[split.train]].max() < 0.5
+    for cls in np.unique(labels):
+        tested = (labels[split.test] == cls).sum() / (labels == cls).sum()
+        assert 0.1 < tested < 0.55, (cls, tested)  # whole fields: near the 30% asked, not exactly
+    again = make_split(rows, cols, labels, "grouped", seed=seed, window=11, groups=groups)
+    assert np.array_equal(again.test, split.test)
+
+
+def test_a_class_of_one_field_is_cut_like_the_disjoint_split(salinas):
+    grid = _cut_into_fields(salinas[1])
+    brocoli = salinas[1] == 1
+    grid[brocoli] = 1  # Brocoli's field left whole
+    rows, cols, labels = labelled_pixels(grid)
+    split = make_split(rows, cols, labels, "grouped", seed=0, window=11, groups=fields(grid)[rows, cols])
+    assert len(np.unique(fields(grid)[brocoli])) == 1
+    tested = (labels[split.test] == 1).sum()
+    assert tested == round(0.3 * (labels == 1).sum()) and 1 in labels[split.train]
+
+
+def test_auto_is_grouped_with_fields_and_disjoint_without(salinas):
+    grid = _cut_into_fields(salinas[1])
+    rows, cols, labels = labelled_pixels(grid)
+    groups = fields(grid)[rows, cols]
+    auto = make_split(rows, cols, labels, "auto", seed=1, groups=groups)
+    grouped = make_split(rows, cols, labels, "grouped", seed=1, groups=groups)
+    assert auto.method == "grouped" and np.array_equal(auto.test, grouped.test)
+    auto = make_split(rows, cols, labels, "auto", seed=1)
+    disjoint = make_split(rows, cols, labels, "disjoint", seed=1)
+    assert auto.method == "disjoint" and np.array_equal(auto.test, disjoint.test)
+    assert auto.describe().startswith("disjoint 0.3: ")
+    with pytest.raises(SplitError, match="the grouped split holds out whole fields, and this ground truth has none"):
+        make_split(rows, cols, labels, "grouped")

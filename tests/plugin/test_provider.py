@@ -39,7 +39,7 @@ def test_help_explains_every_parameter_and_output_in_plain_text():
 def test_train_help_gives_defaults():
     text = algorithms()["fast3dcnn:train"].shortHelpString()
     assert "Window size (pixels) [WINDOW_SIZE] (default 11)" in text
-    assert "[SPLIT] (default paper)" in text
+    assert "[SPLIT] (default auto)" in text
     assert "[KEEP_BEST] (default no)" in text
     # Left empty, EPOCHS, LEARNING_RATE, PATIENCE, PRECISION and COTRAINING are the recipe's, and the help says
     # what each recipe uses.
