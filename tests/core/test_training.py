@@ -127,7 +127,7 @@ def test_stops_when_validation_accuracy_stops_improving_and_keeps_the_best_epoch
 @pytest.mark.slow
 def test_stops_as_soon_as_every_validation_pixel_is_right(salinas):
     cube, labels = salinas
-    settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, baseline=False,
+    settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, baseline=False, split="paper",
                                 training=TrainingConfig(window=9, epochs=40, patience=5))
     record = train_classifier(Scene(lambda: array_blocks(cube, 32), *cube.shape, labels), settings).record
     val = record.history["val_accuracy"]

@@ -37,6 +37,26 @@ def test_polygons_in_another_crs_land_on_their_pixels(utm):
     assert truth.class_counts() == {c: int((labels == c).sum()) for c in helpers.NAMES}
 
 
+def test_polygons_come_in_fields_points_and_label_rasters_do_not(utm, tmp_path):
+    """What the default split holds out: whole fields where the analyst drew them, areas elsewhere."""
+    info, labels, label_raster, polygons = utm
+    assert read_ground_truth(vector(polygons), info, "class_id").fields
+    assert not read_ground_truth(QgsRasterLayer(str(label_raster), "labels"), info).fields
+    x0, dx, _, y0, _, dy = info.geotransform
+    path = tmp_path / "points.gpkg"
+    source = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    layer = source.CreateLayer("points", srs=helpers.srs(helpers.UTM_EPSG))
+    layer.CreateField(ogr.FieldDefn("cls", ogr.OFTInteger))
+    for row, col in zip(*np.nonzero(labels[::7, ::7])):
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField("cls", int(labels[row * 7, col * 7]))
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT({x0 + (col * 7 + 0.5) * dx} {y0 + (row * 7 + 0.5) * dy})"))
+        layer.CreateFeature(feature)
+    source = None
+    truth = read_ground_truth(vector(path, "points"), info, "cls")
+    assert not truth.fields and truth.class_counts() == {c: int((labels[::7, ::7] == c).sum()) for c in helpers.NAMES}
+
+
 def test_text_names_become_sorted_ids_and_are_kept(utm):
     info, labels, _, polygons = utm
     truth = read_ground_truth(vector(polygons), info, "name")

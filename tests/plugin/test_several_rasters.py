@@ -42,6 +42,7 @@ def test_one_vector_layer_of_names_labels_both_rasters_alike(halves, salinas):
     reference = helpers.read(salinas[1])
     expected = {str(names.index(helpers.NAMES[c]) + 1): int(np.sum(reference == c)) for c in helpers.NAMES}
     assert record["labelled_pixels"] == expected
+    assert record["split"]["method"] == "grouped"  # the default split holds out whole polygons' fields
     assert len(record["inputs"]["further_rasters"]) == 1 and "bottom_cube.tif" in record["inputs"]["further_rasters"][0]
     assert results["OVERALL_ACCURACY"] > 0.5
     assert "bottom_cube.tif" in open(results["OUTPUT_REPORT"], encoding="utf-8").read()
@@ -53,6 +54,7 @@ def test_a_label_raster_each(halves):
     results = processing.run("fast3dcnn:train", {
         "INPUT": paths["top", "cube"], "GROUND_TRUTH": paths["top", "labels"],
         "MORE_INPUTS": [paths["bottom", "cube"]], "MORE_GROUND_TRUTH": [paths["bottom", "labels"]], **FAST,
+        "SPLIT": 0,  # paper: every labelled pixel in a set
         "OUTPUT_MODEL": str(folder / "r.f3dcnn"), "OUTPUT_REPORT": str(folder / "r.html")})
     record = json.load(open(results["OUTPUT_JSON"], encoding="utf-8"))
     assert sorted(int(c) for c in record["labelled_pixels"]) == [1, 10, 11, 12, 13, 14]
