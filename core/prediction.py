@@ -100,10 +100,11 @@ def predict_blocks(classifier: "Fast3DCNNClassifier", blocks: Iterable[Block], b
     worker thread, for readers that wait on slow storage: ``blocks`` is then advanced from that
     thread, so the reader must allow it. Off by default: on 2 cores the network already keeps both
     busy and the thread only competed with it (2000 x 2000 x 200 synthetic scene: 29,000 pixels/s
-    with it, 37,000 without). ``dtype`` is a Keras dtype policy for the fully convolutional network:
-    "mixed_bfloat16" was 1.8 to 2.4 times faster on an AVX-512 BF16 CPU, but its probabilities
-    moved by up to 0.018 and 0.07% of labels changed (Salinas-A, trained network), so float32 is
-    the default.
+    with it, 37,000 without). ``dtype`` is a Keras dtype policy for the fully convolutional network
+    (None: float32): "mixed_bfloat16" was 1.8 to 2.4 times faster on an AVX-512 BF16 CPU, its
+    probabilities moved by up to 0.018, and it changed 2 of Salinas-A's 7,138 labels and 18 of Indian
+    Pines' 21,025 (default models on the paper split, Intel Xeon with AMX); the plugin's PRECISION
+    chooses it where the processor computes it natively (core.precision).
     """
     check_window(classifier.window)
     window = classifier.window

@@ -28,6 +28,7 @@ from .core.bands import check_band_count
 from .core.blocks import block_windows
 from .core.classes import ClassTable
 from .core.errors import Cancelled, InputError
+from .core.settings import PRECISIONS
 from .gdal_io.reading import open_raster, raster_info, read_block
 from .gdal_io.writing import map_writers, rejection_note
 
@@ -57,17 +58,20 @@ def _worker_classifier(model_bytes, checksum):
         return _MODELS[checksum]
 
 
-def classify_tile(model_bytes, checksum, path, window, min_confidence=0.0):
+def classify_tile(model_bytes, checksum, path, window, min_confidence=0.0, precision="auto"):
     """The core.prediction.BlockPrediction of one tile of the raster at ``path`` as a plain dict (so
     the client unpickles it without importing Keras), with the tile's window in place of its pixels
-    and without the probabilities (neither goes back to the client); runs on a worker."""
+    and without the probabilities (neither goes back to the client); runs on a worker, whose
+    processor decides what ``precision`` "auto" computes in."""
+    from .core.precision import training_dtype
     from .core.prediction import predict_blocks
 
     classifier = _worker_classifier(model_bytes, checksum)
     with _LOCK:
         dataset = _DATASETS.get(path) or _DATASETS.setdefault(path, open_raster(path))
         block = read_block(dataset, *window)
-    prediction = next(predict_blocks(classifier, [block], min_confidence=min_confidence))
+    prediction = next(predict_blocks(classifier, [block], min_confidence=min_confidence,
+                                     dtype=training_dtype(precision)))
     return prediction._replace(block=window, probabilities=None)._asdict()
 
 
@@ -103,7 +107,7 @@ class SceneJob:
 
 
 def classify_on_cluster(client, model_path, jobs, tile=TILE, min_confidence=0.0, progress=None,
-                        should_cancel=None):
+                        should_cancel=None, precision="auto"):
     """Classifies every SceneJob's raster on ``client``'s cluster and writes its maps; returns the
     jobs, each with ``error`` set where its scene failed (the others still finish).
 
@@ -122,7 +126,7 @@ def classify_on_cluster(client, model_path, jobs, tile=TILE, min_confidence=0.0,
     shared = client.scatter(model_bytes, broadcast=True)
     owner = {}
     for job in jobs:
-        futures = _submit(client, job, model, classes, shared, checksum, tile, min_confidence)
+        futures = _submit(client, job, model, classes, shared, checksum, tile, (min_confidence, precision))
         owner.update((future, job) for future in futures)
     try:
         for future in as_completed(list(owner)):
@@ -144,8 +148,9 @@ def classify_on_cluster(client, model_path, jobs, tile=TILE, min_confidence=0.0,
     return jobs
 
 
-def _submit(client, job, model, classes, shared, checksum, tile, min_confidence):
-    """The tile tasks of one scene, or none when the raster cannot be classified (``job.error``)."""
+def _submit(client, job, model, classes, shared, checksum, tile, how):
+    """The tile tasks of one scene, or none when the raster cannot be classified (``job.error``);
+    ``how``: classify_tile's min_confidence and precision."""
     try:
         info = raster_info(open_raster(job.path, "input raster"))
         check_band_count(info.band_count, model["input_band_count"], "the input raster")
@@ -156,7 +161,7 @@ def _submit(client, job, model, classes, shared, checksum, tile, min_confidence)
         return []
     windows = list(block_windows(info.height, info.width, tile, tile, model["window"] // 2))
     job.tiles = len(windows)
-    return [client.submit(classify_tile, shared, checksum, job.path, window, min_confidence, pure=False)
+    return [client.submit(classify_tile, shared, checksum, job.path, window, *how, pure=False)
             for window in windows]
 
 
@@ -226,6 +231,9 @@ def main(argv=None):
     classify.add_argument("--min-confidence", type=float, default=0.0,
                           help="leave pixels whose top probability is below this unclassified (0)")
     classify.add_argument("--tile", type=int, default=TILE, help=f"tile side in pixels (default {TILE})")
+    classify.add_argument("--precision", choices=PRECISIONS, default="auto",
+                          help="the network's arithmetic: auto (bfloat16 where a worker's processor computes it "
+                               "natively, else float32), float32 or mixed_bfloat16")
     args = parser.parse_args(argv)
     try:
         os.makedirs(args.output_dir, exist_ok=True)
@@ -236,7 +244,8 @@ def main(argv=None):
     try:
         if importlib.util.find_spec("bokeh"):  # Dask serves its dashboard only with bokeh
             print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
-        classify_on_cluster(client, args.model, jobs, args.tile, args.min_confidence, TerminalProgress(jobs))
+        classify_on_cluster(client, args.model, jobs, args.tile, args.min_confidence, TerminalProgress(jobs),
+                            precision=args.precision)
     except InputError as error:
         parser.exit(2, f"error: {error}\n")
     finally:

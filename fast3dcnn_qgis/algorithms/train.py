@@ -46,7 +46,7 @@ class TrainAlgorithm(TrainParameters):
         if paths.map:
             progress.log(self.tr("Classifying the scene"))
             classify_scene(classifier, scenes[0].dataset, scenes[0].info, paths.map, progress.part(0.75, 0.97),
-                           **paths.map_options)
+                           precision=settings.training.precision, **paths.map_options)
         progress.check_cancel()
         results = self._write_model_and_report(classifier, paths, layer.name())
         progress.progress(1.0)

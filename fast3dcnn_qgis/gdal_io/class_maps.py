@@ -7,20 +7,28 @@ from .writing import map_writers, rejection_note
 
 #: Patches per network call during prediction.
 PREDICTION_BATCH = 1024
+#: What the log says of each arithmetic the network can map in.
+ARITHMETIC = {"float32": "Arithmetic: float32",
+              "mixed_bfloat16": "Arithmetic: bfloat16 (PRECISION; float32 weights, bfloat16 products, which the "
+                                "processor computes natively; a few labels of a thousand may differ from float32)"}
 
 
 def classify_scene(classifier, dataset, info, output_path, progress, confidence_path=None, probabilities_path=None,
-                   min_confidence=0.0):
+                   min_confidence=0.0, precision="auto"):
     """Writes the class map of ``dataset``, and the confidence and per-class probability rasters
     when their paths are given; returns how many valid pixels were left unclassified because their
-    top probability was below ``min_confidence``.
+    top probability was below ``min_confidence``. ``precision`` (core.settings.PRECISIONS) is the
+    network's arithmetic: "auto" computes in bfloat16 where the processor does so natively.
 
     Blocks carry a halo of S // 2 pixels so every pixel sees its whole patch; every file is written
     under a temporary name and renamed only once every block is done, so Cancel or an error leaves
     nothing behind.
     """
+    from ..core.precision import training_dtype
     from ..core.prediction import predict_blocks
 
+    dtype = training_dtype(precision)
+    progress.log(ARITHMETIC[dtype])
     halo = classifier.window // 2
     total = count_blocks(info, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
     with contextlib.ExitStack() as stack:
@@ -30,7 +38,8 @@ def classify_scene(classifier, dataset, info, output_path, progress, confidence_
         blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
         rejected = 0
         for done, prediction in enumerate(
-                predict_blocks(classifier, blocks, PREDICTION_BATCH, min_confidence=min_confidence), start=1):
+                predict_blocks(classifier, blocks, PREDICTION_BATCH, min_confidence=min_confidence, dtype=dtype),
+                start=1):
             progress.check_cancel()
             for name, writer in writers.items():
                 writer.write(prediction.block.row, prediction.block.col, getattr(prediction, name))

@@ -131,6 +131,23 @@ def test_classify_reproduces_the_training_map(trained, scene, tmp_path):
 
 
 @pytest.mark.slow
+def test_classify_in_float32_or_bfloat16_gives_nearly_the_same_map_and_says_which(trained, scene, tmp_path):
+    folder, results = trained
+    maps = {}
+    for index, precision in enumerate(("float32", "mixed_bfloat16"), start=1):
+        messages, feedback = [], QgsProcessingFeedback()
+        feedback.pushInfo = messages.append
+        out = processing.run("fast3dcnn:classify", {"INPUT": str(scene[0]), "MODEL": results["OUTPUT_MODEL"],
+                                                    "OUTPUT": str(tmp_path / f"{precision}.tif"), "PRECISION": index},
+                             feedback=feedback)
+        maps[precision] = helpers.read(out["OUTPUT"])
+        assert any(m.startswith(f"Arithmetic: {precision.replace('mixed_', '')}") for m in messages), messages
+    # bfloat16 keeps 8 bits of mantissa: a few pixels near a tie between two classes may flip, no more.
+    assert np.mean(maps["float32"] != maps["mixed_bfloat16"]) < 0.01
+    assert (maps["float32"] > 0).all() and (maps["mixed_bfloat16"] > 0).all()
+
+
+@pytest.mark.slow
 def test_probabilities_and_minimum_confidence(trained, scene, tmp_path):
     folder, results = trained
     messages, feedback = [], QgsProcessingFeedback()
