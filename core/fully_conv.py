@@ -54,6 +54,9 @@ def fully_convolutional(network: keras.Model, dtype: str | None = None) -> keras
             dense_kernel = tuple(layer.input.shape[1:3])
             x = FoldDepth(name="fold_depth", dtype=dtype)(x)
             continue
+        # The softmax is computed apart, in float32 whatever ``dtype`` (Keras's advice for mixed
+        # precision): in bfloat16 the probabilities of a pixel summed to 1 only within 0.3%.
+        softmax = getattr(layer.activation, "__name__", "") == "softmax"
         if isinstance(layer, keras.layers.Conv3D) and dense_kernel is None:
             twin = keras.layers.Conv3D(layer.filters, layer.kernel_size, activation=layer.activation,
                                        name=layer.name, dtype=dtype)
@@ -61,12 +64,14 @@ def fully_convolutional(network: keras.Model, dtype: str | None = None) -> keras
             # The first Dense sees the flattened (rows, cols, depth, channels) map: its kernel's
             # rows split, row-major, into exactly the Conv2D kernel's (rows, cols, depth x channels).
             # Later Dense layers see one position's features: 1 x 1 kernels.
-            twin = keras.layers.Conv2D(layer.units, dense_kernel, activation=layer.activation,
+            twin = keras.layers.Conv2D(layer.units, dense_kernel, activation=None if softmax else layer.activation,
                                        name=layer.name, dtype=dtype)
             dense_kernel = (1, 1)
         else:
             raise ValueError(f"layer '{layer.name}' ({type(layer).__name__}) has no fully convolutional form")
         x = conv_call(twin)(x)
+        if softmax:
+            x = keras.layers.Activation("softmax", dtype="float32", name=f"{layer.name}_softmax")(x)
         transfers.append((twin, layer))
     twin_model = keras.Model(inputs, x, name=f"{network.name}_fully_convolutional")
     for twin, layer in transfers:

@@ -14,7 +14,8 @@ import helpers
 from fast3dcnn_qgis.algorithms import train as train_algorithm
 from test_robustness import MATRIX, cut, write_cube
 
-FAST = {"WINDOW_SIZE": 9, "COMPONENTS": 15, "SEED": 1, "BATCH_SIZE": 32}
+# Co-training off (the default's three more trainings): these tests are not about the recipe.
+FAST = {"WINDOW_SIZE": 9, "COMPONENTS": 15, "SEED": 1, "BATCH_SIZE": 32, "COTRAINING": 2}
 
 
 @pytest.fixture(scope="module")
