@@ -191,25 +191,24 @@ def _disjoint_split(rows, cols, labels, window, test_fraction, seed):
     return _held_out(ordered, n_test, {}, rows, cols, labels, window)
 
 
-def _closest_subset(sizes, target):
-    """Which of ``sizes`` (in their order) to take so that their sum comes close to ``target``: each
-    is taken where it brings the sum closer; never all of them."""
-    taken, total = np.zeros(len(sizes), dtype=bool), 0
-    for i, size in enumerate(sizes):
-        if abs(total + size - target) < abs(total - target):
-            taken[i], total = True, total + size
-    if taken.all():
-        taken[np.flatnonzero(taken)[-1]] = False
-    return taken
+def _closest_prefix(sizes, target):
+    """How many of ``sizes``, taken in their order, sum closest to ``target``; never all of them."""
+    sums = np.concatenate([[0], np.cumsum(sizes)])
+    return min(int(np.argmin(np.abs(sums - target))), len(sizes) - 1)
 
 
 def _grouped_split(rows, cols, labels, groups, window, test_fraction, seed):
-    """Per class, whole groups (fields) in a seeded order: those whose pixels come closest to
-    ``test_fraction`` of the class are tested, of the others those closest to half of them validate
-    and the rest train; never every group of a class in one set. A class of one group is cut like
-    the disjoint split, along a seeded direction through it."""
-    rng = np.random.default_rng(seed)
-    position = _along(rng, rows, cols)
+    """Per class, whole groups (fields) in their order along a seeded direction across the scene (by
+    their mean position): the last ones, whose pixels come closest to ``test_fraction`` of the class,
+    are tested, the ones before them closest to half of the rest validate, and the first train;
+    never every group of a class in one set. A class of one group is cut like the disjoint split.
+
+    Why in order rather than at random: fields drawn at random scatter the test ground over the
+    scene, and where fields are small beside the window (the Berlin land-cover polygons: 43-60
+    fields per class on a 60 x 80 scene) no training pixel is then out of reach of a test window;
+    taken along a direction, as the disjoint split's segments are, test ground is one side of the
+    scene and only the band between loses its training pixels."""
+    position = _along(np.random.default_rng(seed), rows, cols)
     ordered, n_test, n_train = {}, {}, {}
     for cls in np.unique(labels):
         members = np.flatnonzero(labels == cls)
@@ -218,15 +217,15 @@ def _grouped_split(rows, cols, labels, groups, window, test_fraction, seed):
         if len(ids) < 2:
             ordered[cls], n_test[cls] = members, int(round(test_fraction * len(members)))
             continue
-        order = rng.permutation(len(ids))
-        tested = _closest_subset(sizes[order], test_fraction * len(members))
-        rest = order[~tested]
-        validating = _closest_subset(sizes[rest], sizes[rest].sum() / 2)
-        sequence = np.concatenate([rest[~validating], rest[validating], order[tested]])
+        inverse = inverse.ravel()
+        order = np.argsort(np.bincount(inverse, weights=position[members]) / sizes, kind="stable")
+        tested = _closest_prefix(sizes[order][::-1], test_fraction * len(members))
+        rest = order[:len(order) - tested]
+        trained = len(rest) - _closest_prefix(sizes[rest][::-1], sizes[rest].sum() / 2)
         rank = np.empty(len(ids), dtype=int)
-        rank[sequence] = np.arange(len(ids))
-        ordered[cls] = members[np.argsort(rank[inverse.ravel()], kind="stable")]
-        n_test[cls], n_train[cls] = int(sizes[order[tested]].sum()), int(sizes[rest[~validating]].sum())
+        rank[order] = np.arange(len(ids))
+        ordered[cls] = members[np.argsort(rank[inverse], kind="stable")]
+        n_test[cls], n_train[cls] = int(sizes[order[len(rest):]].sum()), int(sizes[rest[:trained]].sum())
     return _held_out(ordered, n_test, n_train, rows, cols, labels, window)
 
 
