@@ -81,6 +81,13 @@ class PixelBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return self.num_batches
 
+    def noise_state(self) -> dict:
+        """Where the noise generator stands (JSON-ready), for a checkpoint (core.checkpoints)."""
+        return dict(self._noise_rng.bit_generator.state)
+
+    def set_noise_state(self, state: dict) -> None:
+        self._noise_rng.bit_generator.state = state
+
 
 class PatchDataset(PixelBatches):
     """Batches of (patches (n, S, S, B, 1), class indices) for Keras ``fit``/``predict``.

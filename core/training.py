@@ -6,6 +6,7 @@ same machine.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -15,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .batch_loop import SCORING_BATCH, evaluate, train_epoch
+from .checkpoints import Checkpoints
 from .network import build_fast3dcnn
 from .patches import PatchDataset
 from .precision import training_dtype
@@ -58,13 +60,14 @@ class TrainingResult:
 
 def train_network(cube: np.ndarray, rows: ArrayLike, cols: ArrayLike, targets: ArrayLike, split: Split,
                   n_classes: int, config: TrainingConfig | None = None,
-                  reporter: Reporter = SILENT) -> TrainingResult:
+                  reporter: Reporter = SILENT, checkpoints: Checkpoints | None = None) -> TrainingResult:
     """Trains a new network on ``cube`` (H, W, B) at the labelled pixels of ``split``.
 
     ``rows``, ``cols`` and ``targets`` (class indices 0..n_classes-1) are parallel arrays over the
     labelled pixels; ``split.train`` and ``split.val`` index them. After each batch ``reporter``
     hears the share of the epochs done and is asked whether to stop: then training stops cleanly
-    and raises ``Cancelled``.
+    and raises ``Cancelled``. With ``checkpoints`` (bound to ``cube``) the state is saved every few
+    epochs, and a state saved by an earlier, interrupted run of the same training is resumed.
     """
     config = config or TrainingConfig()
     keras.utils.set_random_seed(config.seed)
@@ -83,9 +86,10 @@ def train_network(cube: np.ndarray, rows: ArrayLike, cols: ArrayLike, targets: A
                   loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
     watch = _BestEpoch(config.patience) if val_data is not None else None
     restore = watch is not None and (config.keep_best or config.patience > 0)
-    start = time.perf_counter()
-    history = _epochs(model, train_data, val_data, watch, config, reporter)
-    seconds = time.perf_counter() - start
+    state = None if checkpoints is None else checkpoints.state_file(
+        (rows, cols, targets, split.train, split.val),
+        {**config.as_dict(), "n_classes": n_classes, "dtype": dtype, "tiles": on_tiles})
+    history, seconds = _epochs(model, train_data, val_data, watch, config, reporter, state)
     epochs_run = len(history["loss"])
     best_epoch = _restore_best(model, watch, restore)
     if dtype != "float32":  # the network the model file and classification will use
@@ -109,21 +113,63 @@ def _datasets(cube, rows, cols, targets, split, config, on_tiles):
     return dataset(split.train, True), dataset(split.val, False, SCORING_BATCH) if len(split.val) else None
 
 
-def _epochs(model, train_data, val_data, watch, config, reporter):
+def _epochs(model, train_data, val_data, watch, config, reporter, state):
     """The per-epoch history of training ``model`` on ``train_data`` for ``config.epochs`` epochs, or
-    fewer once ``watch`` (None: no ``val_data``) says that the validation pixels stopped improving."""
+    fewer once ``watch`` (None: no ``val_data``) says that the validation pixels stopped improving; and
+    the seconds training took, over every run that got there where ``state`` resumes an earlier one."""
     validated = set(_validated_epochs(config.epochs, config.validation_every))
     history: dict[str, list[float | None]] = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
-    for epoch in range(config.epochs):
+    earlier = _resume(state, model, train_data, watch, history, reporter) if state else 0.0
+    start = time.perf_counter()
+    stopped = watch is not None and watch.stopped_after is not None
+    for epoch in range(len(history["loss"]), 0 if stopped else config.epochs):
         logs = dict(zip(("loss", "accuracy"), train_epoch(model, train_data, partial(
             _after_batch, reporter, epoch, len(train_data), config.epochs))))
         if watch is not None and epoch in validated:
             logs.update(zip(("val_loss", "val_accuracy"), evaluate(model, val_data)))
         for key, values in history.items():
             values.append(logs.get(key))
-        if "val_accuracy" in logs and watch.stops(model, epoch, logs["val_accuracy"]):
+        stopped = "val_accuracy" in logs and watch.stops(model, epoch, logs["val_accuracy"])
+        if state and state.due(epoch + 1, stopped or epoch + 1 == config.epochs):
+            _save(state, model, train_data, watch, history, earlier + time.perf_counter() - start)
+        if stopped:
             break
-    return history
+    return history, earlier + time.perf_counter() - start
+
+
+def _save(state, model, train_data, watch, history, seconds):
+    """Writes the training's state after the epochs of ``history``, ``seconds`` into it."""
+    model.optimizer.build(model.trainable_variables)
+    state.save({"history": history, "seconds": seconds, "noise": train_data.noise_state(),
+                "watch": None if watch is None else [watch.best, watch.best_epoch, watch.stopped_after]},
+               {"model": [variable.numpy() for variable in model.variables],
+                "optimizer": [variable.numpy() for variable in model.optimizer.variables],
+                "best": [] if watch is None or watch.weights is None else watch.weights})
+
+
+def _resume(state, model, train_data, watch, history, reporter):
+    """Gives ``model``, ``train_data``, ``watch`` and ``history`` the state saved in ``state`` (if
+    any) and returns the training seconds it had taken."""
+    saved = state.load()
+    if saved is None:
+        reporter.log(f"Checkpoints every {state.every} epochs in {os.path.dirname(state.path)}: if this run is "
+                     f"stopped, the same command run again goes on from the last one")
+        return 0.0
+    meta, arrays = saved
+    model.optimizer.build(model.trainable_variables)
+    for variables, values in ((model.variables, arrays["model"]), (model.optimizer.variables, arrays["optimizer"])):
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+    history.update(meta["history"])
+    for _ in history["loss"]:  # the batch order each finished epoch left behind
+        train_data.on_epoch_end()
+    train_data.set_noise_state(meta["noise"])
+    if watch is not None:
+        watch.best, watch.best_epoch, watch.stopped_after = meta["watch"]
+        watch.weights = arrays["best"] or None
+    reporter.log(f"Resuming the training from its checkpoint after epoch {len(history['loss'])} "
+                 f"({os.path.basename(state.path)})")
+    return meta["seconds"]
 
 
 def _restore_best(model, watch, restore):

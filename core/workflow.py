@@ -24,6 +24,7 @@ import sklearn
 from .bands import format_band_ranges, kept_bands
 from .batch_loop import SCORING_BATCH, predict
 from .baseline import PixelSpectra, pixel_baselines, verdict
+from .checkpoints import Checkpoints
 from .classifier import Fast3DCNNClassifier
 from .cotraining import RESEED, ROUNDS, applies, pool_mask, pseudo_labels
 from .errors import InputError
@@ -161,7 +162,7 @@ def _pool(pool_spectra, valid, rows, cols, split):
     return pool_rows, pool_cols, pool_spectra.spectra[usable]
 
 
-def _cotrain(reporter, cube, pixels, split, class_ids, config, first, pool, svm_classes, score, timings):
+def _cotrain(reporter, cube, pixels, split, class_ids, config, first, pool, svm_classes, score, timings, checkpoints):
     """The network trained again, ROUNDS times from new weights, on the training pixels plus the
     pool's pixels where the last network and the SVM agree (core.cotraining); and per round the
     pseudo-labels and the test figures ``score(model)`` gives; with the last network's whole figures."""
@@ -182,7 +183,7 @@ def _cotrain(reporter, cube, pixels, split, class_ids, config, first, pool, svm_
         result = train_network(cube, np.concatenate([rows, pool_rows[chosen]]),
                                np.concatenate([cols, pool_cols[chosen]]), np.concatenate([targets, classes]), extended,
                                len(class_ids), replace(config, seed=config.seed + RESEED * round_),
-                               _phase(reporter, "train", (round_, ROUNDS + 1)))
+                               _phase(reporter, "train", (round_, ROUNDS + 1)), checkpoints)
         figures = score(result.model)
         reporter.log(f"Training {result.stop_reason} ({result.seconds:.1f} s): test OA "
                      f"{100 * figures['overall_accuracy']:.2f}%")
@@ -192,10 +193,11 @@ def _cotrain(reporter, cube, pixels, split, class_ids, config, first, pool, svm_
     return result, {"n_pool": len(pool_rows), "first_accuracy": first_accuracy, "rounds": rounds}, figures
 
 
-def _train_and_score(cube, pixels, class_ids, split, names, config, baselines, reporter, timings):
+def _train_and_score(cube, pixels, class_ids, split, names, config, baselines, reporter, timings, checkpoints):
     """The network trained on the split's pixels (``pixels``: rows, cols, labels), then co-trained
     where ``baselines`` (None: no co-training), the running ``_baselines``, give a pool (rows, cols,
-    the SVM's class ids); with its figures on the test pixels and what co-training did (None: none)."""
+    the SVM's class ids); with its figures on the test pixels and what co-training did (None: none).
+    Each training keeps its state in ``checkpoints`` (None: nowhere)."""
     rows, cols, labels = pixels
     targets = np.searchsorted(class_ids, labels)
     test_rows, test_cols = rows[split.test], cols[split.test]
@@ -208,7 +210,7 @@ def _train_and_score(cube, pixels, class_ids, split, names, config, baselines, r
         return accuracy_report(labels[split.test], predicted, class_ids, names)
 
     result = train_network(cube, rows, cols, targets, split, len(class_ids), config,
-                           _phase(reporter, "train", (0, 1 if baselines is None else ROUNDS + 1)))
+                           _phase(reporter, "train", (0, 1 if baselines is None else ROUNDS + 1)), checkpoints)
     reporter.log(f"Training {result.stop_reason} ({result.seconds:.1f} s)")
     pool = None if baselines is None else baselines.result()[1]
     if baselines is not None and pool is None:
@@ -218,7 +220,8 @@ def _train_and_score(cube, pixels, class_ids, split, names, config, baselines, r
         accuracy, cotrained = score(result.model), None
     else:
         result, cotrained, accuracy = _cotrain(reporter, cube, (rows, cols, targets), split, class_ids, config, result,
-                                               pool[:2], np.searchsorted(class_ids, pool[2]), score, timings)
+                                               pool[:2], np.searchsorted(class_ids, pool[2]), score, timings,
+                                               checkpoints)
     timings.update(train_seconds=result.seconds, train_patches_per_second=result.patches_per_second)
     return result, accuracy, cotrained
 
@@ -243,10 +246,13 @@ def _in_process(function, *arguments):
 
 def train_classifier(scene: Scene, settings: TrainingSettings | None = None, reporter: Reporter = SILENT, *,
                      spill_path: str | None = None,
-                     baseline_runner: BaselineRunner = _in_process) -> Fast3DCNNClassifier:
+                     baseline_runner: BaselineRunner = _in_process,
+                     checkpoints: Checkpoints | None = None) -> Fast3DCNNClassifier:
     """Trains a classifier on ``scene``. With ``spill_path`` the reduced cube is a memory-mapped file
     there, for scenes whose cube does not fit in memory. ``baseline_runner`` runs the SVM and forest
     baselines, on a worker thread while the network trains: the plugin runs them in a child process.
+    With ``checkpoints`` every training saves its state there every few epochs and resumes the state
+    an interrupted run of the same command left (core.checkpoints).
 
     Returns the classifier, whose ``record`` holds the test-set accuracy, the split, the history and
     timings. Raises ``InputError`` for settings or ground truth that cannot work, ``Cancelled`` once
@@ -274,7 +280,8 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
         running: Future = worker.submit(_baselines, spectra, pool_spectra, valid, (rows, cols, labels), split, names,
                                         config.seed, baseline_runner, timings)
         result, accuracy, cotrained = _train_and_score(cube, (rows, cols, labels), class_ids, split, names, config,
-                                                       running if cotraining else None, reporter, timings)
+                                                       running if cotraining else None, reporter, timings,
+                                                       checkpoints and checkpoints.bind(cube))
         baselines = running.result()[0]
     finally:
         worker.shutdown(wait=False, cancel_futures=True)

@@ -7,6 +7,7 @@ from typing import NamedTuple
 from qgis.core import QgsProcessingUtils, QgsVectorLayer
 
 from ..core.bands import format_band_ranges, parse_band_ranges
+from ..core.checkpoints import Checkpoints
 from ..core.errors import InputError
 from ..core.settings import RECIPES, SPLIT_METHODS, TrainingConfig, TrainingSettings, check_components
 from ..gdal_io.class_maps import classify_scene
@@ -37,7 +38,8 @@ class TrainAlgorithm(TrainParameters):
         settings = self._settings(parameters, context, scenes, progress)
         progress.check_cancel()
 
-        classifier = self._train(scenes, settings, progress.part(0.0, 0.75 if paths.map else 0.97))
+        checkpoints = Checkpoints.beside(paths.model)
+        classifier = self._train(scenes, settings, checkpoints, progress.part(0.0, 0.75 if paths.map else 0.97))
         accuracy = classifier.record.accuracy
         progress.log(self.tr("Test pixels: OA {:.2%}, AA {:.2%}, kappa {:.4f} ({})").format(
             accuracy["overall_accuracy"], accuracy["average_accuracy"], accuracy["kappa"],
@@ -49,6 +51,7 @@ class TrainAlgorithm(TrainParameters):
                            precision=settings.training.precision, **paths.map_options)
         progress.check_cancel()
         results = self._write_model_and_report(classifier, paths, layer.name())
+        checkpoints.remove()
         progress.progress(1.0)
         if paths.map:
             load_with_style(context, paths.map, style_path(paths.map))
@@ -113,7 +116,7 @@ class TrainAlgorithm(TrainParameters):
                 given[field] = options[self.parameterAsEnum(parameters, key, context)]
         return given
 
-    def _train(self, scenes, settings, progress):
+    def _train(self, scenes, settings, checkpoints, progress):
         from ..core.splits import SplitError, fields
         from ..core.workflow import Scene, train_classifier
 
@@ -126,7 +129,8 @@ class TrainAlgorithm(TrainParameters):
                 return train_classifier(Scene(blocks, mosaic.height, mosaic.width, info.band_count, grid,
                                               nodata=info.nodata, classes=classes, mosaic=mosaic,
                                               groups=fields(grid) if scenes[0].truth.fields else None), settings,
-                                        progress, spill_path=spill, baseline_runner=self._baseline_runner(progress))
+                                        progress, spill_path=spill, baseline_runner=self._baseline_runner(progress),
+                                        checkpoints=checkpoints)
         finally:
             if spill and os.path.exists(spill):
                 os.remove(spill)

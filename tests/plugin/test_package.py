@@ -4,9 +4,11 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
 import zipfile
 
 import numpy as np
@@ -158,6 +160,26 @@ def test_train_classify_and_assess_through_qgis_process(trained_and_classified, 
     backend = "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
     assert figures["versions"]["keras_backend"] == backend
     assert ("Keras ran on JAX" in open(results["OUTPUT_REPORT"], encoding="utf-8").read()) == (backend == "jax")
+
+
+@pytest.mark.slow
+def test_killed_training_goes_on_when_the_same_command_runs_again(profile, trained_and_classified, tmp_path):
+    """qgis_process killed (SIGKILL) once the training's first checkpoint is written; the same command
+    run again resumes from it, writes the model and removes the checkpoints."""
+    inputs = trained_and_classified[3]
+    command = [QGIS_PROCESS, "run", "fast3dcnn:train", "--", f"INPUT={inputs / 'salinas_a.tif'}",
+               f"GROUND_TRUTH={inputs / 'salinas_a_gt.tif'}", "BANDS=108-112,154-167,224", "EPOCHS=12",
+               "WINDOW_SIZE=9", f"OUTPUT_MODEL={tmp_path / 'model.f3dcnn'}", f"OUTPUT_REPORT={tmp_path / 'report.html'}"]
+    states = tmp_path / ".model.f3dcnn.checkpoints"
+    with subprocess.Popen(command, env=profile, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as child:
+        while not (states.is_dir() and any(path.suffix == ".npz" for path in states.iterdir())):
+            assert child.poll() is None, "the training ended before its first checkpoint"
+            time.sleep(0.05)
+        child.kill()
+    assert child.returncode == -signal.SIGKILL and not (tmp_path / "model.f3dcnn").exists()
+    stdout = qgis_process(profile, *command[1:])
+    assert "Resuming the training from its checkpoint after epoch" in stdout
+    assert os.path.getsize(tmp_path / "model.f3dcnn") > 0 and not states.exists()
 
 
 @pytest.mark.slow
