@@ -42,7 +42,8 @@ class Fast3DCNNProvider(QgsProcessingProvider):
         from .algorithms.classify import ClassifyAlgorithm
         from .algorithms.import_mat import ImportMatAlgorithm
         from .algorithms.model_info import ModelInfoAlgorithm
+        from .algorithms.suggest import SuggestAlgorithm
         from .algorithms.train import TrainAlgorithm
-        for algorithm in (TrainAlgorithm(), ClassifyAlgorithm(), AssessAlgorithm(), ModelInfoAlgorithm(),
-                          ImportMatAlgorithm()):
+        for algorithm in (TrainAlgorithm(), ClassifyAlgorithm(), SuggestAlgorithm(), AssessAlgorithm(),
+                          ModelInfoAlgorithm(), ImportMatAlgorithm()):
             self.addAlgorithm(algorithm)

@@ -13,6 +13,7 @@ from ..core.settings import RECIPES, SPLIT_METHODS, TrainingConfig, TrainingSett
 from ..gdal_io.class_maps import classify_scene
 from ..gdal_io.reading import empty_bands
 from ..gdal_io.styles import style_path
+from ..gdal_io.suggested_points import DEFAULT_CLASS_FIELD, add_labelled_points
 from ..gdal_io.training_scenes import canvas, pairing_problem, read_scenes
 from ..setup.dependencies import compute_device
 from ..setup.installer import InstallerError
@@ -87,6 +88,10 @@ class TrainAlgorithm(TrainParameters):
             progress.log(self.tr("Ground truth of {}: {} labelled pixels in {} classes ({})").format(
                 scene.name, sum(counts.values()), len(counts),
                 ", ".join(f"{c} {names[c]}: {n}" if c in names else f"{c}: {n}" for c, n in counts.items())))
+        points = self.parameterAsVectorLayer(parameters, self.LABELLED_POINTS, context)
+        if points is not None:
+            add_labelled_points(scenes, points, self.parameterAsString(parameters, self.CLASS_FIELD, context)
+                                or DEFAULT_CLASS_FIELD, context.transformContext(), progress.log, self.LABELLED_POINTS)
         if len(scenes) == 1:
             scenes[0].truth.require_classes(2, self.GROUND_TRUTH)
         return scenes

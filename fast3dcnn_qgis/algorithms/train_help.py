@@ -58,6 +58,12 @@ INPUTS = {
         "The field of the vector ground truth that holds the class: integer ids (1 or more) or text names "
         "(numbered 1, 2, ... in alphabetical order; the names are kept). Features with an empty value are "
         "skipped. Not used for a label raster.")),
+    "LABELLED_POINTS": ParameterText("Labelled suggested points", (
+        "The point layer of 'Suggest where to label next' once you have typed each point's class (its id or "
+        "its name, as in the ground truth) in its class field (named as CLASS_FIELD, or 'class' for a label "
+        "raster ground truth). The points are added to the ground truth for this run, on whichever training "
+        "raster they fall; points left empty are skipped and counted in the log. A class the ground truth "
+        "does not have is refused.")),
     "BANDS": ParameterText("Bands to exclude", (
         "1-based bands and ranges to leave out, e.g. noisy water-absorption bands: 108-112,154-167,224 for the "
         "224-band AVIRIS scenes. Empty keeps every band.")),

@@ -6,7 +6,7 @@ from qgis.core import (QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutp
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMapLayer,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterString, QgsVectorLayer)
+                       QgsProcessingParameterString, QgsProcessingParameterVectorLayer, QgsVectorLayer)
 
 from ..core import settings as limits
 from ..core.bands import BandRangeError, parse_band_ranges
@@ -26,6 +26,7 @@ class TrainParameters(Fast3DCNNAlgorithm):
     MORE_INPUTS = MORE_INPUTS
     MORE_GROUND_TRUTH = MORE_GROUND_TRUTH
     CLASS_FIELD = "CLASS_FIELD"
+    LABELLED_POINTS = "LABELLED_POINTS"
     BANDS = "BANDS"
     WINDOW_SIZE = "WINDOW_SIZE"
     COMPONENTS = "COMPONENTS"
@@ -81,6 +82,9 @@ class TrainParameters(Fast3DCNNAlgorithm):
                 key, self.label(key), layerType=QgsProcessing.SourceType.TypeRaster, optional=True))
         self.declare_class_field(self.CLASS_FIELD, self.label(self.CLASS_FIELD), self.GROUND_TRUTH,
                                  self.help(self.CLASS_FIELD))
+        self._declare(QgsProcessingParameterVectorLayer(self.LABELLED_POINTS, self.label(self.LABELLED_POINTS),
+                                                        types=[QgsProcessing.SourceType.TypeVectorPoint],
+                                                        optional=True))
         self._declare(QgsProcessingParameterString(self.BANDS, self.label(self.BANDS), optional=True))
 
     def _declare(self, definition, advanced=False):

@@ -194,9 +194,9 @@ def vector_ground_truth(layer, info, class_field, transform_context=None, warn=N
     return truth
 
 
-def _labelled_features(layer, index, info, transform_context, warn, parameter, class_field):
+def _labelled_features(layer, index, info, transform_context, warn, parameter, class_field, required=True):
     """(class value, geometry in the raster's CRS) of the features over the raster that have both;
-    the others are counted in a warning."""
+    the others are counted in a warning. None at all fails where ``required``."""
     from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransformContext, QgsFeatureRequest,
                            QgsRectangle)
 
@@ -224,7 +224,7 @@ def _labelled_features(layer, index, info, transform_context, warn, parameter, c
              f"and were skipped")
     if skipped_geometry:
         warn(f"{skipped_geometry} features of {parameter} have an empty geometry and were skipped")
-    if not features:
+    if not features and required:
         raise GroundTruthError(
             f"no feature of {parameter} ('{layer.name()}') with a value in {class_field} overlaps the input "
             f"raster: check that both cover the same area (layer CRS {layer.crs().authid() or 'unknown'})")

@@ -50,7 +50,7 @@ def test_plugin_loads_and_algorithms_explain_the_install_without_the_packages(sa
                            str(tmp_path / "map.tif")], capture_output=True, text=True, env=env, timeout=120,
                           cwd=plugin_root)
     assert ("ALGORITHMS ['fast3dcnn:assess', 'fast3dcnn:classify', 'fast3dcnn:importmat', 'fast3dcnn:modelinfo', "
-            "'fast3dcnn:train']") in done.stdout, done.stderr
+            "'fast3dcnn:suggest', 'fast3dcnn:train']") in done.stdout, done.stderr
     assert "ERROR" in done.stdout and "keras (package tensorflow-cpu)" in done.stdout
     assert dependencies.install_command() in done.stdout
     assert dependencies.install_command().startswith(

@@ -47,7 +47,7 @@ def tour(salinas, tmp_path_factory):
 def test_each_dialog_shows_every_parameter_its_default_and_its_help(tour):
     dialogs = {d["algorithm"]: d for d in tour["DIALOG"]}
     assert sorted(dialogs) == ["fast3dcnn:assess", "fast3dcnn:classify", "fast3dcnn:importmat", "fast3dcnn:modelinfo",
-                              "fast3dcnn:train"]
+                              "fast3dcnn:suggest", "fast3dcnn:train"]
     for name, dialog in dialogs.items():
         assert dialog["labels_missing"] == [], name
         assert dialog["help_shown"] and dialog["help_names_every_parameter"], name

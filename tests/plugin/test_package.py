@@ -22,7 +22,7 @@ from qgis.PyQt.QtGui import QColor, QImage, QPainter
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 ALGORITHMS = ["fast3dcnn:assess", "fast3dcnn:classify", "fast3dcnn:importmat", "fast3dcnn:modelinfo",
-              "fast3dcnn:train"]
+              "fast3dcnn:suggest", "fast3dcnn:train"]
 
 # The qgis_process path is part of the suite that `make test-debian-unstable` runs (pytest -m debian_unstable).
 pytestmark = [pytest.mark.skipif(not os.path.exists(QGIS_PROCESS), reason="qgis_process.bin is not installed"),

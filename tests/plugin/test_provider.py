@@ -21,7 +21,7 @@ def test_provider_offers_its_algorithms_with_its_icon():
     assert provider.name() == "Fast 3D CNN (hyperspectral)"
     assert os.path.exists(provider.svgIconPath()) and not provider.icon().isNull()
     assert set(algorithms()) == {"fast3dcnn:train", "fast3dcnn:classify", "fast3dcnn:assess", "fast3dcnn:modelinfo",
-                                 "fast3dcnn:importmat"}
+                                 "fast3dcnn:importmat", "fast3dcnn:suggest"}
 
 
 def test_help_explains_every_parameter_and_output_in_plain_text():

@@ -1,0 +1,89 @@
+"""How close whole-scene classification comes to what this machine's arithmetic allows.
+
+    python tests/benchmarks/bench_ceiling.py FOLDER [--size 1000] [--bands 200] [--runs 2]
+
+Measures the peak matrix-multiply rate through TensorFlow (oneDNN), as Keras computes it, in float32
+and in bfloat16 (4096 x 4096, best of 5 after a warm-up), then classifies bench_large_scene.py's
+synthetic scene (written to FOLDER the first time, with its random-weight model) through the whole
+``qgis_process run fast3dcnn:classify`` call, QGIS's start-up included, once with each ``PRECISION``
+(auto, float32) per run. For each it prints pixels per second and the arithmetic that rate does: the
+fully convolutional network's multiply-adds per pixel (bench_prediction.py counts them) times two,
+as a share of the peak rate of the arithmetic the run used (auto's line says which). The README's
+performance section quotes the shares. Not a test: about 5 minutes on 2 cores.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_end_to_end import qgis_profile  # noqa: E402
+from bench_large_scene import CLASSES, COMPONENTS, WINDOW, prepared_scene  # noqa: E402
+from bench_prediction import multiply_adds_per_pixel  # noqa: E402
+from bench_training import machine  # noqa: E402
+
+#: PRECISION's options by index, as qgis_process takes them (settings.PRECISIONS).
+PRECISION_INDEX = {"auto": 0, "float32": 1}
+
+
+def gemm_rate(dtype, n=4096, repeats=5):
+    """The best rate (FLOP/s) of an n x n matrix product in ``dtype`` through keras.ops (TensorFlow)."""
+    import keras
+    import numpy as np
+    a = keras.ops.cast(keras.ops.convert_to_tensor(np.random.default_rng(0).standard_normal((n, n))), dtype)
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, a))  # warm-up: oneDNN picks and builds its kernel
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, a))
+        best = max(best, 2 * n ** 3 / (time.perf_counter() - start))
+    return best
+
+
+def classify_seconds(qgis_process, env, scene, model, output, precision):
+    """Seconds of the whole qgis_process classify call, and the arithmetic line it logged."""
+    start = time.perf_counter()
+    done = subprocess.run([qgis_process, "run", "fast3dcnn:classify", "--", f"INPUT={scene}", f"MODEL={model}",
+                           f"OUTPUT={output}", f"PRECISION={PRECISION_INDEX[precision]}"],
+                          env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"qgis_process failed: {done.stderr[-2000:]}")
+    arithmetic = next((line.strip() for line in done.stdout.splitlines() if "rithmetic" in line), "")
+    return seconds, arithmetic
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", help="where the synthetic scene and model are kept")
+    parser.add_argument("--size", type=int, default=1000)
+    parser.add_argument("--bands", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--qgis-process", default="/usr/bin/qgis_process.bin")
+    arguments = parser.parse_args()
+    rates = {dtype: gemm_rate(dtype) for dtype in ("float32", "bfloat16")}
+    print(machine())
+    for dtype, rate in rates.items():
+        print(f"peak {dtype} matmul (TensorFlow/oneDNN, 4096 x 4096): {rate / 1e9:,.0f} GFLOP/s")
+    scene, model = prepared_scene(arguments.folder, arguments.size, arguments.bands)
+    flops_per_pixel = 2 * multiply_adds_per_pixel(WINDOW, COMPONENTS, CLASSES, "fully")
+    pixels = arguments.size ** 2
+    print(f"{flops_per_pixel / 2e6:.2f} M multiply-adds per pixel: ceilings "
+          + ", ".join(f"{dtype} {rate / flops_per_pixel:,.0f} px/s" for dtype, rate in rates.items()))
+    with tempfile.TemporaryDirectory(prefix="f3dcnn-ceiling-") as folder:
+        env = qgis_profile(arguments.qgis_process, os.path.join(folder, "profile"))
+        for run in range(arguments.runs):
+            for precision in PRECISION_INDEX:
+                seconds, arithmetic = classify_seconds(arguments.qgis_process, env, scene, model,
+                                                       os.path.join(folder, f"map_{precision}.tif"), precision)
+                dtype = "bfloat16" if "bfloat16" in arithmetic else "float32"
+                rate = pixels / seconds
+                print(f"run {run}  PRECISION {precision:8s} {seconds:6.1f} s  {rate:8,.0f} px/s  "
+                      f"{100 * rate * flops_per_pixel / rates[dtype]:5.1f}% of the {dtype} peak  ({arithmetic})",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
