@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: How points are chosen: ``balanced`` (the default) takes the smallest margins class by predicted
-#: class in turn; ``margin`` the smallest margins whatever the class; ``least_confident`` the lowest top
-#: probabilities; ``random`` any pixel. All but ``random`` keep the spacing.
-RULES = ("balanced", "margin", "least_confident", "random")
+#: How points are chosen: ``area`` takes the centres of the areas where the network is least sure
+#: (the mean uncertainty around each pixel, ``area_uncertainty``); ``balanced`` the smallest margins
+#: class by predicted class in turn; ``margin`` the smallest margins whatever the class;
+#: ``least_confident`` the lowest top probabilities; ``random`` any pixel. All but ``random`` keep the
+#: spacing.
+RULES = ("area", "balanced", "margin", "least_confident", "random")
 DEFAULT_RULE = "balanced"
 
 
@@ -29,6 +31,7 @@ class Candidates:
     rows: np.ndarray
     cols: np.ndarray
     probabilities: np.ndarray  # (n, classes)
+    area: np.ndarray  # (n,) the mean uncertainty around each pixel (area_uncertainty)
 
     @property
     def ranked(self) -> tuple[np.ndarray, np.ndarray]:
@@ -43,13 +46,14 @@ class Candidates:
         return top_two[:, 0] - top_two[:, 1]
 
     def take(self, index: np.ndarray) -> Candidates:
-        return Candidates(self.rows[index], self.cols[index], self.probabilities[index])
+        return Candidates(self.rows[index], self.cols[index], self.probabilities[index], self.area[index])
 
     @staticmethod
     def joined(parts: list[Candidates], n_classes: int) -> Candidates:
         if not parts:
-            return Candidates(np.zeros(0, int), np.zeros(0, int), np.zeros((0, n_classes), np.float32))
-        return Candidates(*(np.concatenate([getattr(p, key) for p in parts]) for key in ("rows", "cols", "probabilities")))
+            return Candidates(np.zeros(0, int), np.zeros(0, int), np.zeros((0, n_classes), np.float32), np.zeros(0))
+        return Candidates(*(np.concatenate([getattr(p, key) for p in parts])
+                            for key in ("rows", "cols", "probabilities", "area")))
 
 
 def choose(candidates: Candidates, n: int, spacing: int, rule: str = DEFAULT_RULE, seed: int = 0) -> np.ndarray:
@@ -62,6 +66,8 @@ def choose(candidates: Candidates, n: int, spacing: int, rule: str = DEFAULT_RUL
         return np.random.default_rng(seed).choice(len(candidates.rows), count, replace=False)
     if rule == "least_confident":
         return _spaced(candidates, np.argsort(candidates.probabilities.max(axis=1), kind="stable"), n, spacing)
+    if rule == "area":
+        return _spaced(candidates, np.argsort(-candidates.area, kind="stable"), n, spacing)
     order = np.argsort(candidates.margins, kind="stable")
     if rule == "balanced":
         order = _class_by_class(order, candidates.ranked[0][order])
@@ -92,21 +98,39 @@ def _spaced(candidates: Candidates, order: np.ndarray, n: int, spacing: int) -> 
     return np.array(chosen, dtype=np.int64)
 
 
+def area_uncertainty(probabilities: np.ndarray, valid: np.ndarray, size: int) -> np.ndarray:
+    """(rows, cols) mean of 1 - margin over the valid pixels of the ``size`` x ``size`` window around
+    each pixel of a block's (rows, cols, classes) ``probabilities``: high inside areas the network is
+    unsure of as a whole, low at a lone unsure pixel (a mixed pixel at a field's edge), which one
+    label would not teach much beyond itself."""
+    from scipy.ndimage import uniform_filter
+
+    top_two = -np.partition(-probabilities, 1, axis=-1)[..., :2]
+    uncertainty = np.where(valid, 1.0 - (top_two[..., 0] - top_two[..., 1]), 0.0)
+    weight = uniform_filter(valid.astype(np.float64), size, mode="constant")
+    return np.where(valid, uniform_filter(uncertainty, size, mode="constant") / np.maximum(weight, 1e-12), 0.0)
+
+
 class SuggestionPool:
     """The most uncertain pixels of a scene seen block by block: of each block, the ``per_block``
-    smallest margins among its usable pixels (valid, not excluded)."""
+    smallest margins and the ``per_block`` highest area uncertainties (over windows of ``size``) among
+    its usable pixels (valid, not excluded)."""
 
-    def __init__(self, n_classes: int, per_block: int):
-        self.n_classes, self.per_block = n_classes, per_block
+    def __init__(self, n_classes: int, per_block: int, size: int):
+        self.n_classes, self.per_block, self.size = n_classes, per_block, size
         self._parts: list[Candidates] = []
 
-    def add(self, top: int, left: int, probabilities: np.ndarray, usable: np.ndarray) -> None:
+    def add(self, top: int, left: int, probabilities: np.ndarray, valid: np.ndarray, usable: np.ndarray) -> None:
         """Adds the block whose pixel (0, 0) is the scene's (top, left): its (rows, cols, classes)
-        probabilities and the (rows, cols) mask of pixels that may be suggested."""
+        probabilities, the (rows, cols) mask of its valid pixels and that of the pixels that may be
+        suggested."""
+        area = area_uncertainty(probabilities, valid, self.size)
         rows, cols = np.nonzero(usable)
-        block = Candidates(rows + top, cols + left, probabilities[rows, cols])
-        if len(rows) > self.per_block:
-            block = block.take(np.argpartition(block.margins, self.per_block)[:self.per_block])
+        block = Candidates(rows + top, cols + left, probabilities[rows, cols], area[rows, cols])
+        if len(rows) > 2 * self.per_block:
+            keep = np.union1d(np.argpartition(block.margins, self.per_block)[:self.per_block],
+                              np.argpartition(-block.area, self.per_block)[:self.per_block])
+            block = block.take(keep)
         self._parts.append(block)
 
     def candidates(self) -> Candidates:
@@ -120,6 +144,8 @@ def reason(probabilities: np.ndarray, names: list[str], rule: str = DEFAULT_RULE
                   f"{names[second]} ({100 * probabilities[second]:.0f}%)")
     if rule == "balanced":
         return hesitation + f": one of the least sure pixels it maps as {names[first]}"
+    if rule == "area":
+        return hesitation + ", in an area it is unsure of as a whole"
     if rule == "random":
         return "drawn at random"
     return hesitation

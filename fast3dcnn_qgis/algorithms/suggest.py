@@ -150,16 +150,15 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
         halo = classifier.window // 2
         total = count_blocks(info, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
         dtype = training_dtype(PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)])
-        pool = SuggestionPool(len(classifier.class_ids), CANDIDATES_PER_POINT * n_points)
+        pool = SuggestionPool(len(classifier.class_ids), CANDIDATES_PER_POINT * n_points, classifier.window)
         blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
         for done, prediction in enumerate(predict_blocks(classifier, blocks, PREDICTION_BATCH, dtype=dtype), start=1):
             progress.check_cancel()
             rows, cols = prediction.labels.shape
             top, left = prediction.block.row, prediction.block.col
-            usable = prediction.labels != 0
-            if labelled is not None:
-                usable &= ~labelled[top:top + rows, left:left + cols]
-            pool.add(top, left, prediction.probabilities, usable)
+            valid = prediction.labels != 0
+            usable = valid if labelled is None else valid & ~labelled[top:top + rows, left:left + cols]
+            pool.add(top, left, prediction.probabilities, valid, usable)
             progress.progress(done / total)
         candidates = pool.candidates()
         chosen = choose(candidates, n_points, spacing, rule)

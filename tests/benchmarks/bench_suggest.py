@@ -7,7 +7,7 @@ On the ``disjoint`` split of each scene (window 11, the default recipe without c
 would multiply the cost by four) the network is trained on the split's training pixels. Then, for each
 rule, three rounds: the rule picks 50 pixels among the labelled pixels outside training (the ground
 truth plays the analyst who labels them), they join the training pixels, and the network is trained
-again from the same seed. Rules: ``balanced`` and ``margin`` (core.suggestions, spaced by the window),
+again from the same seed. Rules: ``area``, ``balanced`` and ``margin`` (core.suggestions, spaced by the window),
 ``least_confident`` (the 50 lowest top probabilities, no spacing) and ``random``. Each trained network
 is scored on the split's test pixels less the pixels its rule picked. The goal of issue 33: after three
 rounds the suggested labels gain at least 1.5 times the OA random labels gain, on both scenes.
@@ -33,13 +33,12 @@ from fast3dcnn_qgis.core.metrics import accuracy_report  # noqa: E402
 from fast3dcnn_qgis.core.patches import PatchDataset  # noqa: E402
 from fast3dcnn_qgis.core.settings import DEFAULT_RECIPE, TrainingConfig  # noqa: E402
 from fast3dcnn_qgis.core.splits import labelled_pixels, make_split, validation_into_training  # noqa: E402
-from fast3dcnn_qgis.core.suggestions import Candidates, choose  # noqa: E402
+from fast3dcnn_qgis.core.suggestions import RULES, Candidates, area_uncertainty, choose  # noqa: E402
 from fast3dcnn_qgis.core.training import train_network  # noqa: E402
 from bench_disjoint import reduced_cube  # noqa: E402
 from bench_training import machine  # noqa: E402
 from scenes import SCENES  # noqa: E402
 
-RULES = ("balanced", "margin", "least_confident", "random")
 PER_ROUND, ROUNDS, WINDOW = 50, 3, 11
 #: The baseline rules the issue names: the least confident pixels as they come, random pixels.
 UNSPACED = ("least_confident", "random")
@@ -76,16 +75,27 @@ class Run:
         return model, {"oa": report["overall_accuracy"], "aa": report["average_accuracy"], "kappa": report["kappa"],
                        "n_train": len(split.train), "n_test": len(split.test), "train_seconds": round(seconds, 1)}
 
-    def probabilities(self, model, pixels):
-        return predict(model, PatchDataset(self.cube, self.rows[pixels], self.cols[pixels], None, WINDOW,
-                                           SCORING_BATCH, self.config.padding))
+    def probabilities(self, model, pixels, rows=None, cols=None):
+        """The network's class probabilities at the labelled ``pixels`` (indices), or at (rows, cols)."""
+        rows, cols = (self.rows[pixels], self.cols[pixels]) if rows is None else (rows, cols)
+        return predict(model, PatchDataset(self.cube, rows, cols, None, WINDOW, SCORING_BATCH, self.config.padding))
+
+    def candidates(self, model, pool):
+        """The labelled pixels ``pool`` as candidates, their area uncertainty from the whole scene's
+        probabilities, as fast3dcnn:suggest sees them."""
+        height, width = self.cube.shape[:2]
+        rows, cols = np.divmod(np.arange(height * width), width)
+        scene = self.probabilities(model, None, rows, cols).reshape(height, width, -1)
+        area = area_uncertainty(scene, np.ones((height, width), dtype=bool), WINDOW)
+        return Candidates(self.rows[pool], self.cols[pool], scene[self.rows[pool], self.cols[pool]],
+                          area[self.rows[pool], self.cols[pool]])
 
     def rounds(self, rule):
         """Yields each round's record for ``rule``."""
         model, added = self.first[0], np.zeros(0, dtype=np.int64)
         for round_ in range(1, ROUNDS + 1):
             pool = np.setdiff1d(np.arange(len(self.rows)), np.concatenate([self.split.train, added]))
-            candidates = Candidates(self.rows[pool], self.cols[pool], self.probabilities(model, pool))
+            candidates = self.candidates(model, pool)
             picked = pool[choose(candidates, PER_ROUND, 0 if rule in UNSPACED else WINDOW, rule,
                                  seed=1000 * self.config.seed + round_)]
             added = np.concatenate([added, picked])
