@@ -16,12 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: How points are chosen: ``area`` takes the centres of the areas where the network is least sure
+#: How points are chosen: ``coverage`` weighs the area uncertainty by how far the pixel lies from the
+#: labels and the points already chosen (``_covering``); ``area`` takes the centres of the areas where the network is least sure
 #: (the mean uncertainty around each pixel, ``area_uncertainty``); ``balanced`` the smallest margins
 #: class by predicted class in turn; ``margin`` the smallest margins whatever the class;
 #: ``least_confident`` the lowest top probabilities; ``random`` any pixel. All but ``random`` keep the
 #: spacing.
-RULES = ("area", "balanced", "margin", "least_confident", "random")
+#: The rules fast3dcnn:suggest offers; the others are the baselines bench_suggest.py compares them with.
+CHOICES = ("coverage", "area", "balanced", "margin")
+RULES = (*CHOICES, "least_confident", "random")
 DEFAULT_RULE = "balanced"
 
 
@@ -56,11 +59,15 @@ class Candidates:
                             for key in ("rows", "cols", "probabilities", "area")))
 
 
-def choose(candidates: Candidates, n: int, spacing: int, rule: str = DEFAULT_RULE, seed: int = 0) -> np.ndarray:
+def choose(candidates: Candidates, n: int, spacing: int, rule: str = DEFAULT_RULE, seed: int = 0,
+           labelled: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Indices into ``candidates`` of up to ``n`` points, best first, under ``rule`` (one of RULES);
-    no two of them closer than ``spacing`` pixels along rows or columns (all rules but ``random``)."""
+    no two of them closer than ``spacing`` pixels along rows or columns (all rules but ``random``).
+    ``labelled`` (rows, cols) are the pixels already labelled, which ``coverage`` keeps away from."""
     if rule not in RULES:
         raise ValueError(f"rule '{rule}' is not one of {', '.join(RULES)}")
+    if rule == "coverage":
+        return _covering(candidates, n, spacing, labelled)
     if rule == "random":
         count = min(n, len(candidates.rows))
         return np.random.default_rng(seed).choice(len(candidates.rows), count, replace=False)
@@ -72,6 +79,31 @@ def choose(candidates: Candidates, n: int, spacing: int, rule: str = DEFAULT_RUL
     if rule == "balanced":
         order = _class_by_class(order, candidates.ranked[0][order])
     return _spaced(candidates, order, n, spacing)
+
+
+def _covering(candidates, n, spacing, labelled):
+    """Greedy: each next point the candidate with the most area uncertainty times how new its ground
+    is, 1 - exp(-d / spacing) for its distance d (along rows or columns) to the nearest labelled or
+    chosen pixel, at least ``spacing`` from the points chosen: the points go to the unsure areas that
+    labels have not reached yet, and each one covers its own."""
+    from scipy.spatial import cKDTree
+
+    points = np.column_stack([candidates.rows, candidates.cols]).astype(np.float64)
+    from_chosen = np.full(len(points), np.inf)
+    from_known = from_chosen.copy()
+    if labelled is not None and len(labelled[0]):
+        from_known = cKDTree(np.column_stack(labelled).astype(np.float64)).query(points, p=np.inf)[0]
+    scale = max(spacing, 1)
+    chosen: list[int] = []
+    while len(chosen) < n:
+        score = np.where(from_chosen >= spacing, candidates.area * -np.expm1(-from_known / scale), -np.inf)
+        best = int(np.argmax(score)) if len(score) else 0
+        if not len(score) or not np.isfinite(score[best]):
+            break
+        chosen.append(best)
+        step = np.abs(points - points[best]).max(axis=1)
+        from_chosen, from_known = np.minimum(from_chosen, step), np.minimum(from_known, step)
+    return np.array(chosen, dtype=np.int64)
 
 
 def _class_by_class(order: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -146,6 +178,8 @@ def reason(probabilities: np.ndarray, names: list[str], rule: str = DEFAULT_RULE
         return hesitation + f": one of the least sure pixels it maps as {names[first]}"
     if rule == "area":
         return hesitation + ", in an area it is unsure of as a whole"
+    if rule == "coverage":
+        return hesitation + ", in an area it is unsure of, away from the labels so far"
     if rule == "random":
         return "drawn at random"
     return hesitation

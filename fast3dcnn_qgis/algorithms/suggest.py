@@ -7,6 +7,7 @@ class and trains again with the points as ``LABELLED_POINTS``.
 """
 import os
 
+import numpy as np
 from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterFile,
                        QgsProcessingParameterMapLayer, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterVectorDestination)
@@ -14,7 +15,7 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingP
 from ..core.errors import InputError
 from ..core.modelfile import ModelFileError
 from ..core.settings import PRECISIONS
-from ..core.suggestions import DEFAULT_RULE, RULES
+from ..core.suggestions import CHOICES, DEFAULT_RULE
 from ..gdal_io.band_matching import matched_bands
 from ..gdal_io.reading import open_raster, raster_info
 from ..gdal_io.styles import style_path
@@ -71,11 +72,12 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
                                                   maxValue=10000, optional=True),
                      self.tr("No two points closer than this many pixels along rows or columns. Empty: the "
                              "model's window, so that no two points share a patch."))
-        self.declare(QgsProcessingParameterEnum(self.RULE, self.tr("How points are chosen"), options=list(RULES),
-                                                defaultValue=RULES.index(DEFAULT_RULE)),
-                     self.tr("balanced: the least sure pixels of each predicted class in turn (measured best). "
-                             "margin: the least sure pixels whatever their class. least_confident: the lowest "
-                             "top probabilities. random: pixels drawn at random, for comparison."), advanced=True)
+        self.declare(QgsProcessingParameterEnum(self.RULE, self.tr("How points are chosen"), options=list(CHOICES),
+                                                defaultValue=CHOICES.index(DEFAULT_RULE)),
+                     self.tr("coverage: the areas the network is unsure of, the farther from the labels and the "
+                             "points already chosen the better. area: the centres of the areas it is least sure "
+                             "of. balanced: the least sure pixels of each predicted class in turn. margin: the "
+                             "least sure pixels whatever their class."), advanced=True)
         self.declare(QgsProcessingParameterEnum(self.PRECISION, self.tr("Arithmetic"), options=list(PRECISIONS),
                                                 defaultValue=0),
                      self.tr("As in 'Classify raster with a trained model': auto computes in bfloat16 where the "
@@ -109,7 +111,7 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
         spacing = classifier.window if parameters.get(self.SPACING) in (None, "") else \
             self.parameterAsInt(parameters, self.SPACING, context)
         n_points = self.parameterAsInt(parameters, self.POINTS, context)
-        rule = RULES[self.parameterAsEnum(parameters, self.RULE, context)]
+        rule = CHOICES[self.parameterAsEnum(parameters, self.RULE, context)]
         progress.log(self.tr("Classifying {} to find where the model is least sure").format(layer.name()))
         with matched_bands(classifier, dataset, info, f"{self.INPUT} ('{layer.name()}')", progress.log) as matched:
             points = self._points(*matched, labelled, n_points, spacing, rule, parameters, context,
@@ -127,20 +129,21 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
         return {self.OUTPUT: output}
 
     def _labelled(self, parameters, context, info, progress):
-        """The (H, W) mask of pixels on or next to an existing label, or None without ground truth."""
+        """The (H, W) mask of the labelled pixels, or None without ground truth."""
         layer = self.parameterAsLayer(parameters, self.GROUND_TRUTH, context)
         if layer is None:
             return None
-        from scipy.ndimage import binary_dilation
-
         from ..gdal_io.ground_truth import read_ground_truth
 
         truth = read_ground_truth(layer, info, self.parameterAsString(parameters, self.CLASS_FIELD, context) or None,
                                   context.transformContext(), progress.warn)
-        return binary_dilation(truth.grid != 0, structure=[[1, 1, 1]] * 3)
+        return truth.grid != 0
 
     def _points(self, classifier, dataset, info, labelled, n_points, spacing, rule, parameters, context, progress):
-        """The chosen points as dicts of write_points's fields, best first."""
+        """The chosen points as dicts of write_points's fields, best first: never on a ``labelled`` pixel
+        nor next to one."""
+        from scipy.ndimage import binary_dilation
+
         from ..core.precision import training_dtype
         from ..core.prediction import predict_blocks
         from ..core.suggestions import SuggestionPool, choose, reason
@@ -151,17 +154,18 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
         total = count_blocks(info, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
         dtype = training_dtype(PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)])
         pool = SuggestionPool(len(classifier.class_ids), CANDIDATES_PER_POINT * n_points, classifier.window)
+        near = None if labelled is None else binary_dilation(labelled, structure=[[1, 1, 1]] * 3)
         blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
         for done, prediction in enumerate(predict_blocks(classifier, blocks, PREDICTION_BATCH, dtype=dtype), start=1):
             progress.check_cancel()
             rows, cols = prediction.labels.shape
             top, left = prediction.block.row, prediction.block.col
             valid = prediction.labels != 0
-            usable = valid if labelled is None else valid & ~labelled[top:top + rows, left:left + cols]
+            usable = valid if near is None else valid & ~near[top:top + rows, left:left + cols]
             pool.add(top, left, prediction.probabilities, valid, usable)
             progress.progress(done / total)
         candidates = pool.candidates()
-        chosen = choose(candidates, n_points, spacing, rule)
+        chosen = choose(candidates, n_points, spacing, rule, labelled=None if labelled is None else np.nonzero(labelled))
         names = [classifier.classes.name(int(class_id)) for class_id in classifier.class_ids]
         first, second = candidates.ranked
         points = []

@@ -7,7 +7,8 @@ On the ``disjoint`` split of each scene (window 11, the default recipe without c
 would multiply the cost by four) the network is trained on the split's training pixels. Then, for each
 rule, three rounds: the rule picks 50 pixels among the labelled pixels outside training (the ground
 truth plays the analyst who labels them), they join the training pixels, and the network is trained
-again from the same seed. Rules: ``area``, ``balanced`` and ``margin`` (core.suggestions, spaced by the window),
+again from the same seed. Rules: ``coverage``, ``area``, ``balanced`` and ``margin`` (core.suggestions, spaced by
+the window),
 ``least_confident`` (the 50 lowest top probabilities, no spacing) and ``random``. Each trained network
 is scored on the split's test pixels less the pixels its rule picked. The goal of issue 33: after three
 rounds the suggested labels gain at least 1.5 times the OA random labels gain, on both scenes.
@@ -96,8 +97,9 @@ class Run:
         for round_ in range(1, ROUNDS + 1):
             pool = np.setdiff1d(np.arange(len(self.rows)), np.concatenate([self.split.train, added]))
             candidates = self.candidates(model, pool)
+            known = np.concatenate([self.split.train, added])
             picked = pool[choose(candidates, PER_ROUND, 0 if rule in UNSPACED else WINDOW, rule,
-                                 seed=1000 * self.config.seed + round_)]
+                                 seed=1000 * self.config.seed + round_, labelled=(self.rows[known], self.cols[known]))]
             added = np.concatenate([added, picked])
             model, figures = self.train(added)
             yield {"round": round_, "n_added": len(added), "picked_test": int(np.isin(picked, self.split.test).sum()),

@@ -7,6 +7,8 @@ from helpers import georeferenced_copy, label_polygons, read
 from osgeo import ogr
 from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
 
+from fast3dcnn_qgis.core.suggestions import CHOICES
+
 WINDOW = 9
 FAST = {"WINDOW_SIZE": WINDOW, "COMPONENTS": 15, "SEED": 1, "EPOCHS": 2, "COTRAINING": 2}
 
@@ -52,8 +54,9 @@ def pixels(layer_path):
 
 
 @pytest.mark.slow
-def test_points_are_spaced_off_the_labels_inside_the_raster_and_styled(scene, tmp_path):
-    path = suggest(scene, tmp_path / "points.gpkg")
+@pytest.mark.parametrize("rule", range(len(CHOICES)))
+def test_points_are_spaced_off_the_labels_inside_the_raster_and_styled(scene, tmp_path, rule):
+    path = suggest(scene, tmp_path / "points.gpkg", RULE=rule)
     rows, cols, features = pixels(path)
     labels = read(scene[1])
     assert 10 <= len(features) <= 30
