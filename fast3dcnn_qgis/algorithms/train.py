@@ -8,7 +8,7 @@ from qgis.core import QgsProcessingUtils, QgsVectorLayer
 
 from ..core.bands import format_band_ranges, parse_band_ranges
 from ..core.checkpoints import Checkpoints
-from ..core.errors import InputError
+from ..core.errors import Cancelled, InputError
 from ..core.settings import RECIPES, SPLIT_METHODS, TrainingConfig, TrainingSettings, check_components
 from ..gdal_io.class_maps import classify_scene
 from ..gdal_io.reading import empty_bands
@@ -40,17 +40,24 @@ class TrainAlgorithm(TrainParameters):
         progress.check_cancel()
 
         checkpoints = Checkpoints.beside(paths.model)
-        classifier = self._train(scenes, settings, checkpoints, progress.part(0.0, 0.75 if paths.map else 0.97))
-        accuracy = classifier.record.accuracy
-        progress.log(self.tr("Test pixels: OA {:.2%}, AA {:.2%}, kappa {:.4f} ({})").format(
-            accuracy["overall_accuracy"], accuracy["average_accuracy"], accuracy["kappa"],
-            classifier.record.split["description"]))
-        self._complete_record(classifier.record, scenes, self.parameterAsString(parameters, self.CLASS_FIELD, context))
-        if paths.map:
-            progress.log(self.tr("Classifying the scene"))
-            classify_scene(classifier, scenes[0].dataset, scenes[0].info, paths.map, progress.part(0.75, 0.97),
-                           precision=settings.training.precision, **paths.map_options)
-        progress.check_cancel()
+        try:
+            classifier = self._train(scenes, settings, checkpoints, progress.part(0.0, 0.75 if paths.map else 0.97))
+            accuracy = classifier.record.accuracy
+            progress.log(self.tr("Test pixels: OA {:.2%}, AA {:.2%}, kappa {:.4f} ({})").format(
+                accuracy["overall_accuracy"], accuracy["average_accuracy"], accuracy["kappa"],
+                classifier.record.split["description"]))
+            self._complete_record(classifier.record, scenes,
+                                  self.parameterAsString(parameters, self.CLASS_FIELD, context))
+            if paths.map:
+                progress.log(self.tr("Classifying the scene"))
+                classify_scene(classifier, scenes[0].dataset, scenes[0].info, paths.map, progress.part(0.75, 0.97),
+                               precision=settings.training.precision, **paths.map_options)
+            progress.check_cancel()
+        except Cancelled:
+            if os.path.isdir(checkpoints.folder):
+                progress.log(self.tr("The training's checkpoints stay in {}: run the same command again to go on "
+                                     "from them, or delete that folder").format(checkpoints.folder))
+            raise
         results = self._write_model_and_report(classifier, paths, layer.name())
         checkpoints.remove()
         progress.progress(1.0)
