@@ -5,6 +5,7 @@ import subprocess
 
 import numpy as np
 from osgeo import gdal, ogr, osr
+from qgis.core import QgsProcessingFeedback
 
 #: A UTM zone-10 grid for Salinas (California) with 3.7 m pixels, as the AVIRIS flight had.
 UTM_EPSG = 32610
@@ -82,3 +83,19 @@ def system_python_has(modules, lacking):
 def printed(stdout, key):
     """The value a subprocess printed on its line ``KEY value``."""
     return next(line.split(" ", 1)[1] for line in stdout.splitlines() if line.startswith(key + " "))
+
+
+class Recorded(QgsProcessingFeedback):
+    """A run's feedback that keeps its log lines and warnings for the test to read."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines, self.warnings = [], []
+
+    def pushInfo(self, text):
+        self.lines.append(text)
+        super().pushInfo(text)
+
+    def pushWarning(self, warning):
+        self.warnings.append(warning)
+        super().pushWarning(warning)

@@ -321,16 +321,6 @@ def test_overlapping_polygons_smaller_wins(inputs):
     assert (truth.grid[31:, :] == 0).all()
 
 
-class _Warnings(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.warnings = []
-
-    def pushWarning(self, warning):
-        self.warnings.append(warning)
-        super().pushWarning(warning)
-
-
 @pytest.mark.parametrize("split,value", [("0", None), ("1", 0.5), ("2", 5), ("3", 0.3)])
 @pytest.mark.slow
 def test_single_pixel_class_under_each_split(split, value, inputs, tmp_path):
@@ -340,7 +330,7 @@ def test_single_pixel_class_under_each_split(split, value, inputs, tmp_path):
     parameters = train_parameters(inputs, tmp_path, truth="gt_single_pixel", SPLIT=split)
     if value is not None:
         parameters["SPLIT_VALUE"] = value
-    feedback = _Warnings()
+    feedback = helpers.Recorded()
     results = run("train", parameters, feedback)
     assert [w for w in feedback.warnings if w.startswith("Not tested: ") and "class 2" in w], feedback.warnings
     with open(results["OUTPUT_JSON"]) as stream:

@@ -3,7 +3,7 @@ style, and a labelled layer of them trained on with ``LABELLED_POINTS``."""
 import numpy as np
 import processing
 import pytest
-from helpers import georeferenced_copy, label_polygons, read
+from helpers import Recorded, georeferenced_copy, label_polygons, read
 from osgeo import ogr
 from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback, QgsVectorLayer
 
@@ -11,16 +11,6 @@ from fast3dcnn_qgis.core.suggestions import CHOICES
 
 WINDOW = 9
 FAST = {"WINDOW_SIZE": WINDOW, "COMPONENTS": 15, "SEED": 1, "EPOCHS": 2, "COTRAINING": 2}
-
-
-class Log(QgsProcessingFeedback):
-    def __init__(self):
-        super().__init__()
-        self.lines = []
-
-    def pushInfo(self, text):
-        self.lines.append(text)
-        super().pushInfo(text)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +79,7 @@ def test_labelled_points_join_the_ground_truth_and_a_wrong_class_is_refused(scen
             layer.SetFeature(feature)
             filled += 1
     source = None
-    log = Log()
+    log = Recorded()
     run = {"INPUT": str(cube), "GROUND_TRUTH": str(polygons), "CLASS_FIELD": "class_id", **FAST, "EPOCHS": 1,
            "LABELLED_POINTS": str(path), "OUTPUT_MODEL": str(tmp_path / "again.f3dcnn"),
            "OUTPUT_REPORT": str(tmp_path / "again.html")}
