@@ -2,10 +2,14 @@
 
 Labelling is the costly part of an analyst's work, and a label teaches most where the network hesitates
 between two classes (a small margin between its two highest probabilities), not where it is already
-sure. Taken alone, the least sure pixels crowd into the one field the network finds hardest: the rules
-here also keep a minimum spacing between points and share them out over the predicted classes, so a
-round of labelling visits every kind of ground. ``tests/benchmarks/bench_suggest.py`` measures each
-rule against random pixels and the least confident ones.
+sure. Taken alone, the least sure pixels crowd into the one field the network finds hardest, often a
+lone mixed pixel at a field's edge; and on new ground a network can be sure and wrong. The default
+rule, ``coverage``, therefore weighs the uncertainty of the area around a pixel by how far the pixel
+lies from the labels (and the points already chosen), so that a round of labelling goes to the unsure
+ground the labels have not reached; every rule keeps a minimum spacing between points.
+``tests/benchmarks/bench_suggest.py`` measures each rule against random pixels and the least
+confident ones: on Indian Pines' disjoint split ``coverage`` gained the most of the rules, but only a
+little more than random labels.
 
 Whole scenes stream past block by block (``SuggestionPool``) keeping only each block's most
 uncertain pixels, so memory does not grow with the scene.
@@ -25,7 +29,7 @@ import numpy as np
 #: The rules fast3dcnn:suggest offers; the others are the baselines bench_suggest.py compares them with.
 CHOICES = ("coverage", "area", "balanced", "margin")
 RULES = (*CHOICES, "least_confident", "random")
-DEFAULT_RULE = "balanced"
+DEFAULT_RULE = "coverage"
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,10 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
     NAME = "suggest"
     DISPLAY_NAME = "Suggest where to label next"
     DESCRIPTION = (
-        "Proposes the places where a new label would teach a trained model most: the pixels where the network "
-        "hesitates most between its two most likely classes, kept apart from each other and shared out over "
-        "the classes it maps, so that an hour of labelling covers every kind of ground it is unsure of.\n"
+        "Proposes the places where a new label would teach a trained model most: the areas where the network "
+        "hesitates most between its two most likely classes, the farther from your labels the better, kept "
+        "apart from each other, so that an hour of labelling covers the unsure ground your labels have not "
+        "reached.\n"
         "The result is a point layer (GeoPackage) with an empty class field: look at each point on your "
         "imagery, type its class (id or name), then run 'Train 3D CNN classifier' again with the layer as "
         "'Labelled suggested points'. Each point carries its rank, the class the model predicts there and its "
@@ -74,8 +75,8 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
                              "model's window, so that no two points share a patch."))
         self.declare(QgsProcessingParameterEnum(self.RULE, self.tr("How points are chosen"), options=list(CHOICES),
                                                 defaultValue=CHOICES.index(DEFAULT_RULE)),
-                     self.tr("coverage: the areas the network is unsure of, the farther from the labels and the "
-                             "points already chosen the better. area: the centres of the areas it is least sure "
+                     self.tr("coverage (measured best): the areas the network is unsure of, the farther from the "
+                             "labels and the points already chosen the better. area: the centres of the areas it is least sure "
                              "of. balanced: the least sure pixels of each predicted class in turn. margin: the "
                              "least sure pixels whatever their class."), advanced=True)
         self.declare(QgsProcessingParameterEnum(self.PRECISION, self.tr("Arithmetic"), options=list(PRECISIONS),
