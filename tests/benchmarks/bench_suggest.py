@@ -120,24 +120,30 @@ def done_rules(path):
 
 
 def table(path):
-    """The mean OA per round of each (scene, rule), and each rule's gain after the last round
-    against random's."""
+    """The mean OA per round of each (scene, rule), its gain after the last round and that gain against
+    random's, each over the seeds both rules completed (gains per seed, from that seed's start)."""
     with open(path, encoding="utf-8") as stream:
         runs = [json.loads(line) for line in stream]
-    curves: dict = {}
-    for run in runs:
-        curves.setdefault((run["scene"], run["rule"], run["round"]), []).append(100 * run["oa"])
+    oa = {(run["scene"], run["rule"], run["seed"], run["round"]): 100 * run["oa"] for run in runs}
     lines = ["| scene | rule | seeds | OA start | round 1 | round 2 | round 3 | gain | gain / random's |",
              "|---|---|---|---|---|---|---|---|---|"]
     for scene in sorted({run["scene"] for run in runs}):
-        start = np.mean(curves.get((scene, "start", 0), [np.nan]))
-        random_gain = np.mean(curves.get((scene, "random", ROUNDS), [np.nan])) - start
+        def seeds(rule):
+            return sorted(seed for (s, r, seed, round_) in oa if (s, r, round_) == (scene, rule, ROUNDS))
+
+        def gain(rule, chosen):
+            return np.mean([oa[scene, rule, seed, ROUNDS] - oa[scene, "start", seed, 0] for seed in chosen])
+
         for rule in RULES:
-            points = [np.mean(curves.get((scene, rule, r), [np.nan])) for r in range(1, ROUNDS + 1)]
-            gain = points[-1] - start
-            seeds = len(curves.get((scene, rule, ROUNDS), []))
-            lines.append(f"| {scene} | {rule} | {seeds} | {start:.2f} | " + " | ".join(f"{p:.2f}" for p in points)
-                         + f" | {gain:+.2f} | {gain / random_gain:.2f} |")
+            chosen = seeds(rule)
+            if not chosen:
+                continue
+            common = [seed for seed in chosen if seed in seeds("random")]
+            points = [np.mean([oa[scene, rule, seed, r] for seed in chosen]) for r in range(1, ROUNDS + 1)]
+            start = np.mean([oa[scene, "start", seed, 0] for seed in chosen])
+            ratio = gain(rule, common) / gain("random", common) if common else np.nan
+            lines.append(f"| {scene} | {rule} | {','.join(map(str, chosen))} | {start:.2f} | "
+                         + " | ".join(f"{p:.2f}" for p in points) + f" | {gain(rule, chosen):+.2f} | {ratio:.2f} |")
     return "\n".join(lines)
 
 
