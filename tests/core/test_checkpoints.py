@@ -18,11 +18,11 @@ from fast3dcnn_qgis.core.workflow import Scene, train_classifier
 
 from .conftest import DATA, SALINAS_BAD_BANDS
 
-#: Four trainings (the first and three co-training rounds) of five epochs, a state every two epochs.
-EPOCHS, EVERY = 5, 2
+#: Four trainings (the first and three co-training rounds) of four epochs, a state every two epochs.
+EPOCHS, EVERY = 4, 2
 #: Progress at which the child kills itself: the second training's part of the bar (0.2-0.95 in four
-#: parts) 60% done, so after its third epoch, one past its last checkpoint.
-KILL_AT = 0.2 + 0.75 * 1.6 / 4
+#: parts) 80% done, so during its fourth epoch, two past its last checkpoint.
+KILL_AT = 0.2 + 0.75 * 1.8 / 4
 
 CHILD = textwrap.dedent("""
     import os, signal, sys
