@@ -78,13 +78,20 @@ class StateFile:
         return finished or epochs_done % self.every == 0
 
     def save(self, meta: dict[str, Any], groups: dict[str, list[np.ndarray]]) -> None:
-        """Writes ``meta`` (JSON) and the named lists of arrays ``groups``, replacing the older state."""
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        """Writes ``meta`` (JSON) and the named lists of arrays ``groups``, replacing the older state.
+        Raises OSError where it cannot (a full disk), leaving no empty folder behind."""
+        folder = os.path.dirname(self.path)
         arrays = {f"{name}/{index}": np.asarray(value) for name, values in groups.items()
                   for index, value in enumerate(values)}
         counts = {name: len(values) for name, values in groups.items()}
-        with written_atomically(self.path, binary=True) as stream:
-            np.savez(stream, meta=np.array(json.dumps({**meta, "counts": counts})), **arrays)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with written_atomically(self.path, binary=True) as stream:
+                np.savez(stream, meta=np.array(json.dumps({**meta, "counts": counts})), **arrays)
+        except OSError:
+            if os.path.isdir(folder) and not os.listdir(folder):
+                os.rmdir(folder)
+            raise
 
     def load(self) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]] | None:
         """(meta, groups) as saved, or None where there is no state (or an unreadable one)."""

@@ -130,21 +130,29 @@ def _epochs(model, train_data, val_data, watch, config, reporter, state):
         for key, values in history.items():
             values.append(logs.get(key))
         stopped = "val_accuracy" in logs and watch.stops(model, epoch, logs["val_accuracy"])
-        if state and state.due(epoch + 1, stopped or epoch + 1 == config.epochs):
-            _save(state, model, train_data, watch, history, earlier + time.perf_counter() - start)
+        if state and state.due(epoch + 1, stopped or epoch + 1 == config.epochs) and \
+                not _save(state, model, train_data, watch, history, earlier + time.perf_counter() - start, reporter):
+            state = None
         if stopped:
             break
     return history, earlier + time.perf_counter() - start
 
 
-def _save(state, model, train_data, watch, history, seconds):
-    """Writes the training's state after the epochs of ``history``, ``seconds`` into it."""
+def _save(state, model, train_data, watch, history, seconds, reporter):
+    """Writes the training's state after the epochs of ``history``, ``seconds`` into it; False, with a
+    warning, where it cannot be written: a checkpoint is a safeguard, never a reason to stop."""
     model.optimizer.build(model.trainable_variables)
-    state.save({"history": history, "seconds": seconds, "noise": train_data.noise_state(),
-                "watch": None if watch is None else [watch.best, watch.best_epoch, watch.stopped_after]},
-               {"model": [variable.numpy() for variable in model.variables],
-                "optimizer": [variable.numpy() for variable in model.optimizer.variables],
-                "best": [] if watch is None or watch.weights is None else watch.weights})
+    try:
+        state.save({"history": history, "seconds": seconds, "noise": train_data.noise_state(),
+                    "watch": None if watch is None else [watch.best, watch.best_epoch, watch.stopped_after]},
+                   {"model": [variable.numpy() for variable in model.variables],
+                    "optimizer": [variable.numpy() for variable in model.optimizer.variables],
+                    "best": [] if watch is None or watch.weights is None else watch.weights})
+    except OSError as error:
+        reporter.warn(f"No checkpoints this time: {os.path.dirname(state.path)} cannot be written "
+                      f"({error.strerror or error}); the training goes on without them")
+        return False
+    return True
 
 
 def _resume(state, model, train_data, watch, history, reporter):
