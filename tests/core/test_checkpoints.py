@@ -18,11 +18,11 @@ from fast3dcnn_qgis.core.workflow import Scene, train_classifier
 
 from .conftest import DATA, SALINAS_BAD_BANDS
 
-#: Four trainings (the first and three co-training rounds) of four epochs, a state every two epochs.
-EPOCHS, EVERY = 4, 2
+#: Four trainings (the first and three co-training rounds) of three epochs, a state every epoch.
+EPOCHS, EVERY = 3, 1
 #: Progress at which the child kills itself: the second training's part of the bar (0.2-0.95 in four
-#: parts) 80% done, so during its fourth epoch, two past its last checkpoint.
-KILL_AT = 0.2 + 0.75 * 1.8 / 4
+#: parts) 50% done, so during its second epoch, after its first checkpoint.
+KILL_AT = 0.2 + 0.75 * 1.5 / 4
 
 CHILD = textwrap.dedent("""
     import os, signal, sys

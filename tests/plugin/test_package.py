@@ -4,17 +4,15 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
-import time
 import zipfile
 
 import numpy as np
 import pytest
 from helpers import georeferenced_copy, label_polygons, read
-from osgeo import gdal, ogr
+from osgeo import gdal
 from qgis.core import QgsMapRendererCustomPainterJob, QgsMapSettings, QgsRasterLayer
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor, QImage, QPainter
@@ -163,26 +161,6 @@ def test_train_classify_and_assess_through_qgis_process(trained_and_classified, 
 
 
 @pytest.mark.slow
-def test_killed_training_goes_on_when_the_same_command_runs_again(profile, trained_and_classified, tmp_path):
-    """qgis_process killed (SIGKILL) once the training's first checkpoint is written; the same command
-    run again resumes from it, writes the model and removes the checkpoints."""
-    inputs = trained_and_classified[3]
-    command = [QGIS_PROCESS, "run", "fast3dcnn:train", "--", f"INPUT={inputs / 'salinas_a.tif'}",
-               f"GROUND_TRUTH={inputs / 'salinas_a_gt.tif'}", "BANDS=108-112,154-167,224", "EPOCHS=10", "COTRAINING=2",
-               "WINDOW_SIZE=9", f"OUTPUT_MODEL={tmp_path / 'model.f3dcnn'}", f"OUTPUT_REPORT={tmp_path / 'report.html'}"]
-    states = tmp_path / ".model.f3dcnn.checkpoints"
-    with subprocess.Popen(command, env=profile, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as child:
-        while not (states.is_dir() and any(path.suffix == ".npz" for path in states.iterdir())):
-            assert child.poll() is None, "the training ended before its first checkpoint"
-            time.sleep(0.05)
-        child.kill()
-    assert child.returncode == -signal.SIGKILL and not (tmp_path / "model.f3dcnn").exists()
-    stdout = qgis_process(profile, *command[1:])
-    assert "Resuming the training from its checkpoint after epoch" in stdout
-    assert os.path.getsize(tmp_path / "model.f3dcnn") > 0 and not states.exists()
-
-
-@pytest.mark.slow
 def test_shipped_processing_model_trains_classifies_and_assesses(profile, salinas, tmp_path):
     """The model in resources/models, run from the installed plugin as `qgis_process run <file>.model3`,
     chains the three algorithms: its inputs reach each step and the assessment scores the map it made."""
@@ -205,42 +183,6 @@ def test_shipped_processing_model_trains_classifies_and_assesses(profile, salina
     assert assessment["overall_accuracy"] == pytest.approx(np.mean(classes[labelled] == reference[labelled]))
     assert assessment["overall_accuracy"] > 0.5
     assert os.path.getsize(results["train:model"]) > 0 and results["assess:assessment_report"].endswith(".html")
-
-
-@pytest.mark.slow
-def test_shipped_labelling_loop_suggests_and_trains_on_the_filled_points(profile, salinas, tmp_path):
-    """The labelling loop (train_classify_suggest.model3) through qgis_process: the first round gives a
-    model, a map and points to label; with every other point's class typed in, the second round trains
-    on them too (each labels one more pixel) and suggests new points."""
-    model = os.path.join(profile["QGIS_CUSTOM_CONFIG_PATH"], "profiles", "default", "python", "plugins",
-                         "fast3dcnn_qgis", "resources", "models", "train_classify_suggest.model3")
-    cube, labels = (georeferenced_copy(path, tmp_path / path.name) for path in salinas)
-    polygons = label_polygons(labels, tmp_path / "polygons.gpkg")
-
-    def round_(name, **more):
-        outputs = {f"{step}:{output}": tmp_path / f"{name}_{file}" for step, output, file in (
-            ("train", "model", "model.f3dcnn"), ("train", "training_report", "training.html"),
-            ("classify", "class_map", "map.tif"), ("suggest", "points_to_label", "points.gpkg"))}
-        results = run_json(profile, model, raster=cube, ground_truth=polygons, class_field="class_id", window=9,
-                           epochs=1, points=10, **more, **outputs)["results"]
-        with open(tmp_path / f"{name}_training.json", encoding="utf-8") as stream:
-            return results, sum(json.load(stream)["labelled_pixels"].values())
-
-    first, labelled = round_("first")
-    source = ogr.Open(first["suggest:points_to_label"], 1)
-    layer = source.GetLayer(0)
-    assert layer.GetFeatureCount() == 10
-    filled = 0
-    for index, feature in enumerate(layer):
-        if index % 2 == 0:
-            feature.SetField("class_id", feature["predicted"])
-            layer.SetFeature(feature)
-            filled += 1
-    source = None
-    second, labelled_again = round_("second", labelled_points=first["suggest:points_to_label"])
-    assert labelled_again == labelled + filled
-    assert os.path.getsize(second["classify:class_map"]) > 0
-    assert ogr.Open(second["suggest:points_to_label"]).GetLayer(0).GetFeatureCount() == 10
 
 
 @pytest.mark.slow
