@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import shutil
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -87,7 +87,9 @@ class StateFile:
         try:
             os.makedirs(folder, exist_ok=True)
             with written_atomically(self.path, binary=True) as stream:
-                np.savez(stream, meta=np.array(json.dumps({**meta, "counts": counts})), **arrays)
+                # Any: numpy's stubs would take an array named like one of savez's own keywords for it.
+                np.savez(stream, **cast(dict[str, Any], {"meta": np.array(json.dumps({**meta, "counts": counts})),
+                                                         **arrays}))
         except OSError:
             if os.path.isdir(folder) and not os.listdir(folder):
                 os.rmdir(folder)
