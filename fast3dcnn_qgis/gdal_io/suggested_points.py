@@ -59,8 +59,7 @@ def write_points(path, info, class_field, points):
         raise
 
 
-def labelled_points(layer, info, class_field, classes, transform_context=None, warn=None,
-                    parameter="LABELLED_POINTS"):
+def labelled_points(layer, info, class_field, classes, transform_context=None, parameter="LABELLED_POINTS"):
     """(label grid on ``info``'s grid, how many points were skipped for an empty class) of the points of
     ``layer`` whose ``class_field`` holds a class of ``classes`` (a ClassTable), by id or by name.
     Any other value fails, naming it and the classes there are."""
