@@ -42,7 +42,7 @@ export PYTHONPATH="$site_packages${PYTHONPATH:+:$PYTHONPATH}"
 # Work on copies: QGIS writes statistics sidecars (.aux.xml) next to the rasters it opens.
 rm -rf "$OUT"
 mkdir -p "$OUT/input"
-cp tests/data/salinas_a.tif tests/data/salinas_a_gt.tif "$OUT/input/"
+cp tests/data/salinas_a.tif tests/data/salinas_a_gt.tif tests/data/salinas_a_gt.tif.aux.xml "$OUT/input/"
 
 run() {  # run ALGORITHM NAME PARAMETERS...: JSON result in $OUT/NAME.json, messages in $OUT/NAME.log
   local algorithm=$1 name=$2

@@ -32,10 +32,10 @@ def qgis_app():
 
 @pytest.fixture(scope="session")
 def salinas(tmp_path_factory):
-    """Copies of the shipped Salinas-A cube and labels: QGIS and GDAL write sidecars next to what
-    they open, and the shipped files must stay untouched."""
+    """Copies of the shipped Salinas-A cube and labels (with the sidecar that names the classes): QGIS
+    and GDAL write sidecars next to what they open, and the shipped files must stay untouched."""
     folder = tmp_path_factory.mktemp("salinas")
-    for name in ("salinas_a.tif", "salinas_a_gt.tif"):
+    for name in ("salinas_a.tif", "salinas_a_gt.tif", "salinas_a_gt.tif.aux.xml"):
         shutil.copy(os.path.join(DATA, name), folder / name)
     return folder / "salinas_a.tif", folder / "salinas_a_gt.tif"
 

@@ -95,7 +95,7 @@ def test_class_map_is_a_styled_geotiff_on_the_input_grid(trained, scene):
     assert set(np.unique(band.ReadAsArray())) <= set(ids)
     table = band.GetRasterColorTable()
     assert len({table.GetColorEntry(i) for i in ids}) == len(ids)
-    assert [band.GetRasterCategoryNames()[i] for i in ids] == [f"class {i}" for i in ids]
+    assert [band.GetRasterCategoryNames()[i] for i in ids] == [helpers.NAMES[i] for i in ids]  # the labels' names
     assert os.path.exists(folder / "map.qml")
     assert labelled_accuracy(results["OUTPUT"], labels) > 0.7
     confidence = gdal.Open(results["OUTPUT_CONFIDENCE"]).ReadAsArray()
@@ -157,7 +157,7 @@ def test_probabilities_and_minimum_confidence(trained, scene, tmp_path):
         "MIN_CONFIDENCE": 0.9, "OUTPUT_PROBABILITIES": str(tmp_path / "probabilities.tif")}, feedback=feedback)
     dataset = gdal.Open(out["OUTPUT_PROBABILITIES"])
     bands = [dataset.GetRasterBand(i + 1) for i in range(dataset.RasterCount)]
-    assert [band.GetDescription() for band in bands] == [f"class {i}" for i in (1, 10, 11, 12, 13, 14)]
+    assert [band.GetDescription() for band in bands] == [helpers.NAMES[i] for i in (1, 10, 11, 12, 13, 14)]
     assert all(band.GetNoDataValue() == -1 for band in bands)
     probabilities = dataset.ReadAsArray().transpose(1, 2, 0)
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1, atol=1e-4)  # Salinas-A has no invalid pixel
@@ -251,8 +251,7 @@ def test_class_map_loads_into_the_project_coloured_and_named(trained, scene):
     layer = loaded[0]
     try:
         assert isinstance(layer.renderer(), QgsPalettedRasterRenderer)
-        assert [(c.value, c.label) for c in layer.renderer().classes()] == [(i, f"class {i}") for i in
-                                                                           sorted(helpers.NAMES)]
+        assert [(c.value, c.label) for c in layer.renderer().classes()] == sorted(helpers.NAMES.items())
     finally:
         QgsProject.instance().removeAllMapLayers()
 

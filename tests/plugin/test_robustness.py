@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import shutil
 import subprocess
 
@@ -34,15 +35,19 @@ SIDE = 40
 
 # -- inputs ----------------------------------------------------------------------------------------
 def sha(path):
-    """The file's checksum. A VRT is compared by what it holds (its pixels and source files): QGIS
-    has GDAL rewrite a VRT whenever it loads one as a layer, to store band statistics in it
-    (GDAL keeps a VRT's statistics in the VRT itself), which no plugin can prevent."""
+    """The file's checksum. A VRT is compared by what it holds (its pixels and source files), and a
+    GDAL sidecar (.aux.xml, where a label raster keeps its class names) without the band statistics
+    in it: QGIS has GDAL store the statistics of every raster it loads as a layer, in the VRT itself
+    or in the sidecar (qgis_process does so even for a run it then refuses), which no plugin can
+    prevent."""
     if str(path).endswith(".vrt"):
         dataset = gdal.Open(str(path))
         data = dataset.ReadAsArray().tobytes() + "|".join(sorted(dataset.GetFileList())).encode()
     else:
         with open(path, "rb") as stream:
             data = stream.read()
+        if str(path).endswith(".aux.xml"):
+            data = re.sub(rb"\s*<Metadata>(\s*<MDI key=\"STATISTICS_\w+\">[^<]*</MDI>)+\s*</Metadata>", b"", data)
     return hashlib.sha256(data).hexdigest()
 
 
