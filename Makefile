@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= offscreen
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup test test-fast test-debian13 test-debian-unstable demo package deploy bench clean
+.PHONY: setup test test-fast test-debian13 test-debian-unstable demo package deploy bench clean docs-images
 
 setup: $(VENV)/.installed
 
@@ -74,6 +74,15 @@ deploy:
 bench: setup
 	@test -n "$(DATA)" || { echo "make bench needs DATA=<folder with indian_pines/, salinas_a/, ...>, e.g. make bench DATA=../shared/data"; exit 2; }
 	$(PY) tests/benchmarks/paper_tables.py --data "$(DATA)" $(if $(QUICK),--quick) $(BENCH_ARGS)
+
+# The screenshots in docs/images/, taken of the real QGIS GUI under Xvfb by scripts/docs_images.py: it
+# trains on the tutorial's Berlin EnMAP scene in DATA (default ../shared/data) in build/docs-images,
+# classifies, reports and suggests, then photographs the toolbox, the dialogs, the map, the report and
+# the modeler. About 1.5 minutes on 2 cores; commit the PNGs it rewrites.
+docs-images: setup
+	@$(SYSTEM_PYTHON) -c "import PyQt5.QtWebKitWidgets" 2>/dev/null || { echo "make docs-images draws the report \
+	  with QtWebKit: sudo apt-get install python3-pyqt5.qtwebkit"; exit 2; }
+	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) scripts/docs_images.py --data "$(or $(DATA),../shared/data)"
 
 clean:
 	rm -rf $(VENV) .venv-* dist .pytest_cache demo-output

@@ -48,6 +48,7 @@ from ..core.errors import Cancelled, InputError
 from ..gdal_io.reading import gdal_quietly
 from ..setup.dependencies import MODULES, missing_message, missing_packages
 from .progress import Progress
+from .user_guide import section_url
 
 
 class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
@@ -118,30 +119,40 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
         """Plain text, one paragraph per line: the dialog shows each line as a paragraph and
         ``qgis_process help`` prints it as it is."""
         lines = [self.tr(self.DESCRIPTION).strip(), "", self.tr("Parameters")]
-        destinations = []
+        for heading, rows in self.help_rows():
+            if heading != "Parameters":
+                lines += ["", self.tr(heading)]
+            for label, key, notes, help_text in rows:
+                suffix = f" ({', '.join(notes)})" if notes else ""
+                lines.append(f"{label} [{key}]{suffix}: {help_text}")
+        return "\n".join(lines)
+
+    def helpUrl(self) -> str:
+        """The algorithm's section of the user guide, which the dialog's Help button opens."""
+        return section_url(self.DISPLAY_NAME)
+
+    def help_rows(self) -> list[tuple[str, list[tuple[str, str, list[str], str]]]]:
+        """("Parameters" and "Outputs", their rows): each row (label, key, notes such as "optional" and
+        the default, help sentence). The dialog's help and the user guide's tables
+        (scripts/docs_parameters.py) are both written from these."""
+        parameters, outputs = [], []
         for definition in self.parameterDefinitions():
             if definition.flags() & QgsProcessingParameterDefinition.Flag.FlagHidden:
                 continue
-            if definition.isDestination():
-                destinations.append(definition)
-                continue
-            lines.append(self._parameter_line(definition))
-        lines += ["", self.tr("Outputs")]
-        lines += [self._parameter_line(d) for d in destinations]
-        declared = {d.name() for d in destinations}
-        lines += [f"{o.description()} [{o.name()}]: {self._help.get(o.name(), '')}"
-                  for o in self.outputDefinitions() if o.name() not in declared]
-        return "\n".join(lines)
+            (outputs if definition.isDestination() else parameters).append(self._parameter_row(definition))
+        declared = {row[1] for row in outputs}
+        outputs += [(o.description(), o.name(), [], self._help.get(o.name(), ""))
+                    for o in self.outputDefinitions() if o.name() not in declared]
+        return [("Parameters", parameters), ("Outputs", outputs)]
 
-    def _parameter_line(self, definition):
+    def _parameter_row(self, definition):
         notes = []
         if definition.flags() & QgsProcessingParameterDefinition.Flag.FlagOptional:
             notes.append(self.tr("optional"))
         default = self._default_text(definition)
         if default:
             notes.append(self.tr("default {}").format(default))
-        suffix = f" ({', '.join(notes)})" if notes else ""
-        return f"{definition.description()} [{definition.name()}]{suffix}: {self._help.get(definition.name(), '')}"
+        return definition.description(), definition.name(), notes, self._help.get(definition.name(), "")
 
     def _default_text(self, definition):
         default = definition.defaultValue()
