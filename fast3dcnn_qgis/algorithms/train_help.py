@@ -8,6 +8,7 @@ uses, read from core.settings.
 from typing import NamedTuple
 
 from ..core import settings as limits
+from ..core.baseline import FOREST_TREES
 from ..core.settings import RECIPES
 
 
@@ -135,7 +136,8 @@ TRAINING = {
         "never. It needs the SVM baseline." + _recipes_use("cotraining", number=False))),
     "BASELINE": ParameterText("Compare with an SVM and a random forest", (
         "Also train a support vector machine (RBF kernel, on the standardised spectra, tuned on the validation "
-        "pixels) and a random forest (200 trees) on the same training pixels, and score them on the same test "
+        f"pixels) and a random forest ({FOREST_TREES} trees) on the same training pixels, and score them on the same "
+        "test "
         "pixels: the report shows them beside the network and says which is better. They see no neighbourhood, "
         "so where they win the network's spatial context does not help on this ground. Takes seconds (at most "
         "3,000 training pixels are used, a stratified sample above that); switch it off for very large "
