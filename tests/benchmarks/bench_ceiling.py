@@ -6,10 +6,13 @@ Measures the peak matrix-multiply rate through TensorFlow (oneDNN), as Keras com
 and in bfloat16 (4096 x 4096, best of 5 after a warm-up), then classifies bench_large_scene.py's
 synthetic scene (written to FOLDER the first time, with its random-weight model) through the whole
 ``qgis_process run fast3dcnn:classify`` call, QGIS's start-up included, once with each ``PRECISION``
-(auto, float32) per run. For each it prints pixels per second and the arithmetic that rate does: the
-fully convolutional network's multiply-adds per pixel (bench_prediction.py counts them) times two,
-as a share of the peak rate of the arithmetic the run used (auto's line says which). The README's
-performance section quotes the shares. Not a test: about 5 minutes on 2 cores.
+(auto, float32) per run. For each it prints pixels per second, the call's peak resident memory and the
+arithmetic that rate does: the fully convolutional network's multiply-adds per pixel (bench_prediction.py
+counts them) times two, as a share of the peak rate of the arithmetic the run used (auto's line says
+which). Each run also times the seed-style per-patch prediction (bench_prediction.py's patch path, on 24
+rows of its synthetic scene of the same width and bands) and prints how many times faster each classify
+call was (issue 30: at least 10x, under 1.5 GB). docs/benchmarks.md quotes the figures. Not a test:
+about 6 minutes on 2 cores.
 """
 import argparse
 import os
@@ -21,7 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_end_to_end import qgis_profile  # noqa: E402
 from bench_large_scene import CLASSES, COMPONENTS, WINDOW, prepared_scene  # noqa: E402
-from bench_prediction import multiply_adds_per_pixel  # noqa: E402
+from bench_prediction import SYNTHETIC, in_subprocess, multiply_adds_per_pixel  # noqa: E402
 from bench_training import machine  # noqa: E402
 
 #: PRECISION's options by index, as qgis_process takes them (settings.PRECISIONS).
@@ -43,16 +46,31 @@ def gemm_rate(dtype, n=4096, repeats=5):
 
 
 def classify_seconds(qgis_process, env, scene, model, output, precision):
-    """Seconds of the whole qgis_process classify call, and the arithmetic line it logged."""
-    start = time.perf_counter()
-    done = subprocess.run([qgis_process, "run", "fast3dcnn:classify", "--", f"INPUT={scene}", f"MODEL={model}",
-                           f"OUTPUT={output}", f"PRECISION={PRECISION_INDEX[precision]}"],
-                          env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode:
-        raise RuntimeError(f"qgis_process failed: {done.stderr[-2000:]}")
-    arithmetic = next((line.strip() for line in done.stdout.splitlines() if "rithmetic" in line), "")
-    return seconds, arithmetic
+    """Seconds and peak resident memory (MB) of the whole qgis_process classify call, and the
+    arithmetic line it logged."""
+    with tempfile.TemporaryFile("w+") as log:
+        start = time.perf_counter()
+        process = subprocess.Popen([qgis_process, "run", "fast3dcnn:classify", "--", f"INPUT={scene}",
+                                    f"MODEL={model}", f"OUTPUT={output}", f"PRECISION={PRECISION_INDEX[precision]}"],
+                                   env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own peak, which Popen.wait would not give
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        output_text = log.read()
+    if process.returncode:
+        raise RuntimeError(f"qgis_process failed: {output_text[-2000:]}")
+    arithmetic = next((line.strip() for line in output_text.splitlines() if "rithmetic" in line), "")
+    return seconds, usage.ru_maxrss / 1024, arithmetic
+
+
+def per_patch_rate(bands):
+    """Pixels per second of the per-patch path on 24 rows of bench_prediction's synthetic scene, which
+    has the same window, components and (checked) bands: what the patch path's speed depends on."""
+    if bands != SYNTHETIC["bands"]:
+        raise SystemExit(f"the per-patch path is timed on a scene of {SYNTHETIC['bands']} bands: leave --bands")
+    return in_subprocess({"scene": "synthetic", "method": "patch", "block": 256, "rows": [1000, 1024]})[
+        "pixels_per_second"]
 
 
 def main():
@@ -75,12 +93,15 @@ def main():
     with tempfile.TemporaryDirectory(prefix="f3dcnn-ceiling-") as folder:
         env = qgis_profile(arguments.qgis_process, os.path.join(folder, "profile"))
         for run in range(arguments.runs):
+            patch = per_patch_rate(arguments.bands)
+            print(f"run {run}  per-patch path (seed style)    {patch:8,.0f} px/s", flush=True)
             for precision in PRECISION_INDEX:
-                seconds, arithmetic = classify_seconds(arguments.qgis_process, env, scene, model,
-                                                       os.path.join(folder, f"map_{precision}.tif"), precision)
+                seconds, peak, arithmetic = classify_seconds(arguments.qgis_process, env, scene, model,
+                                                             os.path.join(folder, f"map_{precision}.tif"), precision)
                 dtype = "bfloat16" if "bfloat16" in arithmetic else "float32"
                 rate = pixels / seconds
                 print(f"run {run}  PRECISION {precision:8s} {seconds:6.1f} s  {rate:8,.0f} px/s  "
+                      f"{rate / patch:5.1f}x per-patch  peak {peak:,.0f} MB  "
                       f"{100 * rate * flops_per_pixel / rates[dtype]:5.1f}% of the {dtype} peak  ({arithmetic})",
                       flush=True)
 
