@@ -35,6 +35,7 @@ class Checkpoints:
     def __init__(self, folder: str, every: int = CHECKPOINT_EVERY):
         self.folder, self.every = os.path.abspath(folder), every
         self._scene = b""
+        self._announced = False  # the log says where the states go once a run, not once a training
 
     @classmethod
     def beside(cls, path: str) -> Checkpoints:
@@ -61,7 +62,8 @@ class Checkpoints:
         for array in arrays:
             array = np.ascontiguousarray(array)
             digest.update(repr((array.shape, str(array.dtype))).encode() + array.tobytes())
-        return StateFile(os.path.join(self.folder, f"training-{digest.hexdigest()}.npz"), self.every)
+        announce, self._announced = not self._announced, True
+        return StateFile(os.path.join(self.folder, f"training-{digest.hexdigest()}.npz"), self.every, announce)
 
     def remove(self) -> None:
         """Removes the folder: called once the model file is written, when nothing is left to resume."""
@@ -71,8 +73,8 @@ class Checkpoints:
 class StateFile:
     """One training's state on disk."""
 
-    def __init__(self, path: str, every: int):
-        self.path, self.every = path, every
+    def __init__(self, path: str, every: int, announce: bool = True):
+        self.path, self.every, self.announce = path, every, announce
 
     def due(self, epochs_done: int, finished: bool) -> bool:
         return finished or epochs_done % self.every == 0

@@ -160,8 +160,9 @@ def _resume(state, model, train_data, watch, history, reporter):
     any) and returns the training seconds it had taken."""
     saved = state.load()
     if saved is None:
-        reporter.log(f"Checkpoints every {state.every} epochs in {os.path.dirname(state.path)}: if this run is "
-                     f"stopped, the same command run again goes on from the last one")
+        if state.announce:
+            reporter.log(f"Checkpoints every {state.every} epochs in {os.path.dirname(state.path)}: if this run "
+                         f"is stopped, the same command run again goes on from the last one")
         return 0.0
     meta, arrays = saved
     model.optimizer.build(model.trainable_variables)

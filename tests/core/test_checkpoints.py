@@ -64,7 +64,9 @@ def test_killed_training_resumes_to_the_uninterrupted_model(tmp_path):
     assert [m.split(" (")[0] for m in resumes] == [
         f"Resuming the training from its checkpoint after epoch {EPOCHS}",
         f"Resuming the training from its checkpoint after epoch {EVERY}"], messages
-    uninterrupted = run(str(tmp_path / "fresh"))
+    fresh = []
+    uninterrupted = run(str(tmp_path / "fresh"), messages=fresh)
+    assert len([m for m in fresh if m.startswith("Checkpoints every")]) == 1, fresh  # once, not per round
     for mine, theirs in zip(resumed.network.get_weights(), uninterrupted.network.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
     assert resumed.record.accuracy == uninterrupted.record.accuracy
