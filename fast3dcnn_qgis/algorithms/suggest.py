@@ -98,6 +98,7 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
 
     def execute(self, parameters, context, progress):
         from ..core.modelfile import load_classifier
+        from ..core.precision import training_dtype
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         output = self.prepare_destination(self.OUTPUT, self.parameterAsOutputLayer(parameters, self.OUTPUT, context))
@@ -113,9 +114,10 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
             self.parameterAsInt(parameters, self.SPACING, context)
         n_points = self.parameterAsInt(parameters, self.POINTS, context)
         rule = CHOICES[self.parameterAsEnum(parameters, self.RULE, context)]
+        precision = PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)]
         progress.log(self.tr("Classifying {} to find where the model is least sure").format(layer.name()))
         with matched_bands(classifier, dataset, info, f"{self.INPUT} ('{layer.name()}')", progress.log) as matched:
-            points = self._points(*matched, labelled, n_points, spacing, rule, parameters, context,
+            points = self._points(*matched, labelled, n_points, spacing, rule, training_dtype(precision),
                                   progress.part(0.0, 0.95))
         class_field = (classifier.record.inputs.get("class_field") if classifier.record else "") or DEFAULT_CLASS_FIELD
         write_points(output, info, class_field, points)
@@ -140,12 +142,11 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
                                   context.transformContext(), progress.warn)
         return truth.grid != 0
 
-    def _points(self, classifier, dataset, info, labelled, n_points, spacing, rule, parameters, context, progress):
+    def _points(self, classifier, dataset, info, labelled, n_points, spacing, rule, dtype, progress):
         """The chosen points as dicts of write_points's fields, best first: never on a ``labelled`` pixel
-        nor next to one."""
+        nor next to one. ``dtype``: the arithmetic of the network's prediction (core.precision)."""
         from scipy.ndimage import binary_dilation
 
-        from ..core.precision import training_dtype
         from ..core.prediction import predict_blocks
         from ..core.suggestions import SuggestionPool, choose, reason
         from ..gdal_io.class_maps import PREDICTION_BATCH
@@ -153,7 +154,6 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
 
         halo = classifier.window // 2
         total = count_blocks(info, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
-        dtype = training_dtype(PRECISIONS[self.parameterAsEnum(parameters, self.PRECISION, context)])
         pool = SuggestionPool(len(classifier.class_ids), CANDIDATES_PER_POINT * n_points, classifier.window)
         near = None if labelled is None else binary_dilation(labelled, structure=[[1, 1, 1]] * 3)
         blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS)

@@ -1,5 +1,6 @@
 """``fast3dcnn:train``: the paper's recipe on the user's raster and ground truth, ending in a model
 file, an accuracy report and, if asked, the class map of the scene."""
+import contextlib
 import os
 import tempfile
 from typing import NamedTuple
@@ -40,7 +41,7 @@ class TrainAlgorithm(TrainParameters):
         progress.check_cancel()
 
         checkpoints = Checkpoints.beside(paths.model)
-        try:
+        with self._kept_when_cancelled(checkpoints, progress):
             classifier = self._train(scenes, settings, checkpoints, progress.part(0.0, 0.75 if paths.map else 0.97))
             accuracy = classifier.record.accuracy
             progress.log(self.tr("Test pixels: OA {:.2%}, AA {:.2%}, kappa {:.4f} ({})").format(
@@ -53,11 +54,6 @@ class TrainAlgorithm(TrainParameters):
                 classify_scene(classifier, scenes[0].dataset, scenes[0].info, paths.map, progress.part(0.75, 0.97),
                                precision=settings.training.precision, **paths.map_options)
             progress.check_cancel()
-        except Cancelled:
-            if os.path.isdir(checkpoints.folder):
-                progress.log(self.tr("The training's checkpoints stay in {}: run the same command again to go on "
-                                     "from them, or delete that folder").format(checkpoints.folder))
-            raise
         results = self._write_model_and_report(classifier, paths, layer.name())
         checkpoints.remove()
         progress.progress(1.0)
@@ -65,6 +61,17 @@ class TrainAlgorithm(TrainParameters):
             load_with_style(context, paths.map, style_path(paths.map))
             results.update({self.OUTPUT: paths.map, **paths.map_extras})
         return results
+
+    @contextlib.contextmanager
+    def _kept_when_cancelled(self, checkpoints, progress):
+        """A cancelled run keeps the training's checkpoints for the next run, and the log says where."""
+        try:
+            yield
+        except Cancelled:
+            if os.path.isdir(checkpoints.folder):
+                progress.log(self.tr("The training's checkpoints stay in {}: run the same command again to go on "
+                                     "from them, or delete that folder").format(checkpoints.folder))
+            raise
 
     def _destinations(self, parameters, context):
         """The output paths, each checked writable before the long work."""

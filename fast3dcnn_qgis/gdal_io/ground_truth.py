@@ -178,10 +178,10 @@ def vector_ground_truth(layer, info, class_field, transform_context=None, warn=N
         raise GroundTruthError(f"the input raster has no georeferencing, so the vector {parameter} cannot be "
                                f"placed on its pixels: georeference the raster or use a label raster")
     index = layer.fields().lookupField(class_field)
-    features = _labelled_features(layer, index, info, transform_context, warn, parameter, class_field)
+    features = labelled_features(layer, index, info, transform_context, warn, parameter, class_field)
     class_of, class_names = _class_ids([value for value, _ in features], layer.fields().at(index), class_field,
                                        field_parameter)
-    grid = _rasterise([(class_of(value), geometry) for value, geometry in features], info)
+    grid = rasterise([(class_of(value), geometry) for value, geometry in features], info)
     style_colors, style_names = _style_classes(layer, class_field, class_of)
     ids = np.unique(grid[grid != 0])
     truth = GroundTruth(grid, ClassTable.from_ids(ids, {**style_names, **class_names}, style_colors),
@@ -194,7 +194,7 @@ def vector_ground_truth(layer, info, class_field, transform_context=None, warn=N
     return truth
 
 
-def _labelled_features(layer, index, info, transform_context, warn, parameter, class_field, required=True):
+def labelled_features(layer, index, info, transform_context, warn, parameter, class_field, required=True):
     """(class value, geometry in the raster's CRS) of the features over the raster that have both;
     the others are counted in a warning. None at all fails where ``required``."""
     from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransformContext, QgsFeatureRequest,
@@ -213,7 +213,7 @@ def _labelled_features(layer, index, info, transform_context, warn, parameter, c
     for feature in layer.getFeatures(request):
         value = feature.attribute(index)
         geometry = feature.geometry()
-        if _is_null(value):
+        if is_null(value):
             skipped_value += 1
         elif geometry is None or geometry.isEmpty():
             skipped_geometry += 1
@@ -231,7 +231,8 @@ def _labelled_features(layer, index, info, transform_context, warn, parameter, c
     return features
 
 
-def _is_null(value):
+def is_null(value):
+    """True for an attribute that holds no class: NULL, or text that is empty or only spaces."""
     if value is None or (hasattr(value, "isNull") and value.isNull()):
         return True
     return isinstance(value, str) and not value.strip()
@@ -258,7 +259,7 @@ def _style_classes(layer, class_field, class_of):
         return {}, {}
     colors, labels = {}, {}
     for category in renderer.categories():
-        if category.symbol() is None or _is_null(category.value()):
+        if category.symbol() is None or is_null(category.value()):
             continue
         try:
             class_id = class_of(category.value())
@@ -278,7 +279,7 @@ def _burn_order(item):
     return (0, -geometry.area()) if dimension == 2 else (3 - dimension, 0.0)
 
 
-def _rasterise(labelled, info):
+def rasterise(labelled, info):
     """Burns (class id, QgsGeometry) pairs onto ``info``'s grid in burn order; later ones win."""
     source = ogr.GetDriverByName("Memory").CreateDataSource("ground_truth")
     srs = None

@@ -11,7 +11,7 @@ import uuid
 import numpy as np
 from osgeo import ogr, osr
 
-from .ground_truth import GroundTruthError, _is_null, _labelled_features, _rasterise
+from .ground_truth import GroundTruthError, is_null, labelled_features, rasterise
 from .reading import RasterError
 
 #: The class field of a layer of suggestions where the model's ground truth had none (a label raster).
@@ -67,7 +67,7 @@ def labelled_points(layer, info, class_field, classes, transform_context=None, p
     if index < 0:
         raise GroundTruthError(f"{parameter} ('{layer.name()}') has no field '{class_field}', the class field of "
                                f"the ground truth; fields: {', '.join(layer.fields().names())}")
-    empty = sum(1 for feature in layer.getFeatures() if _is_null(feature.attribute(index)))
+    empty = sum(1 for feature in layer.getFeatures() if is_null(feature.attribute(index)))
     by_name = {classes.name(class_id).strip().casefold(): int(class_id) for class_id in classes.ids}
     known = ", ".join(f"{class_id} {classes.name(class_id)}" for class_id in classes.ids)
 
@@ -82,9 +82,9 @@ def labelled_points(layer, info, class_field, classes, transform_context=None, p
                                f"which is none of the ground truth's classes ({known}): give one of their ids "
                                f"or names, or leave it empty to skip the point")
 
-    features = _labelled_features(layer, index, info, transform_context, lambda text: None, parameter, class_field,
+    features = labelled_features(layer, index, info, transform_context, lambda text: None, parameter, class_field,
                                   required=False)
-    return _rasterise([(class_of(value), geometry) for value, geometry in features], info), empty
+    return rasterise([(class_of(value), geometry) for value, geometry in features], info), empty
 
 
 def add_labelled_points(scenes, layer, class_field, transform_context, log, parameter="LABELLED_POINTS"):
