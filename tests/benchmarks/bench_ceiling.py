@@ -9,7 +9,7 @@ synthetic scene (written to FOLDER the first time, with its random-weight model)
 (auto, float32) per run. For each it prints pixels per second, the call's peak resident memory and the
 arithmetic that rate does: the fully convolutional network's multiply-adds per pixel (bench_prediction.py
 counts them) times two, as a share of the peak rate of the arithmetic the run used (auto's line says
-which). Each run also times the seed-style per-patch prediction (bench_prediction.py's patch path, on 24
+which). Each run also times the per-patch path (bench_prediction.py's: the plugin's patches, vectorised; on 24
 rows of its synthetic scene of the same width and bands) and prints how many times faster each classify
 call was (issue 30: at least 10x, under 1.5 GB). docs/benchmarks.md quotes the figures. Not a test:
 about 6 minutes on 2 cores.
@@ -94,7 +94,7 @@ def main():
         env = qgis_profile(arguments.qgis_process, os.path.join(folder, "profile"))
         for run in range(arguments.runs):
             patch = per_patch_rate(arguments.bands)
-            print(f"run {run}  per-patch path (seed style)    {patch:8,.0f} px/s", flush=True)
+            print(f"run {run}  per-patch path (patches)      {patch:8,.0f} px/s", flush=True)
             for precision in PRECISION_INDEX:
                 seconds, peak, arithmetic = classify_seconds(arguments.qgis_process, env, scene, model,
                                                              os.path.join(folder, f"map_{precision}.tif"), precision)
