@@ -34,7 +34,10 @@ from fast3dcnn_qgis.core.workflow import Scene, train_classifier
 step, folder, bad_bands = sys.argv[1:4]
 cube, labels = np.load(folder + "/cube.npy"), np.load(folder + "/labels.npy")
 if step == "train":
-    settings = TrainingSettings(exclude_bands=bad_bands, training=TrainingConfig(window=9, epochs=2, seed=3))
+    # one network, no baselines: what travels between backends is the network, and on JAX every
+    # co-training round and new input shape would compile anew
+    settings = TrainingSettings(exclude_bands=bad_bands, split="paper", baseline=False,
+                                training=TrainingConfig(window=9, epochs=2, seed=3))
     save_classifier(train_classifier(Scene(lambda: array_blocks(cube, 32), *cube.shape, labels), settings),
                     folder + "/model.f3dcnn")
 classifier = load_classifier(folder + "/model.f3dcnn")
