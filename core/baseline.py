@@ -151,7 +151,7 @@ def svm_baseline(pixels: BaselinePixels, class_names: Mapping[int, str] | None =
     start = time.perf_counter()
     scaler = StandardScaler().fit(pixels.of(pixels.fit))
     x_fit, y_fit = scaler.transform(pixels.of(pixels.fit)), pixels.labels[pixels.fit]
-    C, gamma = C_GRID[START[0]], GAMMA_FACTORS[START[1]] / x_fit.shape[1]
+    C, gamma = _kernel_settings(START, x_fit.shape[1])
     if len(pixels.tune) and len(np.unique(y_fit)) > 1:
         searched = _stratified(y_fit, MAX_SEARCH, np.random.default_rng(0))
         C, gamma = _searched(x_fit[searched], y_fit[searched], scaler.transform(pixels.of(pixels.tune)),
@@ -177,7 +177,8 @@ def _searched(x_fit: np.ndarray, y_fit: np.ndarray, x_tune: np.ndarray, y_tune: 
     scores: dict[tuple[int, int], float] = {}
 
     def scored(cell):
-        return SVC(C=C_GRID[cell[0]], gamma=GAMMA_FACTORS[cell[1]] / bands).fit(x_fit, y_fit).score(x_tune, y_tune)
+        C, gamma = _kernel_settings(cell, bands)
+        return SVC(C=C, gamma=gamma).fit(x_fit, y_fit).score(x_tune, y_tune)
 
     best = START
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as workers:
@@ -186,8 +187,13 @@ def _searched(x_fit: np.ndarray, y_fit: np.ndarray, x_tune: np.ndarray, y_tune: 
             scores.update(zip(cells, workers.map(scored, cells)))
             step = max((best, *_neighbours(best)), key=lambda cell: scores[cell])
             if scores[step] <= scores[best]:
-                return C_GRID[best[0]], GAMMA_FACTORS[best[1]] / bands
+                return _kernel_settings(best, bands)
             best = step
+
+
+def _kernel_settings(cell: tuple[int, int], bands: int) -> tuple[float, float]:
+    """(C, gamma) of a cell of the C x gamma grid for spectra of ``bands`` bands."""
+    return C_GRID[cell[0]], GAMMA_FACTORS[cell[1]] / bands
 
 
 def _neighbours(cell: tuple[int, int]) -> list[tuple[int, int]]:
