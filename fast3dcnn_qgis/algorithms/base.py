@@ -118,10 +118,9 @@ class Fast3DCNNAlgorithm(QgsProcessingAlgorithm):
     def shortHelpString(self) -> str:
         """Plain text, one paragraph per line: the dialog shows each line as a paragraph and
         ``qgis_process help`` prints it as it is."""
-        lines = [self.tr(self.DESCRIPTION).strip(), "", self.tr("Parameters")]
+        lines = [self.tr(self.DESCRIPTION).strip()]
         for heading, rows in self.help_rows():
-            if heading != "Parameters":
-                lines += ["", self.tr(heading)]
+            lines += ["", self.tr(heading)]
             for label, key, notes, help_text in rows:
                 suffix = f" ({', '.join(notes)})" if notes else ""
                 lines.append(f"{label} [{key}]{suffix}: {help_text}")

@@ -136,12 +136,11 @@ TRAINING = {
         "never. It needs the SVM baseline." + _recipes_use("cotraining", number=False))),
     "BASELINE": ParameterText("Compare with an SVM and a random forest", (
         "Also train a support vector machine (RBF kernel, on the standardised spectra, tuned on the validation "
-        f"pixels) and a random forest ({FOREST_TREES} trees) on the same training pixels, and score them on the same "
-        "test "
-        "pixels: the report shows them beside the network and says which is better. They see no neighbourhood, "
-        "so where they win the network's spatial context does not help on this ground. Takes seconds (at most "
-        "3,000 training pixels are used, a stratified sample above that); switch it off for very large "
-        "training sets.")),
+        f"pixels) and a random forest ({FOREST_TREES} trees) on the same training pixels, and score them on the "
+        "same test pixels: the report shows them beside the network and says which is better. They see no "
+        "neighbourhood, so where they win the network's spatial context does not help on this ground. Takes "
+        "seconds (at most 3,000 training pixels are used, a stratified sample above that); switch it off for "
+        "very large training sets.")),
 }
 
 OUTPUTS = {

@@ -83,7 +83,7 @@ def labelled_points(layer, info, class_field, classes, transform_context=None, p
                                f"or names, or leave it empty to skip the point")
 
     features = labelled_features(layer, index, info, transform_context, lambda text: None, parameter, class_field,
-                                  required=False)
+                                 required=False)
     return rasterise([(class_of(value), geometry) for value, geometry in features], info), empty
 
 
