@@ -23,6 +23,18 @@ CROP = (20, 10, 50, 60)
 pytestmark = pytest.mark.slow
 
 
+def free_display():
+    """An X display number no X server holds. xvfb-run's ``-a`` looks only at lock files in /tmp, which a
+    chroot has of its own (CI runs the suite in Debian 13 beside this one), while the servers' abstract
+    sockets, listed in /proc/net/unix, are shared by every system on the host's network."""
+    with open("/proc/net/unix") as stream:
+        sockets = stream.read()
+    number = 99 + os.getpid() % 400
+    while os.path.exists(f"/tmp/.X{number}-lock") or f"/.X11-unix/X{number}\n" in sockets:
+        number += 1
+    return number
+
+
 @pytest.fixture(scope="module")
 def tour(salinas, tmp_path_factory):
     assert shutil.which("xvfb-run"), "xvfb-run is missing: `make setup` installs it (Debian package xvfb)"
@@ -32,7 +44,7 @@ def tour(salinas, tmp_path_factory):
     gdal.Translate(str(data / "crop.tif"), str(cube), srcWin=list(CROP))
     env = dict(os.environ, PYTHONPATH=ROOT, QT_QPA_PLATFORM="xcb", GDAL_PAM_ENABLED="NO",
                QGIS_CUSTOM_CONFIG_PATH=str(tmp_path_factory.mktemp("profile")))
-    done = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", sys.executable,
+    done = subprocess.run(["xvfb-run", "-n", str(free_display()), "-s", "-screen 0 1280x1024x24", sys.executable,
                            os.path.join(ROOT, "tests", "plugin", "dialog_tour.py"), str(data), ARTEFACTS],
                           capture_output=True, text=True, env=env, timeout=600)
     assert "DONE" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
