@@ -41,6 +41,10 @@ fi
 cp /etc/ssl/certs/ca-certificates.crt "$SYSTEM/etc/ssl/certs/ca-certificates.crt"
 cp -L /etc/resolv.conf "$SYSTEM/etc/resolv.conf"
 
+# A run killed before its trap (a CI job stopped, a session ended) leaves its mounts, and a bind mount of
+# a checkout since deleted makes the next mount at /src fail with "No such file or directory".
+awk -v root="$SYSTEM/" 'index($2, root) == 1 {print $2}' /proc/mounts | sort -r | xargs -r -n 1 umount -l
+
 MOUNTS=()
 unmount() {
   local i
