@@ -25,8 +25,8 @@ pytestmark = pytest.mark.slow
 
 def free_display():
     """An X display number no X server holds. xvfb-run's ``-a`` looks only at lock files in /tmp, which a
-    chroot has of its own (CI runs the suite in Debian 13 beside this one), while the servers' abstract
-    sockets, listed in /proc/net/unix, are shared by every system on the host's network."""
+    chroot (the Debian 13 suite's) has of its own, while the servers' abstract sockets, listed in
+    /proc/net/unix, are shared by every system on the host's network."""
     with open("/proc/net/unix") as stream:
         sockets = stream.read()
     number = 99 + os.getpid() % 400
