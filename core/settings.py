@@ -135,8 +135,8 @@ def split_value_problem(method: str, value: float | None) -> str | None:
 #: weights and a cosine learning-rate schedule peaking at 0.0025 reach in 40 epochs what the paper's
 #: constant 0.001 and Glorot's weights reach in 50 (Indian Pines, paper split, S = 11: 99.14% OA,
 #: seeds 0-2; after 28 epochs 98.8%, which is why it keeps 40; disjoint split 54.6% against 51.6%).
-#: On the disjoint split it trains the network again, three rounds, with the pixels where it and the
-#: SVM baseline agree (core.cotraining), which lifted every Indian Pines seed.
+#: On the held-out splits it trains the network again, one round of a quarter of the epochs, with the
+#: pixels where it and the SVM baseline agree (core.cotraining), which lifted every Indian Pines seed.
 RECIPES: dict[str, dict[str, Any]] = {
     "paper": {"epochs": EPOCHS.default, "component_scale": "each", "standardise_bands": False,
               "validation_into_training": False,

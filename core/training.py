@@ -208,9 +208,10 @@ def _stop_reason(config, watch, restore, epochs_run):
             return stopped + "every validation pixel was classified correctly"
         return stopped + (f"the validation accuracy had not improved for {config.patience} epochs since epoch "
                           f"{watch.best_epoch + 1} ({100 * watch.best:.2f}%), whose weights were kept")
+    ran = f"ran all {config.epochs} epochs" if config.epochs > 1 else "ran its one epoch"
     if watch is None and config.patience:
-        return f"ran all {config.epochs} epochs: there are no validation pixels to tell when to stop"
-    reason = f"ran all {config.epochs} epochs" + ("" if config.patience else " (no early stopping)")
+        return f"{ran}: there are no validation pixels to tell when to stop"
+    reason = ran + ("" if config.patience else " (no early stopping)")
     if restore:
         reason += f"; the weights of epoch {watch.best_epoch + 1} ({100 * watch.best:.2f}%) were kept"
     return reason

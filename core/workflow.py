@@ -26,7 +26,7 @@ from .batch_loop import SCORING_BATCH, predict
 from .baseline import PixelSpectra, pixel_baselines, verdict
 from .checkpoints import Checkpoints
 from .classifier import Fast3DCNNClassifier
-from .cotraining import RESEED, ROUNDS, applies, pool_mask, pseudo_labels
+from .cotraining import RESEED, ROUNDS, applies, pool_mask, pseudo_labels, round_epochs
 from .errors import InputError
 from .metrics import accuracy_report
 from .patches import PatchDataset
@@ -163,8 +163,8 @@ def _pool(pool_spectra, valid, rows, cols, split):
 
 
 def _cotrain(reporter, cube, pixels, split, class_ids, config, first, pool, svm_classes, score, timings, checkpoints):
-    """The network trained again, ROUNDS times from new weights, on the training pixels plus the
-    pool's pixels where the last network and the SVM agree (core.cotraining); and per round the
+    """The network trained again, ROUNDS times from new weights for round_epochs, on the training pixels
+    plus the pool's pixels where the last network and the SVM agree (core.cotraining); and per round the
     pseudo-labels and the test figures ``score(model)`` gives; with the last network's whole figures."""
     rows, cols, targets = pixels
     pool_rows, pool_cols = pool
@@ -182,12 +182,14 @@ def _cotrain(reporter, cube, pixels, split, class_ids, config, first, pool, svm_
         extended = replace(split, train=np.concatenate([split.train, len(rows) + np.arange(len(chosen))]))
         result = train_network(cube, np.concatenate([rows, pool_rows[chosen]]),
                                np.concatenate([cols, pool_cols[chosen]]), np.concatenate([targets, classes]), extended,
-                               len(class_ids), replace(config, seed=config.seed + RESEED * round_),
+                               len(class_ids), replace(config, seed=config.seed + RESEED * round_,
+                                                       epochs=round_epochs(config.epochs)),
                                _phase(reporter, "train", (round_, ROUNDS + 1)), checkpoints)
         figures = score(result.model)
         reporter.log(f"Training {result.stop_reason} ({result.seconds:.1f} s): test OA "
                      f"{100 * figures['overall_accuracy']:.2f}%")
-        rounds.append({"n_pseudo_labels": len(chosen), **{key: figures[key] for key in SUMMARY},
+        rounds.append({"n_pseudo_labels": len(chosen), "epochs": round_epochs(config.epochs),
+                       **{key: figures[key] for key in SUMMARY},
                        "pseudo_labels_per_class": {int(c): int(n) for c, n in
                                                    zip(class_ids, np.bincount(classes, minlength=len(class_ids)))}})
     return result, {"n_pool": len(pool_rows), "first_accuracy": first_accuracy, "rounds": rounds}, figures

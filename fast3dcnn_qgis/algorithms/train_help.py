@@ -129,10 +129,10 @@ TRAINING = {
     "COTRAINING": ParameterText("Co-training with the SVM baseline", (
         "on: after training, the network and the SVM baseline classify up to 50,000 pixels of the scene outside "
         "training; where they agree and the network is at least 90% sure, the pixels become training labels "
-        "(per class at most as many as the class's training pixels) and the network is trained again from new "
-        "weights; three rounds, each with the labels of the last network. It adapts the network to the ground "
-        "the map covers. Training takes about four times as long. auto: on with the held-out splits (auto, "
-        "disjoint, grouped). off: "
+        "(per class at most as many as the class's training pixels) and the network is trained once more, from "
+        "new weights, on them and the training pixels, for a quarter of the epochs (at least 5). It adapts the "
+        "network to the ground the map covers. The whole run takes about 1.3 times as long. auto: on with the "
+        "held-out splits (auto, disjoint, grouped). off: "
         "never. It needs the SVM baseline." + _recipes_use("cotraining", number=False))),
     "BASELINE": ParameterText("Compare with an SVM and a random forest", (
         "Also train a support vector machine (RBF kernel, on the standardised spectra, tuned on the validation "

@@ -110,11 +110,14 @@ def cotraining_section(record):
                      + "".join(f"<td class=\"num\">{r['pseudo_labels_per_class'][cls]:,}</td>" for r in rounds)
                      + "</tr>" for cls in rounds[0]["pseudo_labels_per_class"])
     heads = "".join(f"<th>Round {i}</th>" for i in range(1, len(rounds) + 1))
+    epochs = rounds[-1].get("epochs")  # absent from models trained before rounds had epochs of their own
+    again = ("" if epochs is None else f" for {epochs} epoch{'s' * (epochs > 1)}") + (
+        "" if len(rounds) == 1 else f", {len(rounds)} times, each time with the labels of the last network")
     return (f"<section><h2>Co-training with the SVM baseline</h2><p>After training, the network and the SVM "
             f"classified {cotraining['n_pool']:,} pixels of the scene outside training; those where both gave the "
             f"same class and the network was at least 90% sure became training labels, and the network was "
-            f"trained again from new weights, {len(rounds)} times, each time with the labels of the last network. "
-            f"The model is the last round's (its figures are those above). No test label was used: test pixels "
+            f"trained again from new weights{again}. The model is the last round's (its figures are those "
+            f"above). No test label was used: test pixels "
             f"can be among those pixels, unlabelled, as any pixel of the map can.</p>"
             f"<table><thead><tr><th>Network</th><th>Pixels labelled by agreement</th><th>Test OA</th>"
             f"<th>Test AA</th></tr></thead><tbody>{figures}</tbody></table>"

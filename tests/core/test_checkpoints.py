@@ -1,6 +1,6 @@
 """A training killed mid-way (SIGKILL, as when QGIS or qgis_process is killed) goes on from its last
 checkpoint when run again, and ends in the very model of an uninterrupted run: on the shipped Salinas-A
-scene, with the default disjoint split and its co-training rounds, killed during the first round."""
+scene, with the default disjoint split and its co-training round, killed during the round."""
 import os
 import signal
 import subprocess
@@ -12,17 +12,18 @@ import pytest
 
 from fast3dcnn_qgis.core.blocks import array_blocks
 from fast3dcnn_qgis.core.checkpoints import Checkpoints
+from fast3dcnn_qgis.core.cotraining import ROUNDS
 from fast3dcnn_qgis.core.progress import CallbackReporter
 from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
 from fast3dcnn_qgis.core.workflow import Scene, train_classifier
 
 from .conftest import DATA, SALINAS_BAD_BANDS
 
-#: Four trainings (the first and three co-training rounds) of three epochs, a state every epoch.
+#: Two trainings (the first and the co-training round, ROUNDS) of three epochs, a state every epoch.
 EPOCHS, EVERY = 3, 1
-#: Progress at which the child kills itself: the second training's part of the bar (0.2-0.95 in four
-#: parts) 50% done, so during its second epoch, after its first checkpoint.
-KILL_AT = 0.2 + 0.75 * 1.5 / 4
+#: Progress at which the child kills itself: the round's part of the bar (0.2-0.95 in two parts) 50%
+#: done, so during its second epoch, after its first checkpoint.
+KILL_AT = 0.2 + 0.75 * 1.5 / (ROUNDS + 1)
 
 CHILD = textwrap.dedent("""
     import os, signal, sys

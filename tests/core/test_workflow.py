@@ -4,6 +4,7 @@ import pytest
 
 from fast3dcnn_qgis.core.blocks import array_blocks
 from fast3dcnn_qgis.core.classes import ClassTable
+from fast3dcnn_qgis.core.cotraining import ROUNDS
 from fast3dcnn_qgis.core.prediction import predict_blocks
 from fast3dcnn_qgis.core.errors import Cancelled
 from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
@@ -23,7 +24,7 @@ def test_a_few_epochs_on_salinas_a_beat_chance_clearly(salinas_classifier):
     # the test ground are trained on, and the network is co-trained with the SVM.
     assert record.split["method"] == "disjoint" and accuracy["n_pixels"] == record.split["n_test"]
     assert record.model["kept_bands"] == "1-107,113-153,168-223"
-    assert record.history["val_accuracy"] == [None] * 3 and len(record.cotraining["rounds"]) == 3
+    assert record.history["val_accuracy"] == [None] * 3 and len(record.cotraining["rounds"]) == ROUNDS
 
 
 def _map(classifier, cube, block_rows, block_cols):

@@ -119,7 +119,7 @@ def test_training_report_says_what_cotraining_changed(tmp_path, figures, ground_
     first_map[(ground_truth == 13) & (np.arange(ground_truth.shape[1]) % 3 == 0)] = 12
     first = accuracy_report(ground_truth, first_map, sorted(NAMES), NAMES)
     record = training_record(figures)
-    rounds = [{"n_pseudo_labels": n, "overall_accuracy": oa, "average_accuracy": 0.9, "kappa": 0.9,
+    rounds = [{"n_pseudo_labels": n, "epochs": 10, "overall_accuracy": oa, "average_accuracy": 0.9, "kappa": 0.9,
                "pseudo_labels_per_class": {1: 138, 10: corn, 11: 120, 12: 637, 13: 353, 14: 315}}
               for n, oa, corn in ((2197, 0.931, 634), (2205, figures["overall_accuracy"], 642))]
     record.cotraining = {"n_pool": 4941, "first_accuracy": first, "rounds": rounds}
@@ -133,8 +133,8 @@ def test_training_report_says_what_cotraining_changed(tmp_path, figures, ground_
         section = page[page.index("<h2>Co-training with the SVM baseline</h2>"):page.index("<h2>Per class</h2>")]
         for value in (first["overall_accuracy"], 0.931, figures["overall_accuracy"]):
             assert f"{100 * value:.2f}%" in section
-        assert "4,941 pixels" in section and "2 times" in section and "<td>round 2</td><td class=\"num\">2,205" \
-            in section
+        assert "4,941 pixels" in section and "for 10 epochs, 2 times" in section
+        assert "<td>round 2</td><td class=\"num\">2,205" in section
         assert "<td>Corn &amp; &quot;senesced&quot;</td><td class=\"num\">634</td><td class=\"num\">642</td>" \
             in section
 
