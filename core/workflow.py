@@ -169,6 +169,7 @@ def _cotrain(reporter, cube, pixels, split, class_ids, config, first, pool, svm_
     rows, cols, targets = pixels
     pool_rows, pool_cols = pool
     train_counts = np.bincount(targets[split.train], minlength=len(class_ids))
+    epochs = round_epochs(config.epochs)
     result, rounds, first_accuracy = first, [], score(first.model)
     timings["first_train_seconds"], timings["pool_seconds"] = first.seconds, 0.0
     for round_ in range(1, ROUNDS + 1):
@@ -182,13 +183,12 @@ def _cotrain(reporter, cube, pixels, split, class_ids, config, first, pool, svm_
         extended = replace(split, train=np.concatenate([split.train, len(rows) + np.arange(len(chosen))]))
         result = train_network(cube, np.concatenate([rows, pool_rows[chosen]]),
                                np.concatenate([cols, pool_cols[chosen]]), np.concatenate([targets, classes]), extended,
-                               len(class_ids), replace(config, seed=config.seed + RESEED * round_,
-                                                       epochs=round_epochs(config.epochs)),
+                               len(class_ids), replace(config, seed=config.seed + RESEED * round_, epochs=epochs),
                                _phase(reporter, "train", (round_, ROUNDS + 1)), checkpoints)
         figures = score(result.model)
         reporter.log(f"Training {result.stop_reason} ({result.seconds:.1f} s): test OA "
                      f"{100 * figures['overall_accuracy']:.2f}%")
-        rounds.append({"n_pseudo_labels": len(chosen), "epochs": round_epochs(config.epochs),
+        rounds.append({"n_pseudo_labels": len(chosen), "epochs": epochs,
                        **{key: figures[key] for key in SUMMARY},
                        "pseudo_labels_per_class": {int(c): int(n) for c, n in
                                                    zip(class_ids, np.bincount(classes, minlength=len(class_ids)))}})
