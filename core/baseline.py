@@ -205,11 +205,16 @@ def _neighbours(cell: tuple[int, int]) -> list[tuple[int, int]]:
 
 
 def forest_baseline(pixels: BaselinePixels, class_names: Mapping[int, str] | None = None,
-                    seed: int = 0) -> dict[str, Any]:
+                    seed: int = 0, keep: bool = False) -> dict[str, Any]:
     """A random forest of FOREST_TREES trees (seeded by ``seed``) fitted on the training sample of
     ``pixels`` (raw spectra: trees need no scaling) and scored on their test pixels: method, pixel
-    counts, fit and predict seconds and the ``accuracy`` of core.metrics.accuracy_report."""
+    counts, fit and predict seconds and the ``accuracy`` of core.metrics.accuracy_report. With
+    ``keep`` (fusion), the dict also holds the forest as core.forest.PixelForest under ``pixel_forest``
+    and its class probabilities of the test pixels (``test``: their indices into the labelled pixels),
+    in the order of the labels' classes, under ``test_probabilities`` (none of them JSON-ready)."""
     from sklearn.ensemble import RandomForestClassifier
+
+    from .forest import PixelForest
 
     start = time.perf_counter()
     forest = RandomForestClassifier(n_estimators=FOREST_TREES, n_jobs=-1, random_state=seed)
@@ -217,31 +222,37 @@ def forest_baseline(pixels: BaselinePixels, class_names: Mapping[int, str] | Non
     fitted = time.perf_counter()
     predicted = forest.predict(pixels.of(pixels.test))
     done = time.perf_counter()
-    return {"method": FOREST_METHOD, "name": "random forest", **pixels.counts, "fit_seconds": fitted - start,
+    kept: dict[str, Any] = {}
+    if keep:
+        kept["pixel_forest"] = PixelForest.from_fitted(forest, np.unique(pixels.labels))
+        kept["test_probabilities"] = kept["pixel_forest"].probabilities(pixels.of(pixels.test))
+        kept["test"] = pixels.test
+    return {**kept, "method": FOREST_METHOD, "name": "random forest", **pixels.counts, "fit_seconds": fitted - start,
             "predict_seconds": done - fitted, "seconds": done - start,
             "accuracy": pixels.scored(predicted, class_names)}
 
 
 def pixel_baselines(spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, split: "Split",
                     class_names: Mapping[int, str] | None = None, seed: int = 0,
-                    pool: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
-    """The SVM (``svm_baseline``, with ``pool``) and the forest (``forest_baseline``) on the same
-    BaselinePixels, in one call, so the child process the plugin runs them in starts once:
-    {"svm": ..., "forest": ...}."""
+                    pool: np.ndarray | None = None, keep_forest: bool = False) -> dict[str, dict[str, Any]]:
+    """The SVM (``svm_baseline``, with ``pool``) and the forest (``forest_baseline``, kept with
+    ``keep_forest``) on the same BaselinePixels, in one call, so the child process the plugin runs
+    them in starts once: {"svm": ..., "forest": ...}."""
     pixels = BaselinePixels(spectra, rows, cols, labels, split, seed)
-    return {"svm": svm_baseline(pixels, class_names, pool), "forest": forest_baseline(pixels, class_names, seed)}
+    return {"svm": svm_baseline(pixels, class_names, pool),
+            "forest": forest_baseline(pixels, class_names, seed, keep_forest)}
 
 
-def verdict(network_accuracy: Mapping[str, Any], baseline: Mapping[str, Any]) -> str:
-    """One sentence saying whether the network or a baseline (by default the SVM) did better on the
-    test pixels."""
+def verdict(network_accuracy: Mapping[str, Any], baseline: Mapping[str, Any], model_name: str = "3D CNN") -> str:
+    """One sentence saying whether the model (``model_name``: the network, or its fusion) or a
+    baseline (by default the SVM) did better on the test pixels."""
     name = baseline.get("name", "SVM baseline")
     cnn, svm = network_accuracy["overall_accuracy"], baseline["accuracy"]["overall_accuracy"]
     sample = "" if baseline["n_test"] == baseline["n_test_available"] else \
         f" (the {name} scored on {baseline['n_test']:,} of the {baseline['n_test_available']:,} test pixels)"
     if abs(cnn - svm) < 0.005:
-        return (f"The 3D CNN and the {name} are as good as each other on these test pixels: "
+        return (f"The {model_name} and the {name} are as good as each other on these test pixels: "
                 f"OA {100 * cnn:.2f}% and {100 * svm:.2f}%{sample}.")
-    better, worse = ("3D CNN", name) if cnn > svm else (name, "3D CNN")
+    better, worse = (model_name, name) if cnn > svm else (name, model_name)
     return (f"The {better} is better than the {worse} on these test pixels: OA {100 * max(cnn, svm):.2f}% "
             f"against {100 * min(cnn, svm):.2f}%{sample}.")

@@ -14,6 +14,7 @@ import numpy as np
 
 from .bands import check_band_count
 from .classes import ClassTable
+from .forest import PixelForest
 from .record import RunRecord
 from .reduction import SpectralReducer
 
@@ -30,6 +31,9 @@ class Fast3DCNNClassifier:
     input_band_count: int
     padding: str = "zero"
     record: RunRecord | None = None  # how it was trained and how well it did, when known
+    # The random forest whose class probabilities the map averages with the network's (core.forest),
+    # or None: the network alone.
+    forest: PixelForest | None = None
 
     @property
     def class_ids(self) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from .forest import ARRAYS as FOREST_NAMES
 from .settings import COMPONENTS, CONV_LAYERS, DENSE_UNITS, DROPOUT, PADDINGS, WINDOW
 
 #: Bounds for what no real sensor or legend exceeds; they keep a crafted file from asking for
@@ -24,6 +25,11 @@ N_WEIGHTS = 2 * (len(CONV_LAYERS) + len(DENSE_UNITS) + 1)
 REDUCER_ARRAYS = tuple(f"reducer_{name}" for name in (
     "band_indices", "nodata", "pca_mean", "pca_components", "pca_explained_variance",
     "pca_explained_variance_ratio", "score_scale"))
+#: The forest a fused model holds (core.forest.ARRAYS), and bounds on its size: 100 trees of Indian
+#: Pines' 3,000 training pixels hold about 80,000 nodes.
+FOREST_ARRAYS = tuple(f"forest_{name}" for name in FOREST_NAMES)
+MAX_TREES = 10000
+MAX_FOREST_NODES = 50_000_000
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
@@ -74,6 +80,9 @@ def check_header(header: Mapping[str, Any]) -> None:
     record = header.get("record")
     if record is not None and not isinstance(record, dict):
         raise HeaderProblem("record", record, "must be an object or null")
+    fusion = header.get("fusion")
+    if fusion is not None and (not isinstance(fusion, dict) or fusion.get("method") is None):
+        raise HeaderProblem("fusion", fusion, "must be an object naming the fusion's method, or null")
 
 
 def check_classes(classes: object) -> None:
@@ -99,9 +108,13 @@ def check_arrays(header: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]
     """Raises HeaderProblem unless the archive's arrays (``shapes``: {name: shape}) are those the
     header's network and band selection need: the reducer's, then every weight's."""
     bands = header["input_band_count"]
-    unexpected = sorted(set(shapes) - {"header", *REDUCER_ARRAYS, *(f"weight_{i:03d}" for i in range(N_WEIGHTS))})
+    forest = FOREST_ARRAYS if header.get("fusion") else ()
+    unexpected = sorted(set(shapes) - {"header", *REDUCER_ARRAYS, *(f"weight_{i:03d}" for i in range(N_WEIGHTS)),
+                                       *forest})
     if unexpected:
         raise HeaderProblem("arrays", unexpected, "are not part of a model file")
+    if forest:
+        _check_forest_shapes(shapes, n_classes)
     kept = shapes.get("reducer_band_indices")
     components = shapes.get("reducer_pca_components")
     if kept is None or len(kept) != 1 or not 1 <= kept[0] <= bands:
@@ -123,6 +136,23 @@ def check_arrays(header: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]
             raise HeaderProblem(f"weight_{i:03d}", shapes.get(f"weight_{i:03d}"),
                                 f"must have shape {shape} for this window, {components[0]} components and "
                                 f"{n_classes} classes")
+
+
+def _check_forest_shapes(shapes: Mapping[str, tuple[int, ...]], n_classes: int) -> None:
+    """Raises HeaderProblem unless the forest's arrays are there, of MAX_TREES trees and
+    MAX_FOREST_NODES nodes at most, shaped for one another and ``n_classes``; what they hold is
+    checked when they are read (core.forest.PixelForest.check)."""
+    trees = shapes.get("forest_node_counts")
+    if trees is None or len(trees) != 1 or not 1 <= trees[0] <= MAX_TREES:
+        raise HeaderProblem("forest_node_counts", trees, f"must count the nodes of 1 to {MAX_TREES} trees")
+    nodes = shapes.get("forest_features")
+    if nodes is None or len(nodes) != 1 or not 1 <= nodes[0] <= MAX_FOREST_NODES:
+        raise HeaderProblem("forest_features", nodes, f"must hold 1 to {MAX_FOREST_NODES} nodes")
+    expected = {"forest_depths": trees, "forest_children": (nodes[0], 2), "forest_thresholds": nodes,
+                "forest_values": (nodes[0], n_classes)}
+    for name, shape in expected.items():
+        if shapes.get(name) != shape:
+            raise HeaderProblem(name, shapes.get(name), f"must have shape {shape}")
 
 
 def array_shapes(archive: np.lib.npyio.NpzFile) -> dict[str, tuple[int, ...]]:

@@ -19,6 +19,7 @@ from .bands import format_band_ranges
 from .classes import ClassTable
 from .errors import InputError
 from .files import StrPath, written_atomically
+from .forest import FUSION_METHOD, ForestProblem, PixelForest
 from .model_header import HeaderProblem, array_shapes, check_arrays, check_classes, check_header
 from .record import RunRecord
 
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
     from .classifier import Fast3DCNNClassifier
 
 FORMAT = "fast3dcnn-model"
-FORMAT_VERSION = 2
+#: Format 3 adds the forest the map is fused with (core.forest); a model without one is written as
+#: format 2, which older plugins read.
+FORMAT_VERSION = 3
 EXTENSION = ".f3dcnn"
 _Read = TypeVar("_Read")
 
@@ -38,9 +41,10 @@ class ModelFileError(InputError):
 def save_classifier(classifier: "Fast3DCNNClassifier", path: StrPath) -> None:
     """Writes ``classifier`` to ``path`` through a temporary file renamed when complete."""
     weights = classifier.network.get_weights()
+    forest = classifier.forest
     header = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if forest else 2,
         "window": int(classifier.window),
         "padding": classifier.padding,
         "dropout": classifier.dropout,
@@ -48,10 +52,12 @@ def save_classifier(classifier: "Fast3DCNNClassifier", path: StrPath) -> None:
         "input_band_count": int(classifier.input_band_count),
         "n_weights": len(weights),
         "record": None if classifier.record is None else classifier.record.to_json(),
+        "fusion": forest and {"method": FUSION_METHOD, "trees": forest.n_trees},
     }
     # Any: numpy's savez_compressed also takes allow_pickle=, which mypy fears a ** of arrays might fill.
     arrays: dict[str, Any] = {f"reducer_{k}": v for k, v in classifier.reducer.to_arrays().items()}
     arrays.update({f"weight_{i:03d}": w for i, w in enumerate(weights)})
+    arrays.update({f"forest_{k}": v for k, v in (forest.to_arrays() if forest else {}).items()})
     arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     with written_atomically(path, binary=True) as stream:
         np.savez_compressed(stream, **arrays)
@@ -124,14 +130,22 @@ def load_classifier(path: StrPath) -> "Fast3DCNNClassifier":
             {k[len("reducer_"):]: archive[k] for k in archive.files if k.startswith("reducer_")})
         weights = [archive[f"weight_{i:03d}"] for i in range(header["n_weights"])]
         record = RunRecord.from_json(header["record"]) if header.get("record") else None
-        return header, reducer, weights, ClassTable.from_json(classes_json), record
+        forest = None
+        if header.get("fusion"):
+            try:
+                forest = PixelForest.from_arrays({k[len("forest_"):]: archive[k] for k in archive.files
+                                                  if k.startswith("forest_")},
+                                                 len(reducer.band_indices), len(classes_json))
+            except ForestProblem as problem:
+                raise HeaderProblem("forest", header["fusion"], str(problem)) from None
+        return header, reducer, weights, ClassTable.from_json(classes_json), record, forest
 
-    header, reducer, weights, classes, record = _checked(path, read)
+    header, reducer, weights, classes, record, forest = _checked(path, read)
     network = build_fast3dcnn(header["window"], reducer.n_components, len(classes), header["dropout"])
     network.set_weights(weights)
     return Fast3DCNNClassifier(
         reducer=reducer, network=network, window=header["window"], classes=classes,
-        input_band_count=header["input_band_count"], padding=header["padding"], record=record)
+        input_band_count=header["input_band_count"], padding=header["padding"], record=record, forest=forest)
 
 
 def describe_model(path: StrPath) -> dict[str, Any]:
@@ -149,7 +163,7 @@ def describe_model(path: StrPath) -> dict[str, Any]:
                 "explained_variance_ratio": float(ratio.sum()),
                 "parameters": int(sum(np.prod(shapes[f"weight_{i:03d}"]) for i in range(header["n_weights"]))),
                 "classes": ClassTable.from_json(classes_json).completed().to_json(),
-                "record": header.get("record")}
+                "fusion": header.get("fusion"), "record": header.get("record")}
 
     digest, size = hashlib.sha256(), 0
     with open(path, "rb") as stream:

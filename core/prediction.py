@@ -53,6 +53,17 @@ def reduce_block(classifier: "Fast3DCNNClassifier", block: Block) -> tuple[np.nd
     return np.pad(scores, pad, mode=mode), valid[top:top + rows, left:left + cols]
 
 
+def forest_probabilities(classifier: "Fast3DCNNClassifier", block: Block, valid: np.ndarray) -> np.ndarray | None:
+    """The class probabilities of the classifier's forest (core.forest) for the ``valid`` core pixels
+    of ``block``, from their raw spectra; None where the classifier has no forest."""
+    if classifier.forest is None:
+        return None
+    top, _, left, _ = block.halo
+    rows, cols = block.shape
+    spectra = block.data[top:top + rows, left:left + cols][valid][:, classifier.reducer.band_indices]
+    return classifier.forest.probabilities(spectra)
+
+
 def patch_probabilities(network: "keras.Model", padded: np.ndarray, window: int, batch_size: int = 1024) -> np.ndarray:
     """Softmax (rows, cols, classes) of the patch network for each core pixel of a padded block."""
     rows, cols = padded.shape[0] - window + 1, padded.shape[1] - window + 1
@@ -91,7 +102,9 @@ def predict_blocks(classifier: "Fast3DCNNClassifier", blocks: Iterable[Block], b
                    method: str = "fully_convolutional", budget_bytes: int = DEFAULT_BUDGET_BYTES,
                    prefetch: bool = True, dtype: str | None = None,
                    min_confidence: float = 0.0) -> Iterator[BlockPrediction]:
-    """Yields a BlockPrediction for each raw block. Pixels whose top probability is below
+    """Yields a BlockPrediction for each raw block: the network's probabilities, or where the
+    classifier holds a forest their mean with the forest's (computed with the block's reduction, in the
+    prefetch thread when there is one). Pixels whose top probability is below
     ``min_confidence`` are left unclassified (label 0) and counted, for maps that should say "not
     sure" rather than guess.
 
@@ -121,8 +134,15 @@ def predict_blocks(classifier: "Fast3DCNNClassifier", blocks: Iterable[Block], b
     else:
         raise InputError(f"prediction method '{method}' is not one of {', '.join(METHODS)}")
     class_ids = np.asarray(classifier.class_ids)
-    for block, (padded, valid) in _prepared(blocks, lambda block: reduce_block(classifier, block), prefetch):
+
+    def prepare(block):
+        padded, valid = reduce_block(classifier, block)
+        return padded, valid, forest_probabilities(classifier, block, valid)
+
+    for block, (padded, valid, forest) in _prepared(blocks, prepare, prefetch):
         probabilities = probabilities_of(padded).astype(np.float32)
+        if forest is not None:
+            probabilities[valid] = (probabilities[valid] + forest) / 2
         confidence = np.where(valid, probabilities.max(axis=-1), 0).astype(np.float32)
         rejected = valid & (confidence < min_confidence)
         labels = np.where(valid & ~rejected, class_ids[probabilities.argmax(axis=-1)], 0)

@@ -37,6 +37,9 @@ class RunRecord:
     baseline: JsonDict | None = None   # core.baseline.svm_baseline on the same pixels, or None
     forest: JsonDict | None = None     # core.baseline.forest_baseline on the same pixels, or None
     cotraining: JsonDict | None = None  # what co-training with the SVM did (core.workflow._cotrain), or None
+    # The map's fusion with the forest (core.workflow._fused): method, trees, the network's own figures;
+    # ``accuracy`` is then the fused map's. None: the network alone.
+    fusion: JsonDict | None = None
     timings: JsonDict | None = None
     labelled_pixels: dict[int, int] | None = None  # {class id: labelled pixels in the ground truth}
     n_labelled_invalid_excluded: int = 0

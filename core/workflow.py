@@ -28,6 +28,7 @@ from .checkpoints import Checkpoints
 from .classifier import Fast3DCNNClassifier
 from .cotraining import RESEED, ROUNDS, applies, pool_mask, pseudo_labels, round_epochs
 from .errors import InputError
+from .forest import FUSION_METHOD
 from .metrics import accuracy_report
 from .patches import PatchDataset
 from .progress import SILENT, Reporter
@@ -134,21 +135,40 @@ def _split(rows, cols, labels, settings, mosaic, groups):
     return split
 
 
-def _baselines(spectra, pool_spectra, valid, pixels, split, names, seed, runner, timings):
+def _baselines(spectra, pool_spectra, valid, pixels, split, names, seed, runner, timings, fusion):
     """The SVM and forest baselines on the split's pixels (``pixels``: rows, cols, labels) as
-    core.baseline.pixel_baselines gives them, {} where they are switched off or could not run; and the
+    core.baseline.pixel_baselines gives them, {} where they are switched off or could not run; the
     pool co-training learns from: rows, cols and the SVM's class ids of its pixels (None: no pool was
-    gathered, or no SVM)."""
+    gathered, or no SVM); and with ``fusion`` the forest kept for it: (PixelForest, indices of the test
+    pixels it scored, its class probabilities of them), or None."""
     if spectra is None:
-        return {}, None
+        return {}, None, None
     rows, cols, labels = pixels
     pool = _pool(pool_spectra, valid, rows, cols, split)
-    baselines = runner(pixel_baselines, spectra, rows, cols, labels, split, names, seed, pool[2] if pool else None)
+    baselines = runner(pixel_baselines, spectra, rows, cols, labels, split, names, seed, pool[2] if pool else None,
+                       fusion)
     if baselines is None:
-        return {}, None
+        return {}, None, None
     timings["baseline_seconds"], timings["forest_seconds"] = (baselines[k]["seconds"] for k in ("svm", "forest"))
     svm_classes = baselines["svm"].pop("pool_classes", None)
-    return baselines, None if svm_classes is None else (*pool[:2], svm_classes)
+    kept = tuple(baselines["forest"].pop(key) for key in ("pixel_forest", "test", "test_probabilities")) \
+        if fusion else None
+    return baselines, None if svm_classes is None else (*pool[:2], svm_classes), kept
+
+
+def _fused(model, cube, pixels, class_ids, names, config, kept, network_accuracy, timings):
+    """The figures of the mean of ``model``'s and the kept forest's class probabilities on the test
+    pixels the forest scored (``kept``: see ``_baselines``), and the record of the fusion, which keeps
+    the network's own figures (``network_accuracy``, on every test pixel)."""
+    forest, test, forest_probabilities = kept
+    rows, cols, labels = pixels
+    start = time.perf_counter()
+    network = _softmax(model, cube, rows[test], cols[test], config)
+    predicted = class_ids[np.argmax(network + forest_probabilities, axis=-1)]
+    timings["fusion_test_seconds"] = time.perf_counter() - start
+    record = {"method": FUSION_METHOD, "trees": forest.n_trees, "n_test": len(test),
+              "network_accuracy": {key: network_accuracy[key] for key in SUMMARY}}
+    return accuracy_report(labels[test], predicted, class_ids, names), record
 
 
 def _pool(pool_spectra, valid, rows, cols, split):
@@ -266,6 +286,7 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
     timings: dict[str, float] = {}
     kept = kept_bands(scene.band_count, settings.exclude_bands)
     cotraining = applies(config.cotraining, settings.split)
+    fusion = settings.baseline and applies(config.fusion, settings.split)
     reducer, cube, valid, spectra, pool_spectra = _reduce(scene, kept, settings, cotraining, spill_path, reporter,
                                                           timings)
     rows, cols, labels, class_ids, n_invalid = _labelled(scene.labels, valid, reporter.log)
@@ -280,20 +301,31 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baselines")
     try:
         running: Future = worker.submit(_baselines, spectra, pool_spectra, valid, (rows, cols, labels), split, names,
-                                        config.seed, baseline_runner, timings)
+                                        config.seed, baseline_runner, timings, fusion)
         result, accuracy, cotrained = _train_and_score(cube, (rows, cols, labels), class_ids, split, names, config,
                                                        running if cotraining else None, reporter, timings,
                                                        checkpoints and checkpoints.bind(cube))
-        baselines = running.result()[0]
+        baselines, _, kept_forest = running.result()
     finally:
         worker.shutdown(wait=False, cancel_futures=True)
+    fused = None
+    if kept_forest is not None:
+        accuracy, fused = _fused(result.model, cube, (rows, cols, labels), class_ids, names, config, kept_forest,
+                                 accuracy, timings)
+        reporter.log(f"Fused with the random forest ({FUSION_METHOD}): test OA "
+                     f"{100 * accuracy['overall_accuracy']:.2f}%, the network alone "
+                     f"{100 * fused['network_accuracy']['overall_accuracy']:.2f}%")
+    elif fusion:
+        reporter.log("No fusion: the random forest baseline did not run")
+    model_name = "3D CNN fused with the forest" if fused else "3D CNN"
     for baseline in baselines.values():
-        reporter.log(verdict(accuracy, baseline))
+        reporter.log(verdict(accuracy, baseline, model_name))
     reporter.progress(1.0)
     record = RunRecord(accuracy=accuracy, classes=table, versions=software_versions(), settings=settings.as_dict(),
                        model=_model_record(kept, reducer, result), split=_split_record(split), history=result.history,
                        best_epoch=result.best_epoch, stop_reason=result.stop_reason, baseline=baselines.get("svm"),
-                       forest=baselines.get("forest"), cotraining=cotrained, timings=timings,
+                       forest=baselines.get("forest"), cotraining=cotrained, fusion=fused, timings=timings,
                        n_labelled_invalid_excluded=n_invalid)
     return Fast3DCNNClassifier(reducer=reducer, network=result.model, window=config.window, classes=table,
-                               input_band_count=scene.band_count, padding=config.padding, record=record)
+                               input_band_count=scene.band_count, padding=config.padding, record=record,
+                               forest=kept_forest[0] if kept_forest else None)

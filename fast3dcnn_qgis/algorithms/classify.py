@@ -32,7 +32,9 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
     DESCRIPTION = (
         "Applies a model made by 'Train 3D CNN classifier' to a hyperspectral raster and writes a class map. "
         "Every pixel is classified from the window of pixels around it, after the same band selection and PCA "
-        "that training used. The raster must come from the same sensor with the same bands as the training "
+        "that training used; where the model holds a random forest (trained on a held-out split), each class "
+        "is the one with the highest mean of the network's and the forest's probabilities, as in the model's "
+        "report. The raster must come from the same sensor with the same bands as the training "
         "raster. Pixels that are nodata in any used band stay unclassified (0).\n"
         "The class map is a GeoTIFF with the raster's georeferencing, a colour table, the class names and a "
         "default style (.qml beside it), so it opens coloured and named. Large rasters are processed in "
@@ -97,8 +99,10 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         info = raster_info(dataset)
         with self.concerning(self.MODEL, errors=ModelFileError):
             classifier = load_classifier(model_path)
-        progress.log(self.tr("Classifying {} ({}) into {} classes with a {} x {} window").format(
-            layer.name(), info.describe(), len(classifier.class_ids), classifier.window, classifier.window))
+        progress.log(self.tr("Classifying {} ({}) into {} classes with a {} x {} window{}").format(
+            layer.name(), info.describe(), len(classifier.class_ids), classifier.window, classifier.window,
+            self.tr(", the network fused with the model's random forest of {} trees").format(
+                classifier.forest.n_trees) if classifier.forest else ""))
         with matched_bands(classifier, dataset, info, f"{self.INPUT} ('{layer.name()}')", progress.log) as matched:
             classify_scene(*matched, output, progress, **options)
 

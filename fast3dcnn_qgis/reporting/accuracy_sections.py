@@ -1,5 +1,5 @@
-"""The report's sections on accuracy: area-weighted estimates, the SVM baseline, co-training, the
-map preview, the per-class table and the confusion matrix as a coloured table."""
+"""The report's sections on accuracy: area-weighted estimates, the SVM baseline, the fusion with the
+forest, co-training, the map preview, the per-class table and the confusion matrix as a coloured table."""
 import base64
 
 import numpy as np
@@ -54,10 +54,14 @@ def baseline_section(record):
         return ""
     others = [("SVM", baseline)] + ([("Random forest", record.forest)] if record.forest else [])
     cnn = record.accuracy
-    heads = "".join(f"<th>{name}</th>" for name, _ in others)
+    model = MODEL_NAME[bool(record.fusion)]
+    # A fused model's network alone, where the record has it: its summary figures only.
+    alone = [("3D CNN alone", {"accuracy": record.fusion["network_accuracy"]})] if record.fusion else []
+    heads = "".join(f"<th>{name}</th>" for name, _ in alone + others)
     overall = "".join(
         f"<tr><td>{label}</td><td class=\"num\">{shown(cnn.get(key))}</td>"
-        + "".join(f"<td class=\"num\">{shown(other['accuracy'].get(key))}</td>" for _, other in others) + "</tr>"
+        + "".join(f"<td class=\"num\">{shown(other['accuracy'].get(key))}</td>" for _, other in alone + others)
+        + "</tr>"
         for label, key, shown in (("Overall accuracy (OA)", "overall_accuracy", percent),
                                   ("Average accuracy (AA)", "average_accuracy", percent),
                                   ("Cohen's kappa", "kappa", lambda value: number(value, 4))))
@@ -67,15 +71,34 @@ def baseline_section(record):
         + "".join(f"<td class=\"num\">{percent(figures.get(key))}</td>"
                   for key in ("recall", "f1") for figures in [row] + [table.get(row["id"], {}) for table in per_class])
         + "</tr>" for row in cnn.get("per_class", []))
-    names = ["3D CNN"] + [name for name, _ in others]
+    names = [model] + [name for name, _ in others]
     columns = "".join(f"<th>{key}, {name}</th>" for key in ("Recall", "F1") for name in names)
-    verdicts = " ".join(escape(verdict(cnn, other)) for _, other in others)
+    verdicts = " ".join(escape(verdict(cnn, other, model)) for _, other in others)
     return (f"<section><h2>Against plain pixel classifiers</h2><p><strong>{verdicts}</strong></p>"
-            f"<table><thead><tr><th></th><th>3D CNN</th>{heads}</tr></thead><tbody>{overall}</tbody></table>"
+            f"<table><thead><tr><th></th><th>{model}</th>{heads}</tr></thead><tbody>{overall}</tbody></table>"
             f"<table><thead><tr><th>Class</th>{columns}</tr></thead><tbody>{rows}</tbody></table>"
             f"<p class=\"muted\">{_svm_note(baseline)}{_forest_note(record.forest)} They see each pixel's spectrum "
             f"only, no neighbourhood: where they beat the network, the network's spatial context does not help "
             f"on this ground.</p></section>")
+
+
+#: What the report calls the model: the network, or (True) the network fused with the forest.
+MODEL_NAME = {False: "3D CNN", True: "3D CNN fused with the forest"}
+
+
+def fusion_section(record):
+    """How the map fuses the network with the random forest, and what each gives alone."""
+    fusion = record.fusion
+    if not fusion:
+        return ""
+    alone = fusion["network_accuracy"]
+    forest = f", the forest alone {percent(record.forest['accuracy']['overall_accuracy'])}" if record.forest else ""
+    return (f"<section><h2>The map: the network fused with a random forest</h2><p>Each pixel's class is the "
+            f"one with the highest {escape(fusion['method'])} ({fusion['trees']} trees on the pixel's spectrum, "
+            f"stored in the model file; Classify applies both). On held-out ground the two err on different "
+            f"pixels, so their mean beat each alone on the scenes this was measured on. The figures above are "
+            f"the fused map's, on {fusion['n_test']:,} test pixels: OA {percent(record.accuracy['overall_accuracy'])}"
+            f", the network alone {percent(alone['overall_accuracy'])}{forest}.</p></section>")
 
 
 def _svm_note(baseline):
@@ -116,8 +139,8 @@ def cotraining_section(record):
     return (f"<section><h2>Co-training with the SVM baseline</h2><p>After training, the network and the SVM "
             f"classified {cotraining['n_pool']:,} pixels of the scene outside training; those where both gave the "
             f"same class and the network was at least 90% sure became training labels, and the network was "
-            f"trained again from new weights{again}. The model is the last round's (its figures are those "
-            f"above). No test label was used: test pixels "
+            f"trained again from new weights{again}. The model's network is the last round's. No test label "
+            f"was used: test pixels "
             f"can be among those pixels, unlabelled, as any pixel of the map can.</p>"
             f"<table><thead><tr><th>Network</th><th>Pixels labelled by agreement</th><th>Test OA</th>"
             f"<th>Test AA</th></tr></thead><tbody>{figures}</tbody></table>"

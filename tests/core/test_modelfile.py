@@ -34,6 +34,10 @@ def test_round_trip_keeps_everything(salinas_classifier, tmp_path, salinas):
                           salinas_classifier.reducer.transform_block(block)[0])
     with pytest.raises(BandCountError, match="has 200 bands but the model was trained on a raster with 224"):
         loaded.check_band_count(200)
+    # The default split holds ground out, so the model is fused with its forest: format 3.
+    assert read_header(str(path))["format_version"] == 3 and read_header(str(path))["fusion"]["trees"] == 100
+    stored, trained = loaded.forest.to_arrays(), salinas_classifier.forest.to_arrays()
+    assert stored.keys() == trained.keys() and all(np.array_equal(stored[k], v) for k, v in trained.items())
 
 
 def _rewrite(source, target, change):
@@ -116,10 +120,11 @@ def test_a_format_1_file_still_loads(saved, tmp_path, salinas_classifier):
 
     def downgrade(name, data):
         if name != "header.npy":
-            return data if name != "extra" else None
+            return data if name != "extra" and not name.startswith("forest_") else None
         header = json.loads(np.load(__import__("io").BytesIO(data)).tobytes())
         classes = header.pop("classes")
         header.pop("record")
+        header.pop("fusion")
         header.update(format_version=1, class_ids=[c["id"] for c in classes],
                       class_names={str(c["id"]): c["name"] or f"class {c['id']}" for c in classes},
                       class_colors={str(c["id"]): c["color"] for c in classes},
@@ -185,6 +190,7 @@ def _with_header(saved, target, change=None, arrays=None):
     ("classes", [{"id": 1, "color": "#ff0000\"><script>"}, {"id": 2}], r"field 'classes.color'"),
     ("classes", [{"id": 1, "name": "x" * 500}, {"id": 2}], r"field 'classes.name'"),
     ("record", "text", r"field 'record'"),
+    ("fusion", "text", r"field 'fusion'"),
 ])
 @pytest.mark.slow
 def test_crafted_headers_are_refused_before_anything_is_built(saved, tmp_path, field, value, message):
@@ -201,6 +207,9 @@ def test_crafted_headers_are_refused_before_anything_is_built(saved, tmp_path, f
     ({"reducer_pca_components": np.zeros((10 ** 4, 3))}, r"field 'reducer_pca_components'"),
     ({"reducer_band_indices": np.append(np.arange(203), 5000)},
      r"field 'reducer_band_indices' = 5000: bands must lie from 0 to 223"),
+    ({"forest_values": np.zeros((5, 6), np.float32)}, r"field 'forest_values' = \(5, 6\): must have shape"),
+    ({"forest_node_counts": np.ones(10 ** 5, np.int64)}, r"field 'forest_node_counts' = \(100000,\)"),
+    ({"forest_depths": None}, r"field 'forest_depths' = None"),
 ])
 @pytest.mark.slow
 def test_arrays_of_the_wrong_shape_are_refused_unread(saved, tmp_path, arrays, message):
@@ -216,3 +225,22 @@ def test_weight_shapes_are_those_the_builder_creates():
     for window, bands, classes in ((9, 15, 2), (11, 20, 6), (25, 30, 16)):
         built = [tuple(w.shape) for w in build_fast3dcnn(window, bands, classes).get_weights()]
         assert weight_shapes(window, bands, classes) == built
+
+
+@pytest.mark.parametrize("name, change, message", [
+    ("children", lambda a: a.__setitem__((0, 0), 0), "forest_children must point from each node to later nodes"),
+    ("children", lambda a: a.__setitem__((0, 1), 10 ** 9), "forest_children must point"),
+    ("features", lambda a: a.__setitem__(0, 5000), "forest_features must be bands from 0 to 203"),
+    ("values", lambda a: a.__setitem__((-1, 0), np.nan), "forest_values must be class shares"),
+    ("node_counts", lambda a: a.__setitem__(0, a[0] + 1), "forest_node_counts .* must count every node"),
+])
+@pytest.mark.slow
+def test_a_forest_whose_walks_could_leave_its_trees_is_refused(saved, tmp_path, name, change, message):
+    """The compiled trees read nodes without bounds checks: the loader must refuse any array that
+    would send a pixel outside its tree, or read a band the spectra do not have."""
+    with np.load(saved) as archive:
+        array = archive[f"forest_{name}"].copy()
+    change(array)
+    crafted = _with_header(saved, tmp_path / "crafted.f3dcnn", arrays={f"forest_{name}": array})
+    with pytest.raises(ModelFileError, match=f"damaged .*field 'forest'.*{message}"):
+        load_classifier(crafted)

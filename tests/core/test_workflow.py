@@ -52,6 +52,25 @@ def test_block_prediction_does_not_depend_on_block_size(salinas_classifier, sali
 
 
 @pytest.mark.slow
+def test_the_map_is_the_mean_of_the_networks_and_the_forests_probabilities(salinas_classifier, salinas):
+    from dataclasses import replace
+    cube = salinas[0]
+    fusion = salinas_classifier.record.fusion
+    assert salinas_classifier.forest.n_trees == fusion["trees"] == 100
+    # Its figures are the fused map's; the network's own are kept beside them.
+    assert fusion["n_test"] == salinas_classifier.record.accuracy["n_pixels"]
+    assert 0.5 < fusion["network_accuracy"]["overall_accuracy"] <= 1
+    block = next(array_blocks(cube, 83, 86, halo=4))
+    fused = next(predict_blocks(salinas_classifier, [block]))
+    alone = next(predict_blocks(replace(salinas_classifier, forest=None), [block]))
+    forest = salinas_classifier.forest.probabilities(
+        cube.reshape(-1, 224)[:, salinas_classifier.reducer.band_indices]).reshape(83, 86, -1)
+    assert np.allclose(fused.probabilities, (alone.probabilities + forest) / 2, atol=1e-5)
+    assert not np.allclose(fused.probabilities, alone.probabilities, atol=0.01)
+    assert np.array_equal(fused.labels, salinas_classifier.class_ids[fused.probabilities.argmax(axis=-1)])
+
+
+@pytest.mark.slow
 def test_nodata_pixels_are_left_out_and_mapped_to_zero(salinas_classifier, salinas):
     cube = salinas[0].astype(np.float32)
     cube[40:45, 40:45, 17] = np.nan
@@ -118,8 +137,12 @@ def test_the_robust_recipe_trains_on_the_disjoint_validation_pixels_too(salinas,
     cube, labels = salinas
     settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, split="disjoint",
                                 training=TrainingConfig.recipe(recipe, window=9, epochs=1))
-    split = train_classifier(Scene(lambda: array_blocks(cube, 40), *cube.shape, labels), settings).record.split
+    classifier = train_classifier(Scene(lambda: array_blocks(cube, 40), *cube.shape, labels), settings)
+    split = classifier.record.split
     if recipe == "robust":
         assert split["n_val"] == 0 and split["n_train"] > 2100
+        assert classifier.forest is not None and classifier.record.fusion["n_test"] == split["n_test"]
     else:
         assert split["n_val"] > 1500 and split["n_train"] < 2000
+        # The paper's recipe is the network alone.
+        assert classifier.forest is None and classifier.record.fusion is None
