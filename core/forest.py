@@ -15,12 +15,13 @@ walk in numpy was about 20 times slower than the compiled one for a scene's pixe
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 #: What the model file and the report call the fusion.
 FUSION_METHOD = "mean of the network's and the random forest's class probabilities"
@@ -51,10 +52,11 @@ class PixelForest:
     _trees: list = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
-    def from_fitted(cls, forest: Any, class_ids: Sequence[int]) -> "PixelForest":
+    def from_fitted(cls, forest: Any, class_ids: ArrayLike) -> "PixelForest":
         """The arrays of a fitted scikit-learn RandomForestClassifier whose classes are among
         ``class_ids`` (the model's class order; a class the forest never saw gets share 0)."""
-        columns = np.searchsorted(np.asarray(class_ids), forest.classes_)
+        class_ids = np.asarray(class_ids)
+        columns = np.searchsorted(class_ids, forest.classes_)
         trees = [estimator.tree_ for estimator in forest.estimators_]
         values = []
         for tree in trees:

@@ -173,10 +173,11 @@ class SuggestionPool:
         return Candidates.joined(self._parts, self.n_classes)
 
 
-def reason(probabilities: np.ndarray, names: list[str], rule: str = DEFAULT_RULE) -> str:
-    """Why a point with these class ``probabilities`` was chosen, in an analyst's words."""
+def reason(probabilities: np.ndarray, names: list[str], rule: str = DEFAULT_RULE, who: str = "the network") -> str:
+    """Why a point with these class ``probabilities`` (those of ``who``: the network, or the network and
+    the forest it is fused with) was chosen, in an analyst's words."""
     first, second = np.argsort(-probabilities, kind="stable")[:2]
-    hesitation = (f"the network hesitates between {names[first]} ({100 * probabilities[first]:.0f}%) and "
+    hesitation = (f"{who} hesitates between {names[first]} ({100 * probabilities[first]:.0f}%) and "
                   f"{names[second]} ({100 * probabilities[second]:.0f}%)")
     if rule == "balanced":
         return hesitation + f": one of the least sure pixels it maps as {names[first]}"

@@ -286,7 +286,7 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
     timings: dict[str, float] = {}
     kept = kept_bands(scene.band_count, settings.exclude_bands)
     cotraining = applies(config.cotraining, settings.split)
-    fusion = settings.baseline and applies(config.fusion, settings.split)
+    fusion = applies(config.fusion, settings.split)
     reducer, cube, valid, spectra, pool_spectra = _reduce(scene, kept, settings, cotraining, spill_path, reporter,
                                                           timings)
     rows, cols, labels, class_ids, n_invalid = _labelled(scene.labels, valid, reporter.log)
@@ -301,7 +301,7 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baselines")
     try:
         running: Future = worker.submit(_baselines, spectra, pool_spectra, valid, (rows, cols, labels), split, names,
-                                        config.seed, baseline_runner, timings, fusion)
+                                        config.seed, baseline_runner, timings, fusion and settings.baseline)
         result, accuracy, cotrained = _train_and_score(cube, (rows, cols, labels), class_ids, split, names, config,
                                                        running if cotraining else None, reporter, timings,
                                                        checkpoints and checkpoints.bind(cube))
@@ -316,7 +316,8 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
                      f"{100 * accuracy['overall_accuracy']:.2f}%, the network alone "
                      f"{100 * fused['network_accuracy']['overall_accuracy']:.2f}%")
     elif fusion:
-        reporter.log("No fusion: the random forest baseline did not run")
+        reporter.log("No fusion with the random forest: it needs the baselines, which are switched off or did "
+                     "not run; the map is the network's alone")
     model_name = "3D CNN fused with the forest" if fused else "3D CNN"
     for baseline in baselines.values():
         reporter.log(verdict(accuracy, baseline, model_name))

@@ -169,6 +169,7 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
         chosen = choose(candidates, n_points, spacing, rule, labelled=None if labelled is None else np.nonzero(labelled))
         names = [classifier.classes.name(int(class_id)) for class_id in classifier.class_ids]
         first, second = candidates.ranked
+        who = "the network with its forest" if classifier.forest else "the network"
         points = []
         for rank, index in enumerate(chosen, start=1):
             probabilities = candidates.probabilities[index]
@@ -177,7 +178,7 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
                            "confidence": round(100 * float(probabilities[first[index]]), 1),
                            "runner_up": names[second[index]],
                            "runner_up_probability": round(100 * float(probabilities[second[index]]), 1),
-                           "reason": reason(probabilities, names, rule), "row": int(candidates.rows[index]),
+                           "reason": reason(probabilities, names, rule, who), "row": int(candidates.rows[index]),
                            "col": int(candidates.cols[index])})
         return points
 

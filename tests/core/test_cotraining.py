@@ -74,8 +74,8 @@ def test_the_robust_recipe_cotrains_on_the_disjoint_split_without_test_labels(co
 @pytest.mark.parametrize("recipe, split, baseline, cotrains", [
     ("paper", "disjoint", True, False), ("robust", "paper", True, False), ("robust", "disjoint", False, False)])
 @pytest.mark.slow
-def test_cotraining_is_off_for_the_paper_recipe_random_splits_and_without_the_svm(salinas, recipe, split, baseline,
-                                                                                  cotrains):
+def test_cotraining_and_fusion_are_off_for_the_paper_recipe_random_splits_and_without_baselines(
+        salinas, recipe, split, baseline, cotrains):
     cube, labels = salinas
     settings = TrainingSettings(exclude_bands=SALINAS_BAD_BANDS, split=split, baseline=baseline,
                                 training=TrainingConfig.recipe(recipe, window=9, epochs=1))
@@ -84,3 +84,6 @@ def test_cotraining_is_off_for_the_paper_recipe_random_splits_and_without_the_sv
                               CallbackReporter(log=messages.append)).record
     assert record.cotraining is None and "first_train_seconds" not in record.timings
     assert any(m.startswith("No co-training") for m in messages) == (recipe == "robust" and split == "disjoint")
+    # Fusing the map with the forest follows the same rule, and says so where the baselines are off.
+    assert record.fusion is None and "fusion_test_seconds" not in record.timings
+    assert any(m.startswith("No fusion") for m in messages) == (recipe == "robust" and split == "disjoint")

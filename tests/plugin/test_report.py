@@ -112,6 +112,20 @@ def test_training_report_shows_the_pixel_classifiers_beside_the_network(tmp_path
     assert "Random forest (200 trees) on the spectra: fitted on the same 51 pixels in 0.7 s" in section
     written = json.load(open(json_path, encoding="utf-8"))
     assert written["baseline"]["accuracy"] == svm and written["forest"]["accuracy"] == forest
+    assert "fused with" not in page and "3D CNN alone" not in page  # the network alone: no fusion
+
+    # Fused with the forest: the figures are the fused map's, the network's own beside them.
+    record.fusion = {"method": "mean of the network's and the random forest's class probabilities", "trees": 100,
+                     "n_test": figures["n_pixels"],
+                     "network_accuracy": {"overall_accuracy": 0.8123, "average_accuracy": 0.8, "kappa": 0.77}}
+    page = open(write_report(record, str(tmp_path / "fused.html"))[0], encoding="utf-8").read()
+    section = page[page.index("Against plain pixel classifiers"):page.index("<h2>Per class</h2>")]
+    assert "<th>3D CNN fused with the forest</th><th>3D CNN alone</th><th>SVM</th>" in section
+    assert "81.23%" in section and "The 3D CNN fused with the forest " in section
+    fusion = section[section.index("<h2>The map: the network fused with a random forest</h2>"):]
+    assert (f"The figures above are the fused map's, on {figures['n_pixels']:,} test pixels: OA "
+            f"{100 * figures['overall_accuracy']:.2f}%, the network alone 81.23%, the forest alone "
+            f"{100 * forest['overall_accuracy']:.2f}%") in fusion
 
 
 def test_training_report_says_what_cotraining_changed(tmp_path, figures, ground_truth):
