@@ -130,14 +130,7 @@ def load_classifier(path: StrPath) -> "Fast3DCNNClassifier":
             {k[len("reducer_"):]: archive[k] for k in archive.files if k.startswith("reducer_")})
         weights = [archive[f"weight_{i:03d}"] for i in range(header["n_weights"])]
         record = RunRecord.from_json(header["record"]) if header.get("record") else None
-        forest = None
-        if header.get("fusion"):
-            try:
-                forest = PixelForest.from_arrays({k[len("forest_"):]: archive[k] for k in archive.files
-                                                  if k.startswith("forest_")},
-                                                 len(reducer.band_indices), len(classes_json))
-            except ForestProblem as problem:
-                raise HeaderProblem("forest", header["fusion"], str(problem)) from None
+        forest = _forest(archive, header, len(classes_json))
         return header, reducer, weights, ClassTable.from_json(classes_json), record, forest
 
     header, reducer, weights, classes, record, forest = _checked(path, read)
@@ -148,12 +141,25 @@ def load_classifier(path: StrPath) -> "Fast3DCNNClassifier":
         input_band_count=header["input_band_count"], padding=header["padding"], record=record, forest=forest)
 
 
+def _forest(archive: np.lib.npyio.NpzFile, header: dict[str, Any], n_classes: int) -> PixelForest | None:
+    """The forest of a fused model, its arrays checked (core.forest.PixelForest.check), or None."""
+    if not header.get("fusion"):
+        return None
+    try:
+        return PixelForest.from_arrays({k[len("forest_"):]: archive[k] for k in archive.files
+                                        if k.startswith("forest_")},
+                                       len(archive["reducer_band_indices"]), n_classes)
+    except ForestProblem as problem:
+        raise HeaderProblem("forest", header["fusion"], str(problem)) from None
+
+
 def describe_model(path: StrPath) -> dict[str, Any]:
-    """What a model file holds, as JSON-ready data, checked like ``load_classifier`` but without
-    reading the weights or Keras: the file's size and SHA-256, the network's shape, the bands and
+    """What a model file holds, as JSON-ready data, checked like ``load_classifier`` (its forest
+    included) but without reading the weights or Keras: the file's size and SHA-256, the network's shape, the bands and
     classes, and the training record (settings, accuracy, baseline, software versions)."""
     def read(archive, header, classes_json):
         shapes = array_shapes(archive)
+        _forest(archive, header, len(classes_json))
         band_indices = archive["reducer_band_indices"]
         ratio = archive["reducer_pca_explained_variance_ratio"]
         return {"format_version": header["format_version"], "window": header["window"],

@@ -153,8 +153,8 @@ TRAINING = {
 
 OUTPUTS = {
     "OUTPUT_MODEL": ParameterText("Model file", (
-        "The trained model (.f3dcnn): band selection, PCA, network, classes with names and colours, settings "
-        "and accuracy. Classify rasters with it.")),
+        "The trained model (.f3dcnn): band selection, PCA, network, the random forest where the map is fused "
+        "with it (FUSION), classes with names and colours, settings and accuracy. Classify rasters with it.")),
     "OUTPUT_REPORT": ParameterText("Accuracy report", (
         "Self-contained HTML page: OA, AA, kappa, per-class table, confusion matrix, training curves, settings "
         "and timings; the same figures as JSON beside it.")),

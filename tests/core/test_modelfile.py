@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fast3dcnn_qgis.core.bands import BandCountError
-from fast3dcnn_qgis.core.modelfile import ModelFileError, load_classifier, read_header, save_classifier
+from fast3dcnn_qgis.core.modelfile import ModelFileError, describe_model, load_classifier, read_header, save_classifier
 
 from .conftest import SALINAS_BAD_BANDS
 
@@ -242,5 +242,6 @@ def test_a_forest_whose_walks_could_leave_its_trees_is_refused(saved, tmp_path, 
         array = archive[f"forest_{name}"].copy()
     change(array)
     crafted = _with_header(saved, tmp_path / "crafted.f3dcnn", arrays={f"forest_{name}": array})
-    with pytest.raises(ModelFileError, match=f"damaged .*field 'forest'.*{message}"):
-        load_classifier(crafted)
+    for read in (load_classifier, describe_model):  # what classify and modelinfo read
+        with pytest.raises(ModelFileError, match=f"damaged .*field 'forest'.*{message}"):
+            read(crafted)
