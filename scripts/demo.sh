@@ -76,6 +76,9 @@ print(f"\nTraining {record['stop_reason']}.")
 print(f"Test pixels ({record['split']['description']}):")
 print(f"  overall accuracy {train['OVERALL_ACCURACY']:.2%}, average accuracy {train['AVERAGE_ACCURACY']:.2%}, "
       f"kappa {train['KAPPA']:.4f}")
+if record.get("fusion"):
+    print(f"  (the map: the network fused with its random forest; the network alone "
+          f"{record['fusion']['network_accuracy']['overall_accuracy']:.2%})")
 print(f"Model:      {os.path.abspath(train['OUTPUT_MODEL'])}")
 print(f"Report:     {os.path.abspath(train['OUTPUT_REPORT'])} (figures also in {os.path.basename(train['OUTPUT_JSON'])})")
 print(f"Class map:  {os.path.abspath(classify['OUTPUT'])} (opens coloured and named in QGIS)")
