@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-#: What the model file and the report call the fusion.
+#: What the model file and the report call the fusion, and a fused model.
 FUSION_METHOD = "mean of the network's and the random forest's class probabilities"
+FUSED_MODEL_NAME = "3D CNN fused with the forest"
 #: The arrays of a forest in a model file (prefixed "forest_").
 ARRAYS = ("node_counts", "depths", "children", "features", "thresholds", "values")
 #: A leaf's children, as scikit-learn marks them.

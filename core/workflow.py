@@ -28,7 +28,7 @@ from .checkpoints import Checkpoints
 from .classifier import Fast3DCNNClassifier
 from .cotraining import RESEED, ROUNDS, applies, pool_mask, pseudo_labels, round_epochs
 from .errors import InputError
-from .forest import FUSION_METHOD
+from .forest import FUSED_MODEL_NAME, FUSION_METHOD
 from .metrics import accuracy_report
 from .patches import PatchDataset
 from .progress import SILENT, Reporter
@@ -318,9 +318,8 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
     elif fusion:
         reporter.log("No fusion with the random forest: it needs the baselines, which are switched off or did "
                      "not run; the map is the network's alone")
-    model_name = "3D CNN fused with the forest" if fused else "3D CNN"
     for baseline in baselines.values():
-        reporter.log(verdict(accuracy, baseline, model_name))
+        reporter.log(verdict(accuracy, baseline, FUSED_MODEL_NAME if fused else "3D CNN"))
     reporter.progress(1.0)
     record = RunRecord(accuracy=accuracy, classes=table, versions=software_versions(), settings=settings.as_dict(),
                        model=_model_record(kept, reducer, result), split=_split_record(split), history=result.history,

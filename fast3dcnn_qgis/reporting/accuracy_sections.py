@@ -5,6 +5,7 @@ import base64
 import numpy as np
 
 from ..core.baseline import verdict
+from ..core.forest import FUSED_MODEL_NAME
 from .markup import escape, number, percent
 from .png import png_size
 
@@ -83,7 +84,7 @@ def baseline_section(record):
 
 
 #: What the report calls the model: the network, or (True) the network fused with the forest.
-MODEL_NAME = {False: "3D CNN", True: "3D CNN fused with the forest"}
+MODEL_NAME = {False: "3D CNN", True: FUSED_MODEL_NAME}
 
 
 def fusion_section(record):

@@ -69,7 +69,7 @@ def main():
                 forest = first_trees(classifier.forest, k).probabilities(spectra)
                 scores[k].append(np.mean(class_ids[(network + forest).argmax(axis=-1)] == reference))
             print(f"{name} seed {seed}: " + "  ".join(f"{k}: {100 * v[-1]:.2f}" for k, v in scores.items())
-                  + f"  (the workflow's fused figure: {100 * classifier.record.accuracy['overall_accuracy']:.2f})",
+                  + f"  (the record's fused OA, on the workflow's own test pixels: {100 * classifier.record.accuracy['overall_accuracy']:.2f})",
                   flush=True)
         print(f"{name} mean OA: " + "  ".join(f"{k}: {100 * np.mean(v):.2f}" for k, v in scores.items()), flush=True)
 
