@@ -68,9 +68,9 @@ def main():
             for k in arguments.trees:
                 forest = first_trees(classifier.forest, k).probabilities(spectra)
                 scores[k].append(np.mean(class_ids[(network + forest).argmax(axis=-1)] == reference))
+            recorded = classifier.record.accuracy["overall_accuracy"]
             print(f"{name} seed {seed}: " + "  ".join(f"{k}: {100 * v[-1]:.2f}" for k, v in scores.items())
-                  + f"  (the record's fused OA, on the workflow's own test pixels: {100 * classifier.record.accuracy['overall_accuracy']:.2f})",
-                  flush=True)
+                  + f"  (the record's fused OA, on the workflow's own test pixels: {100 * recorded:.2f})", flush=True)
         print(f"{name} mean OA: " + "  ".join(f"{k}: {100 * np.mean(v):.2f}" for k, v in scores.items()), flush=True)
 
 
