@@ -95,7 +95,7 @@ class PixelSpectra:
         return np.where(self.positions[found] == wanted, found, -1)
 
 
-def _stratified(labels, limit, rng):
+def stratified_sample(labels, limit, rng):
     """Indices of at most ``limit`` of ``labels``, each class keeping its share (at least one)."""
     if len(labels) <= limit:
         return np.arange(len(labels))
@@ -121,8 +121,8 @@ class BaselinePixels:
         self.spectra, self.slots, self.labels = spectra, spectra.slots(rows, cols), np.asarray(labels)
         parts = {name: np.asarray(part)[self.slots[np.asarray(part)] >= 0]
                  for name, part in (("train", split.train), ("val", split.val), ("test", split.test))}
-        self.fit = parts["train"][_stratified(self.labels[parts["train"]], MAX_FIT, rng)]
-        self.tune = parts["val"][_stratified(self.labels[parts["val"]], MAX_TUNE, rng)]
+        self.fit = parts["train"][stratified_sample(self.labels[parts["train"]], MAX_FIT, rng)]
+        self.tune = parts["val"][stratified_sample(self.labels[parts["val"]], MAX_TUNE, rng)]
         self.test = parts["test"]
         self.counts = {"n_train": len(self.fit), "n_train_available": len(split.train), "n_val": len(self.tune),
                        "n_test": len(self.test), "n_test_available": len(split.test)}
@@ -153,7 +153,7 @@ def svm_baseline(pixels: BaselinePixels, class_names: Mapping[int, str] | None =
     x_fit, y_fit = scaler.transform(pixels.of(pixels.fit)), pixels.labels[pixels.fit]
     C, gamma = _kernel_settings(START, x_fit.shape[1])
     if len(pixels.tune) and len(np.unique(y_fit)) > 1:
-        searched = _stratified(y_fit, MAX_SEARCH, np.random.default_rng(0))
+        searched = stratified_sample(y_fit, MAX_SEARCH, np.random.default_rng(0))
         C, gamma = _searched(x_fit[searched], y_fit[searched], scaler.transform(pixels.of(pixels.tune)),
                              pixels.labels[pixels.tune])
     svm = SVC(C=C, gamma=gamma).fit(x_fit, y_fit)

@@ -13,6 +13,13 @@ the window),
 is scored on the split's test pixels less the pixels its rule picked. The goal of issue 33: after three
 rounds the suggested labels gain at least 1.5 times the OA random labels gain, on both scenes.
 
+With ``--fused`` every network is fused with a random forest as the default model is on a held-out split
+(core.forest): the forest of the workflow's baseline (FOREST_TREES trees, the run's seed) is fitted on the
+raw spectra of the training pixels (a stratified sample of at most MAX_FIT, as core.baseline draws it) each
+time the network is trained, and both the rules and the scores see the mean of the two's class
+probabilities, as fast3dcnn:suggest and the report do for such a model: where the network and the forest
+disagree the margin is small, so this is the rules read through that disagreement.
+
 Runs go to --out (JSON lines), one per (scene, seed, rule, round), and a (scene, seed, rule) already
 complete there is skipped. --table prints, from --out alone, the curves (mean OA per round) and the
 gains. Not a test: Indian Pines takes about 25 minutes a seed on 2 cores, Salinas-A about 6.
@@ -29,6 +36,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from fast3dcnn_qgis.core.bands import kept_bands  # noqa: E402
+from fast3dcnn_qgis.core.baseline import FOREST_TREES, MAX_FIT, stratified_sample  # noqa: E402
 from fast3dcnn_qgis.core.batch_loop import SCORING_BATCH, predict  # noqa: E402
 from fast3dcnn_qgis.core.metrics import accuracy_report  # noqa: E402
 from fast3dcnn_qgis.core.patches import PatchDataset  # noqa: E402
@@ -48,9 +57,11 @@ UNSPACED = ("least_confident", "random")
 class Run:
     """One scene and seed: the reduced cube, the labelled pixels, the split and the first network."""
 
-    def __init__(self, scene_name, data, seed):
+    def __init__(self, scene_name, data, seed, fused=False):
         scene = SCENES[scene_name]
         cube, labels = scene.load(data)
+        kept = kept_bands(cube.shape[2], scene.exclude_bands)
+        self.spectra = cube[..., kept].astype(np.float32) if fused else None
         self.config = TrainingConfig.recipe(DEFAULT_RECIPE, window=WINDOW, seed=seed, cotraining="off")
         self.rows, self.cols, y = labelled_pixels(labels)
         self.class_ids = np.unique(y)
@@ -63,23 +74,40 @@ class Run:
         self.first = self.train(np.zeros(0, dtype=np.int64))
 
     def train(self, added):
-        """The network trained with the labelled pixels ``added`` (indices) joining training, and its
-        figures on the test pixels less those."""
+        """The model, (network, its forest or None), trained with the labelled pixels ``added`` (indices)
+        joining training, and its figures on the test pixels less those."""
         split = replace(self.split, train=np.concatenate([self.split.train, added]),
                         test=np.setdiff1d(self.split.test, added))
         start = time.perf_counter()
-        model = train_network(self.cube, self.rows, self.cols, self.targets, split, len(self.class_ids),
-                              self.config).model
+        model = (train_network(self.cube, self.rows, self.cols, self.targets, split, len(self.class_ids),
+                               self.config).model, self.forest(split.train))
         seconds = time.perf_counter() - start
         predicted = np.argmax(self.probabilities(model, split.test), axis=-1)
         report = accuracy_report(self.targets[split.test], predicted, np.arange(len(self.class_ids)))
         return model, {"oa": report["overall_accuracy"], "aa": report["average_accuracy"], "kappa": report["kappa"],
                        "n_train": len(split.train), "n_test": len(split.test), "train_seconds": round(seconds, 1)}
 
+    def forest(self, train):
+        """The forest fused with the network (``--fused``), fitted on the training pixels ``train``, or None."""
+        if self.spectra is None:
+            return None
+        from sklearn.ensemble import RandomForestClassifier
+        sample = train[stratified_sample(self.targets[train], MAX_FIT, np.random.default_rng(self.config.seed))]
+        return RandomForestClassifier(n_estimators=FOREST_TREES, n_jobs=-1, random_state=self.config.seed).fit(
+            self.spectra[self.rows[sample], self.cols[sample]], self.targets[sample])
+
     def probabilities(self, model, pixels, rows=None, cols=None):
-        """The network's class probabilities at the labelled ``pixels`` (indices), or at (rows, cols)."""
+        """The model's class probabilities at the labelled ``pixels`` (indices), or at (rows, cols): the
+        network's, or their mean with its forest's."""
         rows, cols = (self.rows[pixels], self.cols[pixels]) if rows is None else (rows, cols)
-        return predict(model, PatchDataset(self.cube, rows, cols, None, WINDOW, SCORING_BATCH, self.config.padding))
+        network, forest = model
+        probabilities = predict(network, PatchDataset(self.cube, rows, cols, None, WINDOW, SCORING_BATCH,
+                                                      self.config.padding))
+        if forest is None:
+            return probabilities
+        trees = np.zeros_like(probabilities)
+        trees[:, forest.classes_] = forest.predict_proba(self.spectra[rows, cols])
+        return (probabilities + trees) / 2
 
     def candidates(self, model, pool):
         """The labelled pixels ``pool`` as candidates, their area uncertainty from the whole scene's
@@ -153,10 +181,12 @@ def main():
     parser.add_argument("--scenes", nargs="+", default=["indian_pines", "salinas_a"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--rules", nargs="+", default=list(RULES), choices=RULES)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                                                      "issue33", "suggest.jsonl"))
+    parser.add_argument("--fused", action="store_true", help="fuse every network with a forest, as the default model")
+    parser.add_argument("--out", help="default: results/issue33/suggest.jsonl, or suggest_fused.jsonl with --fused")
     parser.add_argument("--table", action="store_true", help="print the table of --out and stop")
     arguments = parser.parse_args()
+    arguments.out = arguments.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "issue33",
+                                                  "suggest_fused.jsonl" if arguments.fused else "suggest.jsonl")
     if arguments.table:
         print(table(arguments.out))
         return
@@ -167,7 +197,7 @@ def main():
             todo = [rule for rule in arguments.rules if rule not in done_rules(arguments.out).get((scene, seed), ())]
             if not todo:
                 continue
-            run = Run(scene, arguments.data, seed)
+            run = Run(scene, arguments.data, seed, arguments.fused)
             print(f"{scene} seed {seed}: start OA {100 * run.first[1]['oa']:.2f}%", flush=True)
             records = [] if (scene, seed) in done_rules(arguments.out) else [{"rule": "start", "round": 0,
                                                                                **run.first[1]}]
