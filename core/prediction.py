@@ -59,8 +59,9 @@ def forest_probabilities(classifier: "Fast3DCNNClassifier", block: Block, valid:
     if classifier.forest is None:
         return None
     top, _, left, _ = block.halo
-    rows, cols = block.shape
-    spectra = block.data[top:top + rows, left:left + cols][valid][:, classifier.reducer.band_indices]
+    rows, cols = np.nonzero(valid)
+    # One gather of the kept bands of the valid pixels: no copy of the bands left out.
+    spectra = block.data[(top + rows)[:, None], (left + cols)[:, None], classifier.reducer.band_indices]
     return classifier.forest.probabilities(spectra)
 
 

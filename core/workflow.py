@@ -156,16 +156,15 @@ def _baselines(spectra, pool_spectra, valid, pixels, split, names, seed, runner,
     return baselines, None if svm_classes is None else (*pool[:2], svm_classes), kept
 
 
-def _fused(model, cube, pixels, class_ids, names, config, kept, network_accuracy, timings):
-    """The figures of the mean of ``model``'s and the kept forest's class probabilities on the test
-    pixels the forest scored (``kept``: see ``_baselines``), and the record of the fusion, which keeps
-    the network's own figures (``network_accuracy``, on every test pixel)."""
+def _fused(network, split, labels, class_ids, names, kept, network_accuracy):
+    """The figures of the mean of the network's class probabilities on the split's test pixels
+    (``network``, in the order of ``split.test``) and the kept forest's on those it scored (``kept``: see
+    ``_baselines``), and the record of the fusion, which keeps the network's own figures
+    (``network_accuracy``, on every test pixel)."""
     forest, test, forest_probabilities = kept
-    rows, cols, labels = pixels
-    start = time.perf_counter()
-    network = _softmax(model, cube, rows[test], cols[test], config)
-    predicted = class_ids[np.argmax(network + forest_probabilities, axis=-1)]
-    timings["fusion_test_seconds"] = time.perf_counter() - start
+    order = np.full(len(labels), -1)
+    order[split.test] = np.arange(len(split.test))
+    predicted = class_ids[np.argmax(network[order[test]] + forest_probabilities, axis=-1)]
     record = {"method": FUSION_METHOD, "trees": forest.n_trees, "n_test": len(test),
               "network_accuracy": {key: network_accuracy[key] for key in SUMMARY}}
     return accuracy_report(labels[test], predicted, class_ids, names), record
@@ -218,18 +217,23 @@ def _cotrain(reporter, cube, pixels, split, class_ids, config, first, pool, svm_
 def _train_and_score(cube, pixels, class_ids, split, names, config, baselines, reporter, timings, checkpoints):
     """The network trained on the split's pixels (``pixels``: rows, cols, labels), then co-trained
     where ``baselines`` (None: no co-training), the running ``_baselines``, give a pool (rows, cols,
-    the SVM's class ids); with its figures on the test pixels and what co-training did (None: none).
-    Each training keeps its state in ``checkpoints`` (None: nowhere)."""
+    the SVM's class ids); with its figures on the test pixels, what co-training did (None: none) and its
+    class probabilities of the test pixels (in the order of ``split.test``). Each training keeps its state
+    in ``checkpoints`` (None: nowhere)."""
     rows, cols, labels = pixels
     targets = np.searchsorted(class_ids, labels)
     test_rows, test_cols = rows[split.test], cols[split.test]
 
+    scored = {}
+
     def score(model):
-        """``model``'s figures on the test pixels; the time its prediction took is the record's."""
+        """``model``'s figures on the test pixels; the time its prediction took is the record's, and its
+        class probabilities are kept (the last model scored is the one returned)."""
         start = time.perf_counter()
-        predicted = class_ids[np.argmax(_softmax(model, cube, test_rows, test_cols, config), axis=-1)]
+        scored["softmax"] = _softmax(model, cube, test_rows, test_cols, config)
         timings["test_seconds"] = time.perf_counter() - start
-        return accuracy_report(labels[split.test], predicted, class_ids, names)
+        return accuracy_report(labels[split.test], class_ids[np.argmax(scored["softmax"], axis=-1)], class_ids,
+                               names)
 
     result = train_network(cube, rows, cols, targets, split, len(class_ids), config,
                            _phase(reporter, "train", (0, 1 if baselines is None else ROUNDS + 1)), checkpoints)
@@ -245,7 +249,7 @@ def _train_and_score(cube, pixels, class_ids, split, names, config, baselines, r
                                                pool[:2], np.searchsorted(class_ids, pool[2]), score, timings,
                                                checkpoints)
     timings.update(train_seconds=result.seconds, train_patches_per_second=result.patches_per_second)
-    return result, accuracy, cotrained
+    return result, accuracy, cotrained, scored["softmax"]
 
 
 def _split_record(split):
@@ -302,16 +306,15 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
     try:
         running: Future = worker.submit(_baselines, spectra, pool_spectra, valid, (rows, cols, labels), split, names,
                                         config.seed, baseline_runner, timings, fusion and settings.baseline)
-        result, accuracy, cotrained = _train_and_score(cube, (rows, cols, labels), class_ids, split, names, config,
-                                                       running if cotraining else None, reporter, timings,
-                                                       checkpoints and checkpoints.bind(cube))
+        result, accuracy, cotrained, test_softmax = _train_and_score(
+            cube, (rows, cols, labels), class_ids, split, names, config, running if cotraining else None, reporter,
+            timings, checkpoints and checkpoints.bind(cube))
         baselines, _, kept_forest = running.result()
     finally:
         worker.shutdown(wait=False, cancel_futures=True)
     fused = None
     if kept_forest is not None:
-        accuracy, fused = _fused(result.model, cube, (rows, cols, labels), class_ids, names, config, kept_forest,
-                                 accuracy, timings)
+        accuracy, fused = _fused(test_softmax, split, labels, class_ids, names, kept_forest, accuracy)
         reporter.log(f"Fused with the random forest ({FUSION_METHOD}): test OA "
                      f"{100 * accuracy['overall_accuracy']:.2f}%, the network alone "
                      f"{100 * fused['network_accuracy']['overall_accuracy']:.2f}%")

@@ -25,7 +25,6 @@ SETTING_LABELS = {
     "baseline": "SVM baseline computed",
     "cotraining": "Co-training with the SVM baseline (auto: on the held-out splits)",
     "fusion": "Map fused with the random forest baseline (auto: on the held-out splits)",
-    "fusion_test_seconds": "Fusion: the network scoring the forest's test pixels (s)",
     "baseline_seconds": "SVM baseline (s)",
     "forest_seconds": "Random forest baseline (s)",
     "first_train_seconds": "Co-training: first training (s)",

@@ -40,6 +40,7 @@ from fast3dcnn_qgis.core.bands import kept_bands  # noqa: E402
 from fast3dcnn_qgis.core.baseline import FOREST_TREES, MAX_FIT, stratified_sample  # noqa: E402
 from fast3dcnn_qgis.core.batch_loop import SCORING_BATCH, predict  # noqa: E402
 from fast3dcnn_qgis.core.metrics import accuracy_report  # noqa: E402
+from fast3dcnn_qgis.core.forest import PixelForest  # noqa: E402
 from fast3dcnn_qgis.core.patches import PatchDataset  # noqa: E402
 from fast3dcnn_qgis.core.settings import DEFAULT_RECIPE, TrainingConfig  # noqa: E402
 from fast3dcnn_qgis.core.splits import labelled_pixels, make_split, validation_into_training  # noqa: E402
@@ -88,13 +89,15 @@ class Run:
                        "n_train": len(split.train), "n_test": len(split.test), "train_seconds": round(seconds, 1)}
 
     def forest(self, train):
-        """The forest fused with the network (``--fused``), fitted on the training pixels ``train``, or None."""
+        """The forest fused with the network (``--fused``, a core.forest.PixelForest in the model's class order),
+        fitted on the training pixels ``train``, or None."""
         if self.spectra is None:
             return None
         from sklearn.ensemble import RandomForestClassifier
         sample = train[stratified_sample(self.targets[train], MAX_FIT, np.random.default_rng(self.config.seed))]
-        return RandomForestClassifier(n_estimators=FOREST_TREES, n_jobs=-1, random_state=self.config.seed).fit(
+        forest = RandomForestClassifier(n_estimators=FOREST_TREES, n_jobs=-1, random_state=self.config.seed).fit(
             self.spectra[self.rows[sample], self.cols[sample]], self.targets[sample])
+        return PixelForest.from_fitted(forest, np.arange(len(self.class_ids)))
 
     def probabilities(self, model, pixels, rows=None, cols=None):
         """The model's class probabilities at the labelled ``pixels`` (indices), or at (rows, cols): the
@@ -105,9 +108,7 @@ class Run:
                                                       self.config.padding))
         if forest is None:
             return probabilities
-        trees = np.zeros_like(probabilities)
-        trees[:, forest.classes_] = forest.predict_proba(self.spectra[rows, cols])
-        return (probabilities + trees) / 2
+        return (probabilities + forest.probabilities(self.spectra[rows, cols])) / 2
 
     def candidates(self, model, pool):
         """The labelled pixels ``pool`` as candidates, their area uncertainty from the whole scene's

@@ -85,5 +85,5 @@ def test_cotraining_and_fusion_are_off_for_the_paper_recipe_random_splits_and_wi
     assert record.cotraining is None and "first_train_seconds" not in record.timings
     assert any(m.startswith("No co-training") for m in messages) == (recipe == "robust" and split == "disjoint")
     # Fusing the map with the forest follows the same rule, and says so where the baselines are off.
-    assert record.fusion is None and "fusion_test_seconds" not in record.timings
+    assert record.fusion is None
     assert any(m.startswith("No fusion") for m in messages) == (recipe == "robust" and split == "disjoint")
