@@ -1,9 +1,10 @@
 """The random forest a model file carries for fusion, as plain arrays that can run no code.
 
 Why a forest in the model: on new ground the patch network and a pixel classifier err on different
-pixels, and the mean of the network's and the forest's class probabilities beat each alone on held-out
-ground (bench_new_ground: Potsdam's test tiles 73.9% OA against 70.6 / 71.8, Indian Pines' disjoint
-split 56.9 against 56.1 / 52.4, Salinas-A level at 98.4). The map must be the one the figures
+pixels, and the geometric mean of the network's and the forest's class probabilities
+(``fused_probabilities``) beat each alone on held-out ground (bench_new_ground: Potsdam's test tiles
+74.0% OA against 70.6 / 71.8, Indian Pines' disjoint split 57.4 against 56.1 / 52.4, Salinas-A 98.5
+against 98.4 / 93.5). The map must be the one the figures
 describe, so ``fast3dcnn:classify`` needs the forest too, and a model file may come from anyone: it
 cannot hold a pickled scikit-learn object.
 
@@ -24,12 +25,32 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 #: What the model file and the report call the fusion, and a fused model.
-FUSION_METHOD = "mean of the network's and the random forest's class probabilities"
+FUSION_METHOD = "geometric mean of the network's and the random forest's class probabilities"
+#: Added to each model's class probabilities before the geometric mean, so that a class one model
+#: gives 0 (no tree voted for it) is held back, not ruled out. The fused maps' figures hardly depend
+#: on it: 1e-4 to 1e-2 moved the mean OA of bench_new_ground's cases by at most 0.17 points.
+FLOOR = 1e-3
 FUSED_MODEL_NAME = "3D CNN fused with the forest"
 #: The arrays of a forest in a model file (prefixed "forest_").
 ARRAYS = ("node_counts", "depths", "children", "features", "thresholds", "values")
 #: A leaf's children, as scikit-learn marks them.
 LEAF = -1
+
+
+def fused_probabilities(*probabilities: np.ndarray) -> np.ndarray:
+    """Class probabilities (pixels, classes), float32, of the fused model: the geometric mean of the
+    models' ``probabilities`` (each floored by FLOOR), normalised to sum to 1.
+
+    Why geometric: a class wins where every model finds it likely, and one model's confident guess
+    does not outvote the other's doubt as it does in the arithmetic mean (the network's softmax is far
+    more confident than the forest's votes). On the held-out ground of bench_new_ground (the same
+    default networks and forests) it beat the arithmetic mean in OA on every case: Indian Pines'
+    disjoint split 57.40 against 56.90% (seeds 0-5), its fields 54.68 against 54.46, Salinas-A 98.50
+    against 98.36, Potsdam's test tiles 74.04 against 73.89; in AA on three (Potsdam 52.97 against
+    53.42)."""
+    logs = sum(np.log(np.asarray(p, dtype=np.float32) + np.float32(FLOOR)) for p in probabilities)
+    mean = np.exp((logs - logs.max(axis=-1, keepdims=True)) / np.float32(len(probabilities)))
+    return (mean / mean.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 class ForestProblem(ValueError):

@@ -18,6 +18,7 @@ import numpy as np
 
 from .blocks import Block
 from .errors import InputError
+from .forest import fused_probabilities
 from .fully_conv import DEFAULT_BUDGET_BYTES, fully_convolutional, tiled_probabilities
 from .settings import check_window
 
@@ -104,10 +105,10 @@ def predict_blocks(classifier: "Fast3DCNNClassifier", blocks: Iterable[Block], b
                    prefetch: bool = True, dtype: str | None = None,
                    min_confidence: float = 0.0) -> Iterator[BlockPrediction]:
     """Yields a BlockPrediction for each raw block: the network's probabilities, or where the
-    classifier holds a forest their mean with the forest's (computed with the block's reduction, in the
-    prefetch thread when there is one). Pixels whose top probability is below
-    ``min_confidence`` are left unclassified (label 0) and counted, for maps that should say "not
-    sure" rather than guess.
+    classifier holds a forest their fusion with the forest's (core.forest.fused_probabilities; the
+    forest's are computed with the block's reduction, in the prefetch thread when there is one). Pixels
+    whose top probability is below ``min_confidence`` are left unclassified (label 0) and counted, for
+    maps that should say "not sure" rather than guess.
 
     ``method`` is "fully_convolutional" (tiles of at most ``budget_bytes`` of activations) or
     "patch" (batches of ``batch_size`` patches). ``prefetch`` reads and reduces the next block in a
@@ -143,7 +144,7 @@ def predict_blocks(classifier: "Fast3DCNNClassifier", blocks: Iterable[Block], b
     for block, (padded, valid, forest) in _prepared(blocks, prepare, prefetch):
         probabilities = probabilities_of(padded).astype(np.float32)
         if forest is not None:
-            probabilities[valid] = (probabilities[valid] + forest) / 2
+            probabilities[valid] = fused_probabilities(probabilities[valid], forest)
         confidence = np.where(valid, probabilities.max(axis=-1), 0).astype(np.float32)
         rejected = valid & (confidence < min_confidence)
         labels = np.where(valid & ~rejected, class_ids[probabilities.argmax(axis=-1)], 0)

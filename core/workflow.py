@@ -28,7 +28,7 @@ from .checkpoints import Checkpoints
 from .classifier import Fast3DCNNClassifier
 from .cotraining import RESEED, ROUNDS, applies, pool_mask, pseudo_labels, round_epochs
 from .errors import InputError
-from .forest import FUSED_MODEL_NAME, FUSION_METHOD
+from .forest import FUSED_MODEL_NAME, FUSION_METHOD, fused_probabilities
 from .metrics import accuracy_report
 from .patches import PatchDataset
 from .progress import SILENT, Reporter
@@ -157,14 +157,14 @@ def _baselines(spectra, pool_spectra, valid, pixels, split, names, seed, runner,
 
 
 def _fused(network, split, labels, class_ids, names, kept, network_accuracy):
-    """The figures of the mean of the network's class probabilities on the split's test pixels
-    (``network``, in the order of ``split.test``) and the kept forest's on those it scored (``kept``: see
-    ``_baselines``), and the record of the fusion, which keeps the network's own figures
-    (``network_accuracy``, on every test pixel)."""
+    """The figures of the fusion (core.forest.fused_probabilities) of the network's class probabilities
+    on the split's test pixels (``network``, in the order of ``split.test``) and the kept forest's on
+    those it scored (``kept``: see ``_baselines``), and the record of the fusion, which keeps the
+    network's own figures (``network_accuracy``, on every test pixel)."""
     forest, test, forest_probabilities = kept
     order = np.full(len(labels), -1)
     order[split.test] = np.arange(len(split.test))
-    predicted = class_ids[np.argmax(network[order[test]] + forest_probabilities, axis=-1)]
+    predicted = class_ids[np.argmax(fused_probabilities(network[order[test]], forest_probabilities), axis=-1)]
     record = {"method": FUSION_METHOD, "trees": forest.n_trees, "n_test": len(test),
               "network_accuracy": {key: network_accuracy[key] for key in SUMMARY}}
     return accuracy_report(labels[test], predicted, class_ids, names), record

@@ -33,7 +33,7 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         "Applies a model made by 'Train 3D CNN classifier' to a hyperspectral raster and writes a class map. "
         "Every pixel is classified from the window of pixels around it, after the same band selection and PCA "
         "that training used; where the model holds a random forest (trained on a held-out split), each class "
-        "is the one with the highest mean of the network's and the forest's probabilities, as in the model's "
+        "is the one with the highest geometric mean of the network's and the forest's probabilities, as in the model's "
         "report. The raster must come from the same sensor with the same bands as the training "
         "raster. Pixels that are nodata in any used band stay unclassified (0).\n"
         "The class map is a GeoTIFF with the raster's georeferencing, a colour table, the class names and a "

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_new_ground import CASES, map_probabilities, settings_for, tile_blocks, trained, workflow_pixels  # noqa: E402
 from fast3dcnn_qgis.core.bands import kept_bands  # noqa: E402
 from fast3dcnn_qgis.core.blocks import array_blocks  # noqa: E402
-from fast3dcnn_qgis.core.forest import ARRAYS, PixelForest  # noqa: E402
+from fast3dcnn_qgis.core.forest import ARRAYS, PixelForest, fused_probabilities  # noqa: E402
 
 
 def first_trees(forest, k):
@@ -67,7 +67,7 @@ def main():
             scores["alone"].append(np.mean(class_ids[network.argmax(axis=-1)] == reference))
             for k in arguments.trees:
                 forest = first_trees(classifier.forest, k).probabilities(spectra)
-                scores[k].append(np.mean(class_ids[(network + forest).argmax(axis=-1)] == reference))
+                scores[k].append(np.mean(class_ids[fused_probabilities(network, forest).argmax(axis=-1)] == reference))
             recorded = classifier.record.accuracy["overall_accuracy"]
             print(f"{name} seed {seed}: " + "  ".join(f"{k}: {100 * v[-1]:.2f}" for k, v in scores.items())
                   + f"  (the record's fused OA, on the workflow's own test pixels: {100 * recorded:.2f})", flush=True)

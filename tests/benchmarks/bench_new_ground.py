@@ -15,9 +15,9 @@ and the SVM with the workflow's C and gamma, once as it is and once calibrated f
 test figures differ from the workflow's. ``default`` is the model the plugin makes: on the held-out
 splits the network fused with the forest it keeps (core.forest), on the paper split the network alone.
 ``cnn`` is the network alone (its map made without the model's forest). The fusion is the argmax of the
-mean of the network's softmax (from its map, core.prediction.predict_blocks) and the refitted forest's
-class probabilities, which is what the default model does where it fuses; "fusion+SVM" adds the
-calibrated SVM's probabilities to the mean.
+geometric mean (core.forest.fused_probabilities) of the network's softmax (from its map,
+core.prediction.predict_blocks) and the refitted forest's class probabilities, which is what the default
+model does where it fuses; "fusion+SVM" adds the calibrated SVM's probabilities to the geometric mean.
 
 Cases (``--cases``):
 
@@ -66,6 +66,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from fast3dcnn_qgis.core.bands import format_band_ranges, kept_bands, valid_mask  # noqa: E402
 from fast3dcnn_qgis.core.baseline import FOREST_TREES, BaselinePixels, PixelSpectra  # noqa: E402
 from fast3dcnn_qgis.core.blocks import array_blocks  # noqa: E402
+from fast3dcnn_qgis.core.forest import fused_probabilities  # noqa: E402
 from fast3dcnn_qgis.core.metrics import accuracy_report  # noqa: E402
 from fast3dcnn_qgis.core.mosaic import Mosaic  # noqa: E402
 from fast3dcnn_qgis.core.prediction import predict_blocks  # noqa: E402
@@ -259,8 +260,8 @@ def scored(reference, network, spectra, models, class_ids):
     fusions on the pixels whose labels are ``reference``."""
     forest, svm = (in_class_order(models[name].predict_proba(spectra), models[name].classes_, class_ids)
                    for name in ("forest", "svm_probabilities"))
-    probabilities = {"cnn": network, "forest": forest, "fusion": (network + forest) / 2,
-                     "fusion_svm": (network + forest + svm) / 3}
+    probabilities = {"cnn": network, "forest": forest, "fusion": fused_probabilities(network, forest),
+                     "fusion_svm": fused_probabilities(network, forest, svm)}
     labels = {method: class_ids[np.argmax(p, axis=-1)] for method, p in probabilities.items()}
     labels["svm"] = models["svm"].predict(spectra)
     figures = {}

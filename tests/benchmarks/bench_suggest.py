@@ -40,7 +40,7 @@ from fast3dcnn_qgis.core.bands import kept_bands  # noqa: E402
 from fast3dcnn_qgis.core.baseline import FOREST_TREES, MAX_FIT, stratified_sample  # noqa: E402
 from fast3dcnn_qgis.core.batch_loop import SCORING_BATCH, predict  # noqa: E402
 from fast3dcnn_qgis.core.metrics import accuracy_report  # noqa: E402
-from fast3dcnn_qgis.core.forest import PixelForest  # noqa: E402
+from fast3dcnn_qgis.core.forest import PixelForest, fused_probabilities  # noqa: E402
 from fast3dcnn_qgis.core.patches import PatchDataset  # noqa: E402
 from fast3dcnn_qgis.core.settings import DEFAULT_RECIPE, TrainingConfig  # noqa: E402
 from fast3dcnn_qgis.core.splits import labelled_pixels, make_split, validation_into_training  # noqa: E402
@@ -108,7 +108,7 @@ class Run:
                                                       self.config.padding))
         if forest is None:
             return probabilities
-        return (probabilities + forest.probabilities(self.spectra[rows, cols])) / 2
+        return fused_probabilities(probabilities, forest.probabilities(self.spectra[rows, cols]))
 
     def candidates(self, model, pool):
         """The labelled pixels ``pool`` as candidates, their area uncertainty from the whole scene's

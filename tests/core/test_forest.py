@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fast3dcnn_qgis.core.forest import ForestProblem, PixelForest
+from fast3dcnn_qgis.core.forest import ForestProblem, PixelForest, fused_probabilities
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +37,18 @@ def test_spectra_without_the_bands_the_trees_split_on_are_refused(fitted):
         PixelForest.from_arrays(kept.to_arrays(), n_features=10, n_classes=6)
     with pytest.raises(ForestProblem, match="must hold .* nodes of 5 classes"):
         PixelForest.from_arrays(kept.to_arrays(), n_features=224, n_classes=5)
+
+
+def test_the_fusion_favours_the_class_both_models_find_likely(fitted):
+    # The network is sure of class 0, which the forest doubts; both find class 1 likely. The arithmetic
+    # mean would take class 0 (0.45 against 0.35); the geometric mean takes class 1.
+    network, forest = np.array([[0.8, 0.2, 0.0]]), np.array([[0.1, 0.5, 0.4]])
+    both = fused_probabilities(network, forest)
+    assert both.dtype == np.float32 and both.argmax() == 1 and np.isclose(both.sum(), 1)
+    assert np.allclose(both, fused_probabilities(forest, network))
+    # On real spectra: probabilities that sum to 1, and a class no tree voted for stays possible.
+    trees = PixelForest.from_fitted(fitted[0], [1, 7, 10, 11, 12, 13, 14]).probabilities(fitted[1][:500])
+    uniform = np.full_like(trees, 1 / 7)
+    mixed = fused_probabilities(uniform, trees)
+    assert np.allclose(mixed.sum(axis=1), 1, atol=1e-5) and (mixed[:, 1] > 0).all()
+    assert np.array_equal(mixed.argmax(axis=1), trees.argmax(axis=1))

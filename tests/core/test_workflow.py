@@ -5,6 +5,7 @@ import pytest
 from fast3dcnn_qgis.core.blocks import array_blocks
 from fast3dcnn_qgis.core.classes import ClassTable
 from fast3dcnn_qgis.core.cotraining import ROUNDS
+from fast3dcnn_qgis.core.forest import FLOOR
 from fast3dcnn_qgis.core.prediction import predict_blocks
 from fast3dcnn_qgis.core.errors import Cancelled
 from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
@@ -52,7 +53,7 @@ def test_block_prediction_does_not_depend_on_block_size(salinas_classifier, sali
 
 
 @pytest.mark.slow
-def test_the_map_is_the_mean_of_the_networks_and_the_forests_probabilities(salinas_classifier, salinas):
+def test_the_map_is_the_geometric_mean_of_the_networks_and_the_forests_probabilities(salinas_classifier, salinas):
     from dataclasses import replace
     cube = salinas[0]
     fusion = salinas_classifier.record.fusion
@@ -65,7 +66,9 @@ def test_the_map_is_the_mean_of_the_networks_and_the_forests_probabilities(salin
     alone = next(predict_blocks(replace(salinas_classifier, forest=None), [block]))
     forest = salinas_classifier.forest.probabilities(
         cube.reshape(-1, 224)[:, salinas_classifier.reducer.band_indices]).reshape(83, 86, -1)
-    assert np.allclose(fused.probabilities, (alone.probabilities + forest) / 2, atol=1e-5)
+    # The geometric mean of the two, normalised: a class both find likely wins.
+    geometric = np.sqrt((alone.probabilities + FLOOR) * (forest + FLOOR))
+    assert np.allclose(fused.probabilities, geometric / geometric.sum(axis=-1, keepdims=True), atol=1e-5)
     assert not np.allclose(fused.probabilities, alone.probabilities, atol=0.01)
     assert np.array_equal(fused.labels, salinas_classifier.class_ids[fused.probabilities.argmax(axis=-1)])
 
