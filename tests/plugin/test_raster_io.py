@@ -9,7 +9,8 @@ from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
 import helpers
 from fast3dcnn_qgis.core.classes import ClassTable
 from fast3dcnn_qgis.gdal_io.writing import ClassMapWriter, confidence_writer
-from fast3dcnn_qgis.gdal_io.reading import count_blocks, empty_bands, open_raster, raster_info, read_blocks
+from fast3dcnn_qgis.gdal_io.reading import (HALO_CACHE_BYTES, count_blocks, empty_bands, open_raster, raster_info,
+                                            read_blocks)
 
 
 def test_blocks_with_halo_tile_the_scene_exactly(salinas):
@@ -28,6 +29,34 @@ def test_blocks_with_halo_tile_the_scene_exactly(salinas):
         assert top == min(halo, block.row) and left == min(halo, block.col)
         covered[block.row:block.row + rows, block.col:block.col + cols] += 1
     assert (covered == 1).all()
+
+
+def test_blocks_with_halo_share_a_bounded_gdal_cache_and_leave_its_bound_as_it_was(salinas):
+    dataset = open_raster(salinas[0])
+    own = gdal.GetCacheMax()
+    try:
+        gdal.SetCacheMax(2 * HALO_CACHE_BYTES)
+        used = gdal.GetCacheUsed()
+        first, second = read_blocks(dataset, 4, max_pixels=30 * 30), read_blocks(dataset, 4, max_pixels=30 * 30)
+        next(first)
+        assert gdal.GetCacheMax() == HALO_CACHE_BYTES and gdal.GetCacheUsed() > used
+        next(second)  # two readers at once (two classifications): the bound is put back after the last
+        first.close()
+        assert gdal.GetCacheMax() == HALO_CACHE_BYTES
+        assert len(list(second)) == count_blocks(raster_info(dataset), 4, max_pixels=30 * 30) - 1
+        assert gdal.GetCacheMax() == 2 * HALO_CACHE_BYTES and gdal.GetCacheUsed() <= used
+        # A smaller bound, set by the analyst, stays.
+        gdal.SetCacheMax(HALO_CACHE_BYTES // 4)
+        reader = read_blocks(dataset, 4, max_pixels=30 * 30)
+        next(reader)
+        assert gdal.GetCacheMax() == HALO_CACHE_BYTES // 4
+        reader.close()
+        # Blocks without a halo are read once each and leave nothing in the cache.
+        blocks = read_blocks(dataset, max_bytes=224 * 2 * 86 * 10)
+        next(blocks)
+        assert gdal.GetCacheMax() == HALO_CACHE_BYTES // 4 and gdal.GetCacheUsed() <= used
+    finally:
+        gdal.SetCacheMax(own)
 
 
 def test_blocks_respect_the_memory_budget(salinas):
