@@ -149,14 +149,14 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
 
         from ..core.prediction import predict_blocks
         from ..core.suggestions import SuggestionPool, choose, reason
-        from ..gdal_io.class_maps import PREDICTION_BATCH
+        from ..gdal_io.class_maps import PREDICTION_BATCH, READ_CACHE_BYTES
         from ..gdal_io.reading import PREDICTION_BLOCK_PIXELS, count_blocks, read_blocks
 
         halo = classifier.window // 2
         total = count_blocks(info, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
         pool = SuggestionPool(len(classifier.class_ids), CANDIDATES_PER_POINT * n_points, classifier.window)
         near = None if labelled is None else binary_dilation(labelled, structure=[[1, 1, 1]] * 3)
-        blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
+        blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS, cache_bytes=READ_CACHE_BYTES[dtype])
         for done, prediction in enumerate(predict_blocks(classifier, blocks, PREDICTION_BATCH, dtype=dtype), start=1):
             progress.check_cancel()
             rows, cols = prediction.labels.shape

@@ -13,12 +13,13 @@ from fast3dcnn_qgis.gdal_io.reading import (HALO_CACHE_BYTES, count_blocks, empt
                                             read_blocks)
 
 
-def test_blocks_with_halo_tile_the_scene_exactly(salinas):
+@pytest.mark.parametrize("cache_bytes", [0, HALO_CACHE_BYTES])
+def test_blocks_with_halo_tile_the_scene_exactly(salinas, cache_bytes):
     dataset = open_raster(salinas[0])
     cube = np.moveaxis(dataset.ReadAsArray(), 0, -1)
     info = raster_info(dataset)
     halo = 4
-    blocks = list(read_blocks(dataset, halo, max_pixels=30 * 30))
+    blocks = list(read_blocks(dataset, halo, max_pixels=30 * 30, cache_bytes=cache_bytes))
     assert len(blocks) == count_blocks(info, halo, max_pixels=30 * 30) > 1
     covered = np.zeros(cube.shape[:2], dtype=int)
     for block in blocks:
@@ -37,7 +38,7 @@ def test_blocks_with_halo_share_a_bounded_gdal_cache_and_leave_its_bound_as_it_w
     try:
         gdal.SetCacheMax(2 * HALO_CACHE_BYTES)
         used = gdal.GetCacheUsed()
-        first, second = read_blocks(dataset, 4, max_pixels=30 * 30), read_blocks(dataset, 4, max_pixels=30 * 30)
+        first, second = (read_blocks(dataset, 4, max_pixels=30 * 30, cache_bytes=HALO_CACHE_BYTES) for _ in range(2))
         next(first)
         assert gdal.GetCacheMax() == HALO_CACHE_BYTES and gdal.GetCacheUsed() > used
         next(second)  # two readers at once (two classifications): the bound is put back after the last
@@ -47,14 +48,15 @@ def test_blocks_with_halo_share_a_bounded_gdal_cache_and_leave_its_bound_as_it_w
         assert gdal.GetCacheMax() == 2 * HALO_CACHE_BYTES and gdal.GetCacheUsed() <= used
         # A smaller bound, set by the analyst, stays.
         gdal.SetCacheMax(HALO_CACHE_BYTES // 4)
-        reader = read_blocks(dataset, 4, max_pixels=30 * 30)
+        reader = read_blocks(dataset, 4, max_pixels=30 * 30, cache_bytes=HALO_CACHE_BYTES)
         next(reader)
         assert gdal.GetCacheMax() == HALO_CACHE_BYTES // 4
         reader.close()
-        # Blocks without a halo are read once each and leave nothing in the cache.
-        blocks = read_blocks(dataset, max_bytes=224 * 2 * 86 * 10)
-        next(blocks)
-        assert gdal.GetCacheMax() == HALO_CACHE_BYTES // 4 and gdal.GetCacheUsed() <= used
+        # Blocks without a halo, or without a cache asked for, leave nothing in the cache.
+        for blocks in (read_blocks(dataset, max_bytes=224 * 2 * 86 * 10, cache_bytes=HALO_CACHE_BYTES),
+                       read_blocks(dataset, 4, max_pixels=30 * 30)):
+            next(blocks)
+            assert gdal.GetCacheMax() == HALO_CACHE_BYTES // 4 and gdal.GetCacheUsed() <= used
     finally:
         gdal.SetCacheMax(own)
 
