@@ -4,9 +4,8 @@ Why a forest in the model: on new ground the patch network and a pixel classifie
 pixels, and the geometric mean of the network's and the forest's class probabilities
 (``fused_probabilities``) beat each alone on held-out ground (bench_new_ground: Potsdam's test tiles
 74.0% OA against 70.6 / 71.8, Indian Pines' disjoint split 57.4 against 56.1 / 52.4, Salinas-A 98.5
-against 98.4 / 93.5). The map must be the one the figures
-describe, so ``fast3dcnn:classify`` needs the forest too, and a model file may come from anyone: it
-cannot hold a pickled scikit-learn object.
+against 98.4 / 93.5). The map must be the one the figures describe, so ``fast3dcnn:classify`` needs the
+forest too, and a model file may come from anyone: it cannot hold a pickled scikit-learn object.
 
 So the trees travel as node arrays (children, split band, threshold, class shares per node), checked
 on loading so that every walk from a root ends at a leaf inside its tree, and are rebuilt as
