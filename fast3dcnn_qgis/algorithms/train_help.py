@@ -141,8 +141,8 @@ TRAINING = {
         "err on different pixels: the fusion beat each alone there (Potsdam's test tiles 74.0% OA against "
         "70.6% for the network and 71.8% for the forest). Classifying then also runs the forest's 100 trees on "
         "every pixel's spectrum: on 2 cores a map took 1.25 times as long in float32 and 1.7 times in "
-        "bfloat16. auto: on with the held-out splits (auto, "
-        "disjoint, grouped). off: the network alone. It needs the baselines." + _recipes_use("fusion", number=False))),
+        "bfloat16. auto: on with the held-out splits (auto, disjoint, grouped). off: the network alone. It "
+        "needs the baselines." + _recipes_use("fusion", number=False))),
     "BASELINE": ParameterText("Compare with an SVM and a random forest", (
         "Also train a support vector machine (RBF kernel, on the standardised spectra, tuned on the validation "
         f"pixels) and a random forest ({FOREST_TREES} trees) on the same training pixels, and score them on the "

@@ -16,9 +16,9 @@ rounds the suggested labels gain at least 1.5 times the OA random labels gain, o
 With ``--fused`` every network is fused with a random forest as the default model is on a held-out split
 (core.forest): the forest of the workflow's baseline (FOREST_TREES trees, the run's seed) is fitted on the
 raw spectra of the training pixels (a stratified sample of at most MAX_FIT, as core.baseline draws it) each
-time the network is trained, and both the rules and the scores see the mean of the two's class
-probabilities, as fast3dcnn:suggest and the report do for such a model: where the network and the forest
-disagree the margin is small, so this is the rules read through that disagreement.
+time the network is trained, and both the rules and the scores see the two's fused class probabilities
+(core.forest.fused_probabilities), as fast3dcnn:suggest and the report do for such a model: where the
+network and the forest disagree the margin is small, so this is the rules read through that disagreement.
 
 Runs go to --out (JSON lines), one per (scene, seed, rule, round), and a (scene, seed, rule) already
 complete there is skipped. --table prints, from --out alone, the curves (mean OA per round) and the
@@ -101,7 +101,7 @@ class Run:
 
     def probabilities(self, model, pixels, rows=None, cols=None):
         """The model's class probabilities at the labelled ``pixels`` (indices), or at (rows, cols): the
-        network's, or their mean with its forest's."""
+        network's, or their fusion with its forest's."""
         rows, cols = (self.rows[pixels], self.cols[pixels]) if rows is None else (rows, cols)
         network, forest = model
         probabilities = predict(network, PatchDataset(self.cube, rows, cols, None, WINDOW, SCORING_BATCH,
