@@ -66,8 +66,8 @@ def kept_bands(band_count: int, exclude_text: str | None = "") -> np.ndarray:
 
 
 def valid_mask(block: np.ndarray, nodata: float | None = None) -> np.ndarray:
-    """True where every band of ``block`` (rows, cols, bands) is finite and differs from ``nodata``."""
-    valid = np.ones(block.shape[:2], dtype=bool)
+    """True where every band of ``block`` (..., bands) is finite and differs from ``nodata``."""
+    valid = np.ones(block.shape[:-1], dtype=bool)
     if np.issubdtype(block.dtype, np.floating):
         valid &= np.isfinite(block).all(axis=-1)
     if nodata is not None and _representable(nodata, block.dtype):

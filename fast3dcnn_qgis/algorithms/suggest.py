@@ -147,24 +147,17 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
         nor next to one. ``dtype``: the arithmetic of the network's prediction (core.precision)."""
         from scipy.ndimage import binary_dilation
 
-        from ..core.prediction import predict_blocks
         from ..core.suggestions import SuggestionPool, choose, reason
-        from ..gdal_io.class_maps import PREDICTION_BATCH, READ_CACHE_BYTES
-        from ..gdal_io.reading import PREDICTION_BLOCK_PIXELS, count_blocks, read_blocks
+        from ..gdal_io.class_maps import scene_predictions
 
-        halo = classifier.window // 2
-        total = count_blocks(info, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
         pool = SuggestionPool(len(classifier.class_ids), CANDIDATES_PER_POINT * n_points, classifier.window)
         near = None if labelled is None else binary_dilation(labelled, structure=[[1, 1, 1]] * 3)
-        blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS, cache_bytes=READ_CACHE_BYTES[dtype])
-        for done, prediction in enumerate(predict_blocks(classifier, blocks, PREDICTION_BATCH, dtype=dtype), start=1):
-            progress.check_cancel()
+        for prediction in scene_predictions(classifier, dataset, info, dtype, progress):
             rows, cols = prediction.labels.shape
             top, left = prediction.block.row, prediction.block.col
             valid = prediction.labels != 0
             usable = valid if near is None else valid & ~near[top:top + rows, left:left + cols]
             pool.add(top, left, prediction.probabilities, valid, usable)
-            progress.progress(done / total)
         candidates = pool.candidates()
         chosen = choose(candidates, n_points, spacing, rule, labelled=None if labelled is None else np.nonzero(labelled))
         names = [classifier.classes.name(int(class_id)) for class_id in classifier.class_ids]

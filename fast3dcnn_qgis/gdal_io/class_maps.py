@@ -1,5 +1,5 @@
-"""Writing a classifier's class map of a whole raster, with its confidence and class probabilities,
-block by block."""
+"""A classifier's predictions over a whole raster, block by block: the class map written with its
+confidence and class probabilities, and the predictions other whole-scene work (suggest) reads."""
 import contextlib
 
 from .reading import HALO_CACHE_BYTES, PREDICTION_BLOCK_PIXELS, count_blocks, read_blocks
@@ -32,29 +32,37 @@ def classify_scene(classifier, dataset, info, output_path, progress, confidence_
     nothing behind.
     """
     from ..core.precision import training_dtype
-    from ..core.prediction import predict_blocks
 
     dtype = training_dtype(precision)
     progress.log(ARITHMETIC[dtype])
-    halo = classifier.window // 2
-    total = count_blocks(info, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
     with contextlib.ExitStack() as stack:
         writers = map_writers(output_path, info, classifier.classes, confidence_path, probabilities_path)
         for writer in writers.values():
             stack.enter_context(writer)
-        blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS, cache_bytes=READ_CACHE_BYTES[dtype])
         rejected = 0
-        for done, prediction in enumerate(
-                predict_blocks(classifier, blocks, PREDICTION_BATCH, min_confidence=min_confidence, dtype=dtype),
-                start=1):
-            progress.check_cancel()
+        for prediction in scene_predictions(classifier, dataset, info, dtype, progress, min_confidence):
             for name, writer in writers.items():
                 writer.write(prediction.block.row, prediction.block.col, getattr(prediction, name))
             rejected += prediction.n_rejected
-            progress.progress(done / total)
         progress.check_cancel()
         for writer in writers.values():
             writer.commit()
     if min_confidence > 0:
         progress.log(rejection_note(rejected, min_confidence))
     return rejected
+
+
+def scene_predictions(classifier, dataset, info, dtype, progress, min_confidence=0.0):
+    """The classifier's BlockPrediction (core.prediction) of each block of ``dataset`` in arithmetic
+    ``dtype``, Cancel checked before each is handed over and progress moved once the caller is done
+    with it: the blocks, their halo and GDAL's cache are the same for every whole-scene prediction."""
+    from ..core.prediction import predict_blocks
+
+    halo = classifier.window // 2
+    total = count_blocks(info, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
+    blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS, cache_bytes=READ_CACHE_BYTES[dtype])
+    predictions = predict_blocks(classifier, blocks, PREDICTION_BATCH, min_confidence=min_confidence, dtype=dtype)
+    for done, prediction in enumerate(predictions, start=1):
+        progress.check_cancel()
+        yield prediction
+        progress.progress(done / total)

@@ -201,8 +201,11 @@ def read_block(dataset, row, col, rows, cols, halo, keep_cache=False):
     return Block(row, col, np.moveaxis(data, 0, -1), tuple(halo))
 
 
-_cache_bound = threading.Lock()
-_cache_users = [0, 0]  # readers inside gdal_cache_at_most, and GDAL's cache bound before the first
+class _CacheReaders:
+    """The readers inside gdal_cache_at_most, and GDAL's cache bound from before the first."""
+    lock = threading.Lock()
+    count = 0
+    saved_bound = 0
 
 
 @contextmanager
@@ -211,18 +214,18 @@ def gdal_cache_at_most(max_bytes):
     the block runs. The cache is one for the whole process, QGIS's rendering included, so the bound
     it had is put back when the last reader inside this leaves (readers may overlap: several
     classifications at once)."""
-    with _cache_bound:
-        if not _cache_users[0]:
-            _cache_users[1] = gdal.GetCacheMax()
-            gdal.SetCacheMax(min(_cache_users[1], max_bytes))
-        _cache_users[0] += 1
+    with _CacheReaders.lock:
+        if not _CacheReaders.count:
+            _CacheReaders.saved_bound = gdal.GetCacheMax()
+            gdal.SetCacheMax(min(_CacheReaders.saved_bound, max_bytes))
+        _CacheReaders.count += 1
     try:
         yield
     finally:
-        with _cache_bound:
-            _cache_users[0] -= 1
-            if not _cache_users[0]:
-                gdal.SetCacheMax(_cache_users[1])
+        with _CacheReaders.lock:
+            _CacheReaders.count -= 1
+            if not _CacheReaders.count:
+                gdal.SetCacheMax(_CacheReaders.saved_bound)
 
 
 def empty_bands(dataset, sample_side=512):
