@@ -98,7 +98,7 @@ def seed_plugin(qgis_process, commit, size, bands, folder):
     shutil.rmtree(os.path.join(plugins, "fast3dcnn_qgis"))
     packaged = subprocess.run([sys.executable, os.path.join(tree, "scripts", "package.py"), "--output", folder],
                               check=True, capture_output=True, text=True, cwd=tree).stdout
-    with zipfile.ZipFile(packaged.split(":")[0].strip()) as package:
+    with zipfile.ZipFile(os.path.join(tree, packaged.split(":")[0].strip())) as package:  # relative to its cwd
         package.extractall(plugins)
     model = os.path.join(folder, "seed.f3dcnn")
     code = SEED_MODEL.format(path=[tree, os.path.dirname(os.path.abspath(__file__))], bands=bands, size=size,
