@@ -3,8 +3,8 @@
 Why a forest in the model: on new ground the patch network and a pixel classifier err on different
 pixels, and the geometric mean of the network's and the forest's class probabilities
 (``fused_probabilities``) beat each alone on held-out ground (bench_new_ground: Potsdam's test tiles
-74.0% OA against 70.6 / 71.8, Indian Pines' disjoint split 57.4 against 56.1 / 52.4, Salinas-A 98.5
-against 98.4 / 93.5). The map must be the one the figures describe, so ``fast3dcnn:classify`` needs the
+73.0% OA against 68.6 / 71.8, Indian Pines' disjoint split 57.9 against 56.7 / 52.4, Salinas-A 98.4
+against 98.3 / 93.5). The map must be the one the figures describe, so ``fast3dcnn:classify`` needs the
 forest too, and a model file may come from anyone: it cannot hold a pickled scikit-learn object.
 
 So the trees travel as node arrays (children, split band, threshold, class shares per node), checked

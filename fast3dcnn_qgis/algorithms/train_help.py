@@ -138,8 +138,8 @@ TRAINING = {
         "on: the model file keeps the random forest baseline, and each pixel's class (in the report's figures "
         "and in every map Classify makes with the model) is the one with the highest geometric mean of the "
         "network's and the forest's class probabilities: a class both find likely. On held-out ground the two "
-        "err on different pixels: the fusion beat each alone there (Potsdam's test tiles 74.0% OA against "
-        "70.6% for the network and 71.8% for the forest). Classifying then also runs the forest's 100 trees on "
+        "err on different pixels: the fusion beat each alone there (Potsdam's test tiles 73.0% OA against "
+        "68.6% for the network and 71.8% for the forest). Classifying then also runs the forest's 100 trees on "
         "every pixel's spectrum: on 2 cores a map took 1.25 times as long in float32 and 1.7 times in "
         "bfloat16. auto: on with the held-out splits (auto, disjoint, grouped). off: the network alone. It "
         "needs the baselines." + _recipes_use("fusion", number=False))),

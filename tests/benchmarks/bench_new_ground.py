@@ -17,7 +17,8 @@ splits the network fused with the forest it keeps (core.forest), on the paper sp
 ``cnn`` is the network alone (its map made without the model's forest). The fusion is the argmax of the
 geometric mean (core.forest.fused_probabilities) of the network's softmax (from its map,
 core.prediction.predict_blocks) and the refitted forest's class probabilities, which is what the default
-model does where it fuses; "fusion+SVM" adds the calibrated SVM's probabilities to the geometric mean.
+model does where it fuses; "fusion+SVM" adds the calibrated SVM's probabilities to the geometric mean, and
+"CNN+SVM" fuses the network's with the calibrated SVM's alone.
 
 Cases (``--cases``):
 
@@ -83,7 +84,7 @@ WINDOW = 11
 POTSDAM = "enmapbox_potsdam_specdeepmap"
 #: The methods scored, as the JSON keys and the table name them.
 METHODS = {"default": "default", "cnn": "CNN", "svm": "SVM", "forest": "forest", "fusion": "fusion",
-           "fusion_svm": "fusion+SVM"}
+           "fusion_svm": "fusion+SVM", "cnn_svm": "CNN+SVM"}
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,7 @@ def scored(reference, network, spectra, models, class_ids):
     forest, svm = (in_class_order(models[name].predict_proba(spectra), models[name].classes_, class_ids)
                    for name in ("forest", "svm_probabilities"))
     probabilities = {"cnn": network, "forest": forest, "fusion": fused_probabilities(network, forest),
-                     "fusion_svm": fused_probabilities(network, forest, svm)}
+                     "fusion_svm": fused_probabilities(network, forest, svm), "cnn_svm": fused_probabilities(network, svm)}
     labels = {method: class_ids[np.argmax(p, axis=-1)] for method, p in probabilities.items()}
     labels["svm"] = models["svm"].predict(spectra)
     figures = {}
