@@ -74,12 +74,19 @@ def test_training_stops_early_and_keeps_the_best_epoch_in_float32_when_asked(sce
     results = processing.run("fast3dcnn:train", {**train_parameters(scene, tmp_path, EPOCHS=40), "PATIENCE": 2,
                                                  "PRECISION": 1, "BASELINE": False, "SPLIT": 0})  # float32, paper
     figures = json.loads(open(results["OUTPUT_JSON"]).read())
-    epochs_run = len(figures["history"]["loss"])
-    # Salinas-A's validation pixels are all right within a few epochs: no later epoch can do better.
-    assert epochs_run < 40 and epochs_run == figures["best_epoch"] + 1
-    assert figures["history"]["val_accuracy"][-1] == 1.0
-    assert figures["stop_reason"] == (f"stopped after epoch {epochs_run} of at most 40: every validation pixel "
-                                      f"was classified correctly")
+    epochs_run, best = len(figures["history"]["loss"]), figures["best_epoch"]
+    scores = figures["history"]["val_accuracy"]
+    # Salinas-A's validation pixels are (nearly) all right within a few epochs, so training stops long
+    # before 40, and the weights kept are those of the best epoch.
+    assert epochs_run < 40 and scores[best] == max(score for score in scores if score is not None)
+    stopped = f"stopped after epoch {epochs_run} of at most 40: "
+    if scores[-1] == 1.0:  # every validation pixel right: no later epoch can do better
+        assert best == epochs_run - 1
+        assert figures["stop_reason"] == stopped + "every validation pixel was classified correctly"
+    else:  # no better epoch for PATIENCE epochs (which one ends first depends on the arithmetic)
+        assert epochs_run - 1 - best >= 2 and scores[best] > 0.9
+        assert figures["stop_reason"].startswith(stopped + f"the validation accuracy had not improved for 2 "
+                                                 f"epochs since epoch {best + 1} ")
     assert figures["model"]["training_dtype"] == "float32" and figures["settings"]["patience"] == 2
 
 
