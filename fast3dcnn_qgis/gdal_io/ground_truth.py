@@ -60,10 +60,11 @@ class GroundTruth:
 
 
 def read_ground_truth(layer, info, class_field=None, transform_context=None, warn=None,
-                      parameter="GROUND_TRUTH", field_parameter="CLASS_FIELD"):
+                      parameter="GROUND_TRUTH", field_parameter="CLASS_FIELD", required=True):
     """The GroundTruth of a QGIS raster or vector ``layer`` on the grid of ``info`` (a RasterInfo).
 
-    ``warn(text)`` receives the warnings (alignment, skipped features).
+    ``warn(text)`` receives the warnings (alignment, skipped features). Unless ``required``, a vector
+    layer none of whose features reaches the raster gives a ground truth without labels.
     """
     from qgis.core import QgsRasterLayer, QgsVectorLayer
 
@@ -77,7 +78,7 @@ def read_ground_truth(layer, info, class_field=None, transform_context=None, war
         return raster_ground_truth(layer.source(), info, warn, parameter)
     if isinstance(layer, QgsVectorLayer):
         return vector_ground_truth(layer, info, class_field, transform_context, warn, parameter,
-                                   field_parameter)
+                                   field_parameter, required)
     raise GroundTruthError(f"{parameter}: '{layer.name()}' is neither a raster nor a vector layer")
 
 
@@ -169,7 +170,7 @@ def class_field_problem(layer, class_field, parameter="GROUND_TRUTH"):
 
 
 def vector_ground_truth(layer, info, class_field, transform_context=None, warn=None,
-                        parameter="GROUND_TRUTH", field_parameter="CLASS_FIELD"):
+                        parameter="GROUND_TRUTH", field_parameter="CLASS_FIELD", required=True):
     warn = warn or (lambda text: None)
     problem = class_field_problem(layer, class_field, parameter)
     if problem:
@@ -178,7 +179,10 @@ def vector_ground_truth(layer, info, class_field, transform_context=None, warn=N
         raise GroundTruthError(f"the input raster has no georeferencing, so the vector {parameter} cannot be "
                                f"placed on its pixels: georeference the raster or use a label raster")
     index = layer.fields().lookupField(class_field)
-    features = labelled_features(layer, index, info, transform_context, warn, parameter, class_field)
+    features = labelled_features(layer, index, info, transform_context, warn, parameter, class_field, required)
+    if not features:
+        return GroundTruth(np.zeros((info.height, info.width), dtype=np.int32), source=f"{layer.name()}, field "
+                                                                                     f"{class_field}")
     class_of, class_names = _class_ids([value for value, _ in features], layer.fields().at(index), class_field,
                                        field_parameter)
     grid = rasterise([(class_of(value), geometry) for value, geometry in features], info)

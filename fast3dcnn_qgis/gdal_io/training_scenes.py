@@ -53,7 +53,10 @@ def read_scenes(layers, truths, class_field, transform_context, progress):
         info = raster_info(dataset)
         progress.log(f"{layer.name()}: {info.describe()}")
         truth = read_ground_truth(truth_layer, info, class_field, transform_context, progress.warn, truth_key,
-                                  CLASS_FIELD)
+                                  CLASS_FIELD, required=index == 0)
+        if index and not truth.class_ids.size:
+            progress.log(f"{key}: {truth_key} labels none of its pixels: it is read as unlabelled ground, for the "
+                         f"PCA and for co-training's pool (the ground a map will cover)")
         scenes.append(TrainingScene(layer.name(), dataset, info, truth))
     _check_one_sensor(scenes, progress.warn)
     if isinstance(truths[0], QgsVectorLayer) and any(s.truth.classes.names for s in scenes):

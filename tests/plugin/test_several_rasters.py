@@ -83,3 +83,22 @@ def test_rasters_and_labels_that_do_not_pair_are_refused(halves, changes, messag
         parameters["MORE_GROUND_TRUTH"] = [paths["bottom", "labels"]]
     with pytest.raises(QgsProcessingException, match=message):
         processing.run("fast3dcnn:train", parameters)
+
+
+@pytest.mark.slow
+def test_a_raster_the_ground_truth_misses_is_unlabelled_ground_for_the_pool(halves):
+    folder, paths = halves
+    # The bottom half moved 10 km east, where no polygon lies: ground a map will cover, with no label.
+    elsewhere = str(helpers.georeferenced_copy(paths["bottom", "cube"], folder / "elsewhere.tif",
+                                               geotransform=(630000.0, 3.7, 0.0, 4059852.0, 0.0, -3.7)))
+    feedback = helpers.Recorded()
+    results = processing.run("fast3dcnn:train", {
+        "INPUT": paths["top", "cube"], "MORE_INPUTS": [elsewhere], "GROUND_TRUTH": paths["polygons"],
+        "CLASS_FIELD": "name", **FAST, "COTRAINING": 1,  # on
+        "OUTPUT_MODEL": str(folder / "u.f3dcnn"), "OUTPUT_REPORT": str(folder / "u.html")}, feedback=feedback)
+    assert any("labels none of its pixels: it is read as unlabelled ground" in line for line in feedback.lines)
+    record = json.load(open(results["OUTPUT_JSON"], encoding="utf-8"))
+    top = helpers.read(paths["top", "labels"])
+    assert sum(record["labelled_pixels"].values()) == np.sum(top > 0)
+    # The pool co-training labels from reaches past the top raster's 86 x 40 pixels: into the other one.
+    assert record["cotraining"]["n_pool"] > 86 * 40
