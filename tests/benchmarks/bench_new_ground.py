@@ -35,6 +35,8 @@ Cases (``--cases``):
   330 x 200 scene grid (their geotransforms), so patches at a tile's edge see the neighbouring tiles,
   and the map scored on the labels of the 2 tiles of test_files.csv only. The ``split_*`` figures are
   the workflow's own, on the pixels it held out inside the training tiles.
+- ``potsdam_tiles_to_map``: the same, with the 2 test tiles also on the training canvas, without their
+  labels: the rasters to map given to MORE_INPUTS, so that the PCA and co-training's pool cover them.
 
 Cases 1-4 score the workflow's own test pixels: the default's, SVM and forest figures are the record's,
 the network's and the fusions' are on the same pixels (the workflow's split made again with core.splits,
@@ -56,6 +58,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -166,12 +169,16 @@ def placed(shape, pieces, fill):
     return out
 
 
-def potsdam_tiles(data):
-    """The training (train + validation csv) tiles stacked on one canvas, and all tiles on the scene grid."""
+def potsdam_tiles(data, tiles_to_map=False):
+    """The training (train + validation csv) tiles stacked on one canvas, and all tiles on the scene grid;
+    with ``tiles_to_map`` the test tiles join the canvas without their labels, as an analyst adds the
+    rasters to map to MORE_INPUTS (the PCA and co-training's pool then cover them)."""
     folder = os.path.join(data, POTSDAM)
     grid = open_raster(os.path.join(folder, "enmap_landcover_unstyled.tif"))
     training = [read_tile(*pair, grid) for pair in tile_files(folder, "train_files.csv", "validation_files.csv")]
     tests = [read_tile(*pair, grid) for pair in tile_files(folder, "test_files.csv")]
+    if tiles_to_map:
+        training += [tile._replace(labels=np.zeros_like(tile.labels)) for tile in tests]
     cubes, nodata = [t.cube for t in training], training[0].nodata
     mosaic = Mosaic.of([c.shape[:2] for c in cubes], WINDOW)
     scene = Scene(mosaic.blocks([lambda c=c: array_blocks(c, 64) for c in cubes]), mosaic.height, mosaic.width,
@@ -262,7 +269,8 @@ def scored(reference, network, spectra, models, class_ids):
     forest, svm = (in_class_order(models[name].predict_proba(spectra), models[name].classes_, class_ids)
                    for name in ("forest", "svm_probabilities"))
     probabilities = {"cnn": network, "forest": forest, "fusion": fused_probabilities(network, forest),
-                     "fusion_svm": fused_probabilities(network, forest, svm), "cnn_svm": fused_probabilities(network, svm)}
+                     "fusion_svm": fused_probabilities(network, forest, svm),
+                     "cnn_svm": fused_probabilities(network, svm)}
     labels = {method: class_ids[np.argmax(p, axis=-1)] for method, p in probabilities.items()}
     labels["svm"] = models["svm"].predict(spectra)
     figures = {}
@@ -340,6 +348,7 @@ CASES = {
     "salinas_a_disjoint": Case(benchmark_ground("salinas_a"), measure_on_split),
     "indian_pines_paper": Case(benchmark_ground("indian_pines"), measure_on_split, {"split": "paper"}),
     "potsdam_tiles": Case(potsdam_tiles, measure_on_tiles),
+    "potsdam_tiles_to_map": Case(partial(potsdam_tiles, tiles_to_map=True), measure_on_tiles),
 }
 
 
