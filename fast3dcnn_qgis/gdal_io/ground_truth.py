@@ -180,16 +180,16 @@ def vector_ground_truth(layer, info, class_field, transform_context=None, warn=N
                                f"placed on its pixels: georeference the raster or use a label raster")
     index = layer.fields().lookupField(class_field)
     features = labelled_features(layer, index, info, transform_context, warn, parameter, class_field, required)
+    source = f"{layer.name()}, field {class_field}"
     if not features:
-        return GroundTruth(np.zeros((info.height, info.width), dtype=np.int32), source=f"{layer.name()}, field "
-                                                                                     f"{class_field}")
+        return GroundTruth(np.zeros((info.height, info.width), dtype=np.int32), source=source)
     class_of, class_names = _class_ids([value for value, _ in features], layer.fields().at(index), class_field,
                                        field_parameter)
     grid = rasterise([(class_of(value), geometry) for value, geometry in features], info)
     style_colors, style_names = _style_classes(layer, class_field, class_of)
     ids = np.unique(grid[grid != 0])
     truth = GroundTruth(grid, ClassTable.from_ids(ids, {**style_names, **class_names}, style_colors),
-                        source=f"{layer.name()}, field {class_field}",
+                        source=source,
                         fields=any(geometry.constGet().dimension() > 0 for _, geometry in features))
     if not truth.class_ids.size:
         raise GroundTruthError(
