@@ -34,6 +34,13 @@ class Fast3DCNNClassifier:
     # The random forest whose class probabilities the map averages with the network's (core.forest),
     # or None: the network alone.
     forest: PixelForest | None = None
+    # The radius the map's probabilities are smoothed over (core.smoothing), 0: not smoothed.
+    smoothing_radius: int = 0
+
+    @property
+    def halo(self) -> int:
+        """The halo each block of a scene to classify needs: the patch's S // 2, and the smoothing's radius."""
+        return self.window // 2 + self.smoothing_radius
 
     @property
     def class_ids(self) -> np.ndarray:

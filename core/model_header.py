@@ -14,6 +14,7 @@ import numpy as np
 
 from .forest import ARRAYS as FOREST_NAMES
 from .settings import COMPONENTS, CONV_LAYERS, DENSE_UNITS, DROPOUT, PADDINGS, WINDOW
+from .smoothing import MAX_RADIUS
 
 #: Bounds for what no real sensor or legend exceeds; they keep a crafted file from asking for
 #: absurd allocations.
@@ -83,6 +84,11 @@ def check_header(header: Mapping[str, Any]) -> None:
     fusion = header.get("fusion")
     if fusion is not None and (not isinstance(fusion, dict) or fusion.get("method") is None):
         raise HeaderProblem("fusion", fusion, "must be an object naming the fusion's method, or null")
+    smoothing = header.get("smoothing")
+    if smoothing is not None:
+        if not isinstance(smoothing, dict) or smoothing.get("method") is None:
+            raise HeaderProblem("smoothing", smoothing, "must be an object naming the smoothing's method, or null")
+        _integer(smoothing, "radius", 1, MAX_RADIUS)
 
 
 def check_classes(classes: object) -> None:

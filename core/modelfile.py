@@ -22,14 +22,16 @@ from .files import StrPath, written_atomically
 from .forest import FUSION_METHOD, ForestProblem, PixelForest
 from .model_header import HeaderProblem, array_shapes, check_arrays, check_classes, check_header
 from .record import RunRecord
+from .smoothing import SMOOTHING_METHOD
 
 if TYPE_CHECKING:
     from .classifier import Fast3DCNNClassifier
 
 FORMAT = "fast3dcnn-model"
-#: Format 3 adds the forest the map is fused with (core.forest); a model without one is written as
-#: format 2, which older plugins read.
-FORMAT_VERSION = 3
+#: Format 3 adds the forest the map is fused with (core.forest), format 4 the radius the map is
+#: smoothed over (core.smoothing); a model without either is written as format 2 (without smoothing as
+#: 3), which older plugins read, while they refuse a model whose map they would not make as it was scored.
+FORMAT_VERSION = 4
 EXTENSION = ".f3dcnn"
 _Read = TypeVar("_Read")
 
@@ -44,7 +46,7 @@ def save_classifier(classifier: "Fast3DCNNClassifier", path: StrPath) -> None:
     forest = classifier.forest
     header = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION if forest else 2,
+        "format_version": FORMAT_VERSION if classifier.smoothing_radius else 3 if forest else 2,
         "window": int(classifier.window),
         "padding": classifier.padding,
         "dropout": classifier.dropout,
@@ -53,6 +55,8 @@ def save_classifier(classifier: "Fast3DCNNClassifier", path: StrPath) -> None:
         "n_weights": len(weights),
         "record": None if classifier.record is None else classifier.record.to_json(),
         "fusion": forest and {"method": FUSION_METHOD, "trees": forest.n_trees},
+        "smoothing": {"method": SMOOTHING_METHOD, "radius": int(classifier.smoothing_radius)}
+        if classifier.smoothing_radius else None,
     }
     # Any: numpy's savez_compressed also takes allow_pickle=, which mypy fears a ** of arrays might fill.
     arrays: dict[str, Any] = {f"reducer_{k}": v for k, v in classifier.reducer.to_arrays().items()}
@@ -138,7 +142,8 @@ def load_classifier(path: StrPath) -> "Fast3DCNNClassifier":
     network.set_weights(weights)
     return Fast3DCNNClassifier(
         reducer=reducer, network=network, window=header["window"], classes=classes,
-        input_band_count=header["input_band_count"], padding=header["padding"], record=record, forest=forest)
+        input_band_count=header["input_band_count"], padding=header["padding"], record=record, forest=forest,
+        smoothing_radius=(header.get("smoothing") or {}).get("radius", 0))
 
 
 def _forest(archive: np.lib.npyio.NpzFile, header: dict[str, Any], n_classes: int) -> PixelForest | None:
@@ -169,7 +174,7 @@ def describe_model(path: StrPath) -> dict[str, Any]:
                 "explained_variance_ratio": float(ratio.sum()),
                 "parameters": int(sum(np.prod(shapes[f"weight_{i:03d}"]) for i in range(header["n_weights"]))),
                 "classes": ClassTable.from_json(classes_json).completed().to_json(),
-                "fusion": header.get("fusion"), "record": header.get("record")}
+                "fusion": header.get("fusion"), "smoothing": header.get("smoothing"), "record": header.get("record")}
 
     digest, size = hashlib.sha256(), 0
     with open(path, "rb") as stream:

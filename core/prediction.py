@@ -21,6 +21,7 @@ from .errors import InputError
 from .forest import fused_probabilities
 from .fully_conv import DEFAULT_BUDGET_BYTES, fully_convolutional, tiled_probabilities
 from .settings import check_window
+from .smoothing import smoothed_block
 
 if TYPE_CHECKING:
     import keras
@@ -66,6 +67,14 @@ def forest_probabilities(classifier: "Fast3DCNNClassifier", block: Block, valid:
     return classifier.forest.probabilities(spectra)
 
 
+def widened(block: Block, radius: int) -> Block:
+    """``block`` with its core grown by up to ``radius`` pixels into its halo on every side (as far as
+    the halo goes), so that each core pixel's neighbours within ``radius`` are classified with it."""
+    grow = tuple(min(radius, side) for side in block.halo)
+    top, bottom, left, right = (side - extra for side, extra in zip(block.halo, grow))
+    return Block(block.row - grow[0], block.col - grow[2], block.data, (top, bottom, left, right))
+
+
 def patch_probabilities(network: "keras.Model", padded: np.ndarray, window: int, batch_size: int = 1024) -> np.ndarray:
     """Softmax (rows, cols, classes) of the patch network for each core pixel of a padded block."""
     rows, cols = padded.shape[0] - window + 1, padded.shape[1] - window + 1
@@ -106,7 +115,9 @@ def predict_blocks(classifier: "Fast3DCNNClassifier", blocks: Iterable[Block], b
                    min_confidence: float = 0.0) -> Iterator[BlockPrediction]:
     """Yields a BlockPrediction for each raw block: the network's probabilities, or where the
     classifier holds a forest their fusion with the forest's (core.forest.fused_probabilities; the
-    forest's are computed with the block's reduction, in the prefetch thread when there is one). Pixels
+    forest's are computed with the block's reduction, in the prefetch thread when there is one), smoothed
+    where the classifier has a smoothing radius (core.smoothing: each block then needs a halo of
+    ``classifier.halo``, S // 2 plus the radius, and the ring of the radius is classified with it). Pixels
     whose top probability is below ``min_confidence`` are left unclassified (label 0) and counted, for
     maps that should say "not sure" rather than guess.
 
@@ -136,15 +147,22 @@ def predict_blocks(classifier: "Fast3DCNNClassifier", blocks: Iterable[Block], b
     else:
         raise InputError(f"prediction method '{method}' is not one of {', '.join(METHODS)}")
     class_ids = np.asarray(classifier.class_ids)
+    radius = classifier.smoothing_radius
 
     def prepare(block):
-        padded, valid = reduce_block(classifier, block)
-        return padded, valid, forest_probabilities(classifier, block, valid)
+        wide = widened(block, radius)
+        padded, valid = reduce_block(classifier, wide)
+        return wide, padded, valid, forest_probabilities(classifier, wide, valid)
 
-    for block, (padded, valid, forest) in _prepared(blocks, prepare, prefetch):
+    for block, (wide, padded, valid, forest) in _prepared(blocks, prepare, prefetch):
         probabilities = probabilities_of(padded).astype(np.float32)
         if forest is not None:
             probabilities[valid] = fused_probabilities(probabilities[valid], forest)
+        if radius:
+            top, left = block.row - wide.row, block.col - wide.col
+            rows, cols = block.shape
+            probabilities = smoothed_block(probabilities, valid, radius)[top:top + rows, left:left + cols]
+            valid = valid[top:top + rows, left:left + cols]
         confidence = np.where(valid, probabilities.max(axis=-1), 0).astype(np.float32)
         rejected = valid & (confidence < min_confidence)
         labels = np.where(valid & ~rejected, class_ids[probabilities.argmax(axis=-1)], 0)

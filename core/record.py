@@ -40,6 +40,9 @@ class RunRecord:
     # The map's fusion with the forest (core.workflow._fused): method, trees, the network's own figures;
     # ``accuracy`` is then the fused map's. None: the network alone.
     fusion: JsonDict | None = None
+    # How the map is smoothed (core.workflow._smoothed): method, the radius chosen (0: not smoothed) and
+    # the training labels' agreement at it, with the unsmoothed figures; None: smoothing was off.
+    smoothing: JsonDict | None = None
     timings: JsonDict | None = None
     labelled_pixels: dict[int, int] | None = None  # {class id: labelled pixels in the ground truth}
     n_labelled_invalid_excluded: int = 0

@@ -36,6 +36,7 @@ from .record import RunRecord
 from .reduction import SpectralReducer
 from .scene import Scene, reduce_scene
 from .settings import HELD_OUT_SPLITS, TrainingSettings
+from .smoothing import AGREEMENT, MIN_PAIRS, SMOOTHING_METHOD, chosen_radius, neighbourhood, smoothed_at
 from .tile_training import TileDataset, predict_on_tiles, tile_trainer, tiling_gain
 from .splits import labelled_pixels, make_split, not_tested_message, validation_into_training
 from .training import train_network
@@ -170,6 +171,44 @@ def _fused(network, split, labels, class_ids, names, kept, network_accuracy):
     return accuracy_report(labels[test], predicted, class_ids, names), record
 
 
+def _smoothed(scene, kept, cube, valid, model, config, pixels, split, class_ids, names, kept_forest, accuracy,
+              reporter):
+    """The map smoothed (core.smoothing) over the radius the training pixels' labels agree over: its
+    figures on the test pixels (those the forest scored, where the map is fused), the record of the
+    smoothing, which keeps the unsmoothed map's figures, and the radius (0: not smoothed, the figures
+    ``accuracy`` as they were). The test pixels' neighbours are classified as the map classifies them:
+    by the network and, where the map is fused, by the forest, from their raw spectra read once more."""
+    rows, cols, labels = pixels
+    radius, agreement, pairs = chosen_radius(rows[split.train], cols[split.train], labels[split.train], valid.shape)
+    record = {"method": SMOOTHING_METHOD, "radius": radius, "agreement": agreement, "pairs": pairs}
+    if not radius:
+        reporter.log("The map is not smoothed: " + (
+            f"{100 * agreement:.0f}% of the training pixels' labelled next neighbours share their class, where "
+            f"smoothing needs {100 * AGREEMENT:.0f}%" if pairs >= MIN_PAIRS else
+            f"only {pairs} pairs of training pixels are next neighbours (points?), where smoothing needs "
+            f"{MIN_PAIRS} to tell whether the classes come in areas"))
+        return accuracy, record, 0
+    test = split.test if kept_forest is None else kept_forest[1]
+    near_rows, near_cols = neighbourhood(rows[test], cols[test], valid, radius)
+    probabilities = _softmax(model, cube, near_rows, near_cols, config)
+    if kept_forest is not None:
+        mask = np.zeros(valid.shape, dtype=bool)
+        mask[near_rows, near_cols] = True
+        spectra = PixelSpectra(mask, kept, limit=len(near_rows))
+        for _ in spectra.gathering(scene.read(_phase(reporter, "test"))):
+            pass
+        probabilities = fused_probabilities(probabilities, kept_forest[0].probabilities(spectra.spectra))
+    width = valid.shape[1]
+    targets = np.searchsorted(near_rows * width + near_cols, rows[test] * width + cols[test])
+    smoothed = smoothed_at(near_rows, near_cols, probabilities, targets, valid.shape, radius)
+    figures = accuracy_report(labels[test], class_ids[np.argmax(smoothed, axis=-1)], class_ids, names)
+    record.update(n_test=len(test), unsmoothed_accuracy={key: accuracy[key] for key in SUMMARY})
+    reporter.log(f"Smoothed over {radius} pixels ({100 * agreement:.0f}% of the training pixels' labelled "
+                 f"neighbours within it share their class): test OA {100 * figures['overall_accuracy']:.2f}%, "
+                 f"{100 * accuracy['overall_accuracy']:.2f}% unsmoothed")
+    return figures, record, radius
+
+
 def _pool(pool_spectra, valid, rows, cols, split):
     """rows, cols and spectra of the pool's valid pixels that are not training pixels."""
     if pool_spectra is None:
@@ -291,6 +330,7 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
     kept = kept_bands(scene.band_count, settings.exclude_bands)
     cotraining = applies(config.cotraining, settings.split)
     fusion = applies(config.fusion, settings.split)
+    smoothing = applies(config.smoothing, settings.split)
     reducer, cube, valid, spectra, pool_spectra = _reduce(scene, kept, settings, cotraining, spill_path, reporter,
                                                           timings)
     rows, cols, labels, class_ids, n_invalid = _labelled(scene.labels, valid, reporter.log)
@@ -321,14 +361,19 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
     elif fusion:
         reporter.log("No fusion with the random forest: it needs the baselines, which are switched off or did "
                      "not run; the map is the network's alone")
+    smoothed, radius = None, 0
+    if smoothing:
+        accuracy, smoothed, radius = _smoothed(scene, kept, cube, valid, result.model, config, (rows, cols, labels),
+                                               split, class_ids, names, kept_forest, accuracy, reporter)
     for baseline in baselines.values():
         reporter.log(verdict(accuracy, baseline, FUSED_MODEL_NAME if fused else "3D CNN"))
     reporter.progress(1.0)
     record = RunRecord(accuracy=accuracy, classes=table, versions=software_versions(), settings=settings.as_dict(),
                        model=_model_record(kept, reducer, result), split=_split_record(split), history=result.history,
                        best_epoch=result.best_epoch, stop_reason=result.stop_reason, baseline=baselines.get("svm"),
-                       forest=baselines.get("forest"), cotraining=cotrained, fusion=fused, timings=timings,
+                       forest=baselines.get("forest"), cotraining=cotrained, fusion=fused, smoothing=smoothed,
+                       timings=timings,
                        n_labelled_invalid_excluded=n_invalid)
     return Fast3DCNNClassifier(reducer=reducer, network=result.model, window=config.window, classes=table,
                                input_band_count=scene.band_count, padding=config.padding, record=record,
-                               forest=kept_forest[0] if kept_forest else None)
+                               forest=kept_forest[0] if kept_forest else None, smoothing_radius=radius)

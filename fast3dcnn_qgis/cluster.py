@@ -159,7 +159,8 @@ def _submit(client, job, model, classes, shared, checksum, tile, how):
         job.error = str(error)
         _discard(job)
         return []
-    windows = list(block_windows(info.height, info.width, tile, tile, model["window"] // 2))
+    halo = model["window"] // 2 + (model["smoothing"] or {}).get("radius", 0)
+    windows = list(block_windows(info.height, info.width, tile, tile, halo))
     job.tiles = len(windows)
     return [client.submit(classify_tile, shared, checksum, job.path, window, *how, pure=False)
             for window in windows]

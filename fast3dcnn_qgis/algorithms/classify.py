@@ -34,7 +34,8 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         "Every pixel is classified from the window of pixels around it, after the same band selection and PCA "
         "that training used; where the model holds a random forest (trained on a held-out split), each class "
         "is the one with the highest geometric mean of the network's and the forest's probabilities, as in the model's "
-        "report. The raster must come from the same sensor with the same bands as the training "
+        "report, and where the model smooths its map (its training labels came in areas) each pixel's "
+        "probabilities are the geometric mean of those within the model's radius. The raster must come from the same sensor with the same bands as the training "
         "raster. Pixels that are nodata in any used band stay unclassified (0).\n"
         "The class map is a GeoTIFF with the raster's georeferencing, a colour table, the class names and a "
         "default style (.qml beside it), so it opens coloured and named. Large rasters are processed in "
@@ -102,7 +103,9 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
         progress.log(self.tr("Classifying {} ({}) into {} classes with a {} x {} window{}").format(
             layer.name(), info.describe(), len(classifier.class_ids), classifier.window, classifier.window,
             self.tr(", the network fused with the model's random forest of {} trees").format(
-                classifier.forest.n_trees) if classifier.forest else ""))
+                classifier.forest.n_trees) if classifier.forest else "") + (
+            self.tr(", each pixel's probabilities smoothed over the {} pixels around it").format(
+                classifier.smoothing_radius) if classifier.smoothing_radius else ""))
         with matched_bands(classifier, dataset, info, f"{self.INPUT} ('{layer.name()}')", progress.log) as matched:
             classify_scene(*matched, output, progress, **options)
 

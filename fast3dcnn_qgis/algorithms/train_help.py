@@ -146,6 +146,16 @@ TRAINING = {
         "every pixel's spectrum: on 2 cores a map took 1.25 times as long in float32 and 1.7 times in "
         "bfloat16. auto: on with the held-out splits (auto, disjoint, grouped). off: the network alone. It "
         "needs the baselines." + _recipes_use("fusion", number=False))),
+    "SMOOTHING": ParameterText("Smooth the map where the classes come in areas", (
+        "on: each pixel's class probabilities (in the report's figures and in every map Classify makes with the "
+        "model) become the geometric mean of those of the pixels within a radius of it, so that scattered "
+        "errors inside a field give way to the field's class. The radius is read from the ground truth, not "
+        "from test figures: the largest, up to 5 pixels, within which at least 90% of the training pixels' "
+        "labelled neighbours share their class. Fields and polygons labelled as areas are smoothed; classes that "
+        "change from pixel to pixel (dense urban land-cover masks) and points are not (radius 0), and the log "
+        "says why. auto: on with the held-out splits (auto, disjoint, grouped); on a random split a test "
+        "pixel's neighbours are training pixels, and smoothing would flatter the figures. off: never."
+        + _recipes_use("smoothing", number=False))),
     "BASELINE": ParameterText("Compare with an SVM and a random forest", (
         "Also train a support vector machine (RBF kernel, on the standardised spectra, tuned on the validation "
         f"pixels) and a random forest ({FOREST_TREES} trees) on the same training pixels, and score them on the "

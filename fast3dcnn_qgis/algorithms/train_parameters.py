@@ -12,7 +12,7 @@ from ..core import settings as limits
 from ..core.bands import BandRangeError, parse_band_ranges
 from ..core.errors import InputError
 from ..core.settings import (COTRAINING_MODES, DEFAULT_RECIPE, DEFAULT_SPLIT, FUSION_MODES, PRECISIONS, RECIPES,
-                             SPLIT_METHODS, check_components, check_window)
+                             SMOOTHING_MODES, SPLIT_METHODS, check_components, check_window)
 from ..gdal_io.ground_truth import class_field_problem
 from ..gdal_io.training_scenes import MORE_GROUND_TRUTH, MORE_INPUTS, pairing_problem
 from . import train_help
@@ -42,12 +42,13 @@ class TrainParameters(Fast3DCNNAlgorithm):
     PRECISION = "PRECISION"
     COTRAINING = "COTRAINING"
     FUSION = "FUSION"
+    SMOOTHING = "SMOOTHING"
     #: Number parameters that, left empty, take the training recipe's value: key -> (TrainingConfig
     #: field, its type).
     RECIPE_NUMBERS = {EPOCHS: ("epochs", int), LEARNING_RATE: ("learning_rate", float), PATIENCE: ("patience", int)}
     #: Choice parameters that, left empty, take the training recipe's: key -> (field, its options).
     RECIPE_CHOICES = {PRECISION: ("precision", PRECISIONS), COTRAINING: ("cotraining", COTRAINING_MODES),
-                      FUSION: ("fusion", FUSION_MODES)}
+                      FUSION: ("fusion", FUSION_MODES), SMOOTHING: ("smoothing", SMOOTHING_MODES)}
     RECIPE = "RECIPE"
     BASELINE = "BASELINE"
     OUTPUT_MODEL = "OUTPUT_MODEL"
@@ -135,6 +136,7 @@ class TrainParameters(Fast3DCNNAlgorithm):
         self._recipe_choice(self.PRECISION)
         self._recipe_choice(self.COTRAINING)
         self._recipe_choice(self.FUSION)
+        self._recipe_choice(self.SMOOTHING)
         self._advanced_flag(self.BASELINE, True)
 
     def _advanced_flag(self, key, default):

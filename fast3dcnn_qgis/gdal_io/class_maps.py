@@ -27,7 +27,8 @@ def classify_scene(classifier, dataset, info, output_path, progress, confidence_
     top probability was below ``min_confidence``. ``precision`` (core.settings.PRECISIONS) is the
     network's arithmetic: "auto" computes in bfloat16 where the processor does so natively.
 
-    Blocks carry a halo of S // 2 pixels so every pixel sees its whole patch; every file is written
+    Blocks carry a halo of S // 2 pixels so every pixel sees its whole patch (and the smoothing's radius
+    more where the model smooths its map, core.smoothing); every file is written
     under a temporary name and renamed only once every block is done, so Cancel or an error leaves
     nothing behind.
     """
@@ -58,7 +59,7 @@ def scene_predictions(classifier, dataset, info, dtype, progress, min_confidence
     with it: the blocks, their halo and GDAL's cache are the same for every whole-scene prediction."""
     from ..core.prediction import predict_blocks
 
-    halo = classifier.window // 2
+    halo = classifier.halo
     total = count_blocks(info, halo, max_pixels=PREDICTION_BLOCK_PIXELS)
     blocks = read_blocks(dataset, halo, max_pixels=PREDICTION_BLOCK_PIXELS, cache_bytes=READ_CACHE_BYTES[dtype])
     predictions = predict_blocks(classifier, blocks, PREDICTION_BATCH, min_confidence=min_confidence, dtype=dtype)

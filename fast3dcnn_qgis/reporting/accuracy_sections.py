@@ -6,6 +6,7 @@ import numpy as np
 
 from ..core.baseline import verdict
 from ..core.forest import FUSED_MODEL_NAME
+from ..core.smoothing import AGREEMENT, MIN_PAIRS
 from .markup import escape, number, percent
 from .png import png_size
 
@@ -87,6 +88,11 @@ def baseline_section(record):
 MODEL_NAME = {False: "3D CNN", True: FUSED_MODEL_NAME}
 
 
+def _smoothed(record):
+    """The record's smoothing where the map was smoothed (a radius of 1 or more), else None."""
+    return record.smoothing if record.smoothing and record.smoothing["radius"] else None
+
+
 def fusion_section(record):
     """How the map fuses the network with the random forest, and what each gives alone."""
     fusion = record.fusion
@@ -94,12 +100,35 @@ def fusion_section(record):
         return ""
     alone = fusion["network_accuracy"]
     forest = f", the forest alone {percent(record.forest['accuracy']['overall_accuracy'])}" if record.forest else ""
+    smoothed = _smoothed(record)
+    fused = (smoothed["unsmoothed_accuracy"] if smoothed else record.accuracy)["overall_accuracy"]
     return (f"<section><h2>The map: the network fused with a random forest</h2><p>Each pixel's class is the "
             f"one with the highest {escape(fusion['method'])} ({fusion['trees']} trees on the pixel's spectrum, "
             f"stored in the model file; Classify applies both). On held-out ground the two err on different "
-            f"pixels, so their mean beat each alone on the scenes this was measured on. The figures above are "
-            f"the fused map's, on {fusion['n_test']:,} test pixels: OA {percent(record.accuracy['overall_accuracy'])}"
+            f"pixels, so their mean beat each alone on the scenes this was measured on. "
+            f"{'The fused figures before smoothing' if smoothed else 'The figures above are the fused map' + chr(39) + 's'}"
+            f", on {fusion['n_test']:,} test pixels: OA {percent(fused)}"
             f", the network alone {percent(alone['overall_accuracy'])}{forest}.</p></section>")
+
+
+def smoothing_section(record):
+    """Whether the map is smoothed, over what radius and why, and the figures without it."""
+    smoothing = record.smoothing
+    if not smoothing:
+        return ""
+    agreement = percent(smoothing["agreement"])
+    if not smoothing["radius"]:
+        return (f"<section><h2>The map is not smoothed</h2><p>Of the training pixels' labelled next neighbours "
+                f"{agreement} share their class ({smoothing['pairs']:,} pairs): the classes do not come in areas "
+                f"wide enough (smoothing needs {percent(AGREEMENT)}, over at least {MIN_PAIRS} pairs), so each pixel keeps its own "
+                f"class probabilities.</p></section>")
+    return (f"<section><h2>The map: smoothed over {smoothing['radius']} pixels</h2><p>Each pixel's class "
+            f"probabilities are the {escape(smoothing['method'])} ({2 * smoothing['radius'] + 1} x "
+            f"{2 * smoothing['radius'] + 1} pixels; Classify applies it too). The radius is the largest at which "
+            f"the training labels agree: {agreement} of the training pixels' labelled neighbours within it share "
+            f"their class. The figures above are the smoothed map's, on {smoothing['n_test']:,} test pixels: OA "
+            f"{percent(record.accuracy['overall_accuracy'])}, before smoothing "
+            f"{percent(smoothing['unsmoothed_accuracy']['overall_accuracy'])}.</p></section>")
 
 
 def _svm_note(baseline):

@@ -25,6 +25,7 @@ SETTING_LABELS = {
     "baseline": "SVM baseline computed",
     "cotraining": "Co-training with the SVM baseline (auto: on the held-out splits)",
     "fusion": "Map fused with the random forest baseline (auto: on the held-out splits)",
+    "smoothing": "Map smoothed where the training labels come in areas (auto: on the held-out splits)",
     "baseline_seconds": "SVM baseline (s)",
     "forest_seconds": "Random forest baseline (s)",
     "first_train_seconds": "Co-training: first training (s)",

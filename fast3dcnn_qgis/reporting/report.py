@@ -19,7 +19,7 @@ from ..core.files import written_atomically
 from ..core.record import RunRecord
 from ..core.splits import not_tested_message
 from .accuracy_sections import (baseline_section, confusion_section, cotraining_section, fusion_section,
-                                good_practice_section, map_section, per_class_section)
+                                good_practice_section, map_section, per_class_section, smoothing_section)
 from .charts import history_section
 from .markup import CSS, escape, number, percent, table_section
 
@@ -72,7 +72,8 @@ def write_model_info(info, html_path):
              "Network parameters": info["parameters"], "Padding at the raster edge": info["padding"],
              "Dropout": info["dropout"],
              "The map": (f"the network fused with a random forest of {info['fusion']['trees']} trees "
-                         f"({info['fusion']['method']})" if info.get("fusion") else "the network alone")}
+                         f"({info['fusion']['method']})" if info.get("fusion") else "the network alone")
+             + (f", smoothed over {info['smoothing']['radius']} pixels" if info.get("smoothing") else "")}
     lead = [table_section("Model", facts, raw_keys=True), _classes_section(classes),
             _wavelengths_section(record.wavelengths)]
     title = f"Fast 3D CNN model {os.path.basename(info['file']['path'])}"
@@ -103,6 +104,7 @@ def render_html(record, map_preview_png=None, title=None, lead=()):
         good_practice_section(record.area_estimates),
         baseline_section(record),
         fusion_section(record),
+        smoothing_section(record),
         cotraining_section(record),
         map_section(map_preview_png),
         per_class_section(record.accuracy, record.classes, (record.split or {}).get("not_tested", ())),

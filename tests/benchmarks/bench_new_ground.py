@@ -13,8 +13,10 @@ both are fitted again here on that sample: the forest with the same seed, which 
 and the SVM with the workflow's C and gamma, once as it is and once calibrated for probabilities
 (scikit-learn's CalibratedClassifierCV: Platt scaling on 5 folds). On cases 1-4 the run stops if their
 test figures differ from the workflow's. ``default`` is the model the plugin makes: on the held-out
-splits the network fused with the forest it keeps (core.forest), on the paper split the network alone.
-``cnn`` is the network alone (its map made without the model's forest). The fusion is the argmax of the
+splits the network fused with the forest it keeps (core.forest) and smoothed over the radius its
+training labels agree over (core.smoothing; radius 0 where they do not), on the paper split the network
+alone. ``cnn`` is the network alone (its map made without the model's forest, unsmoothed), and the
+fusions are unsmoothed too, so the default's gain over ``fusion`` is the smoothing's. The fusion is the argmax of the
 geometric mean (core.forest.fused_probabilities) of the network's softmax (from its map,
 core.prediction.predict_blocks) and the refitted forest's class probabilities, which is what the default
 model does where it fuses; "fusion+SVM" adds the calibrated SVM's probabilities to the geometric mean, and
@@ -287,6 +289,7 @@ def run_summary(record, seconds):
             "not_tested": record.split["not_tested"], "svm_C": record.baseline["C"],
             "svm_gamma": record.baseline["gamma"], "best_epoch": record.best_epoch, "timings": record.timings,
             "first_oa": cotraining and cotraining["first_accuracy"]["overall_accuracy"],
+            "smoothing_radius": record.smoothing and record.smoothing["radius"],
             "cotraining_rounds": cotraining and cotraining["rounds"]}
 
 
@@ -296,7 +299,7 @@ def measure_on_split(ground, settings):
     record, class_ids = classifier.record, np.asarray(classifier.class_ids)
     pixels, rows, cols = workflow_pixels(ground, settings, record)
     test = pixels.test
-    network = map_probabilities(replace(classifier, forest=None),
+    network = map_probabilities(replace(classifier, forest=None, smoothing_radius=0),
                                 array_blocks(ground.cube, 64, halo=classifier.window // 2),
                                 ground.cube.shape[:2])[rows[test], cols[test]]
     ours = scored(pixels.labels[test], network, pixels.of(test),
@@ -325,13 +328,13 @@ def measure_on_tiles(tiles, settings):
     record, class_ids = classifier.record, np.asarray(classifier.class_ids)
     pixels, _, _ = workflow_pixels(tiles.ground, settings, record)
     halo, shape = classifier.window // 2, tiles.canvas.shape[:2]
-    network = map_probabilities(replace(classifier, forest=None), tile_blocks(tiles, halo), shape)
+    network = map_probabilities(replace(classifier, forest=None, smoothing_radius=0), tile_blocks(tiles, halo), shape)
     rows, cols = np.nonzero((tiles.test_labels != 0) & (network[..., 0] >= 0))
     reference = tiles.test_labels[rows, cols]
     spectra = tiles.canvas[rows, cols][:, kept_bands(tiles.canvas.shape[2], settings.exclude_bands)]
     ours = scored(reference, network[rows, cols], spectra, baseline_models(pixels, record, settings.training.seed),
                   class_ids)
-    default = map_probabilities(classifier, tile_blocks(tiles, halo), shape)[rows, cols]
+    default = map_probabilities(classifier, tile_blocks(tiles, classifier.halo), shape)[rows, cols]
     ours.update(figures_of("default", accuracy_report(reference, class_ids[default.argmax(axis=-1)], class_ids)))
     workflow = {f"split_{key}": value for method, report in (("cnn", record.accuracy),
                                                              ("svm", record.baseline["accuracy"]),

@@ -34,8 +34,11 @@ def test_round_trip_keeps_everything(salinas_classifier, tmp_path, salinas):
                           salinas_classifier.reducer.transform_block(block)[0])
     with pytest.raises(BandCountError, match="has 200 bands but the model was trained on a raster with 224"):
         loaded.check_band_count(200)
-    # The default split holds ground out, so the model is fused with its forest: format 3.
-    assert read_header(str(path))["format_version"] == 3 and read_header(str(path))["fusion"]["trees"] == 100
+    # The default split holds ground out, so the model is fused with its forest and its map smoothed over the
+    # radius Salinas-A's fields agree over: format 4, which a plugin that would not smooth refuses.
+    header = read_header(str(path))
+    assert header["format_version"] == 4 and header["fusion"]["trees"] == 100
+    assert header["smoothing"]["radius"] == loaded.smoothing_radius == salinas_classifier.smoothing_radius > 0
     stored, trained = loaded.forest.to_arrays(), salinas_classifier.forest.to_arrays()
     assert stored.keys() == trained.keys() and all(np.array_equal(stored[k], v) for k, v in trained.items())
 
@@ -191,6 +194,8 @@ def _with_header(saved, target, change=None, arrays=None):
     ("classes", [{"id": 1, "name": "x" * 500}, {"id": 2}], r"field 'classes.name'"),
     ("record", "text", r"field 'record'"),
     ("fusion", "text", r"field 'fusion'"),
+    ("smoothing", "text", r"field 'smoothing'"),
+    ("smoothing", {"method": "m", "radius": 10 ** 6}, r"field 'radius' = 1000000: must be a whole number from 1 to 5"),
 ])
 @pytest.mark.slow
 def test_crafted_headers_are_refused_before_anything_is_built(saved, tmp_path, field, value, message):

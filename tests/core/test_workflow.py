@@ -7,6 +7,7 @@ from fast3dcnn_qgis.core.classes import ClassTable
 from fast3dcnn_qgis.core.cotraining import ROUNDS
 from fast3dcnn_qgis.core.forest import FLOOR
 from fast3dcnn_qgis.core.prediction import predict_blocks
+from fast3dcnn_qgis.core.smoothing import AGREEMENT, MAX_RADIUS, smoothed_block
 from fast3dcnn_qgis.core.errors import Cancelled
 from fast3dcnn_qgis.core.settings import TrainingConfig, TrainingSettings
 from fast3dcnn_qgis.core.progress import CallbackReporter, Reporter
@@ -31,7 +32,7 @@ def test_a_few_epochs_on_salinas_a_beat_chance_clearly(salinas_classifier):
 def _map(classifier, cube, block_rows, block_cols):
     labels = np.zeros(cube.shape[:2], dtype=np.int64)
     confidence = np.zeros(cube.shape[:2], dtype=np.float32)
-    blocks = array_blocks(cube, block_rows, block_cols, halo=classifier.window // 2)
+    blocks = array_blocks(cube, block_rows, block_cols, halo=classifier.halo)
     for block, lab, conf, _, _ in predict_blocks(classifier, blocks):
         rows, cols = block.shape
         labels[block.row:block.row + rows, block.col:block.col + cols] = lab
@@ -62,8 +63,9 @@ def test_the_map_is_the_geometric_mean_of_the_networks_and_the_forests_probabili
     assert fusion["n_test"] == salinas_classifier.record.accuracy["n_pixels"]
     assert 0.5 < fusion["network_accuracy"]["overall_accuracy"] <= 1
     block = next(array_blocks(cube, 83, 86, halo=4))
-    fused = next(predict_blocks(salinas_classifier, [block]))
-    alone = next(predict_blocks(replace(salinas_classifier, forest=None), [block]))
+    unsmoothed = replace(salinas_classifier, smoothing_radius=0)
+    fused = next(predict_blocks(unsmoothed, [block]))
+    alone = next(predict_blocks(replace(unsmoothed, forest=None), [block]))
     forest = salinas_classifier.forest.probabilities(
         cube.reshape(-1, 224)[:, salinas_classifier.reducer.band_indices]).reshape(83, 86, -1)
     # The geometric mean of the two, normalised: a class both find likely wins.
@@ -71,6 +73,29 @@ def test_the_map_is_the_geometric_mean_of_the_networks_and_the_forests_probabili
     assert np.allclose(fused.probabilities, geometric / geometric.sum(axis=-1, keepdims=True), atol=1e-5)
     assert not np.allclose(fused.probabilities, alone.probabilities, atol=0.01)
     assert np.array_equal(fused.labels, salinas_classifier.class_ids[fused.probabilities.argmax(axis=-1)])
+
+
+@pytest.mark.slow
+def test_the_map_is_smoothed_over_the_radius_the_training_labels_agree_over(salinas_classifier, salinas):
+    from dataclasses import replace
+    cube, labels = salinas
+    record = salinas_classifier.record
+    smoothing = record.smoothing
+    # Salinas-A's fields agree over more than 90% of the pixels 5 apart: the widest radius.
+    assert smoothing["radius"] == salinas_classifier.smoothing_radius == MAX_RADIUS
+    assert smoothing["agreement"] >= AGREEMENT
+    assert smoothing["n_test"] == record.accuracy["n_pixels"] == record.fusion["n_test"]
+    assert smoothing["unsmoothed_accuracy"]["overall_accuracy"] <= record.accuracy["overall_accuracy"]
+    block = next(array_blocks(cube, 83, 86))
+    smoothed = next(predict_blocks(salinas_classifier, [block]))
+    fused = next(predict_blocks(replace(salinas_classifier, smoothing_radius=0), [block]))
+    valid = fused.labels > 0
+    assert np.allclose(smoothed.probabilities, smoothed_block(fused.probabilities, valid, MAX_RADIUS), atol=1e-5)
+    # Fewer pixels break a field: the map changes, and agrees with the labels at least as well.
+    labelled = labels > 0
+    changed = smoothed.labels != fused.labels
+    assert changed.any()
+    assert (smoothed.labels[labelled] == labels[labelled]).sum() >= (fused.labels[labelled] == labels[labelled]).sum()
 
 
 @pytest.mark.slow
@@ -149,3 +174,4 @@ def test_the_robust_recipe_trains_on_the_disjoint_validation_pixels_too(salinas,
         assert split["n_val"] > 1500 and split["n_train"] < 2000
         # The paper's recipe is the network alone.
         assert classifier.forest is None and classifier.record.fusion is None
+        assert classifier.smoothing_radius == 0 and classifier.record.smoothing is None

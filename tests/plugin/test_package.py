@@ -150,6 +150,8 @@ def test_train_classify_and_assess_through_qgis_process(trained_and_classified, 
     # The default split holds ground out, so the map is fused with the model's forest: classify walks its
     # trees inside qgis_process (scikit-learn's SVM crashes QGIS 3.44 there; its trees must not).
     assert figures["fusion"]["trees"] == 100
+    # Salinas-A's fields are labelled as areas: the map is smoothed, in the report's figures and the map alike.
+    assert figures["smoothing"]["radius"] > 0
     classes = gdal.Open(classify["results"]["OUTPUT"]).ReadAsArray()
     reference = gdal.Open(str(salinas[1])).ReadAsArray()
     assert classes.shape == reference.shape

@@ -127,6 +127,22 @@ def test_training_report_shows_the_pixel_classifiers_beside_the_network(tmp_path
             f"{100 * figures['overall_accuracy']:.2f}%, the network alone 81.23%, the forest alone "
             f"{100 * forest['overall_accuracy']:.2f}%") in fusion
 
+    # Smoothed: the figures above are the smoothed map's, the fused ones before smoothing beside them.
+    record.smoothing = {"method": "geometric mean of the class probabilities of the valid pixels within the radius",
+                        "radius": 3, "agreement": 0.9583, "pairs": 112000, "n_test": figures["n_pixels"],
+                        "unsmoothed_accuracy": {"overall_accuracy": 0.9012, "average_accuracy": 0.9, "kappa": 0.88}}
+    page = open(write_report(record, str(tmp_path / "smoothed.html"))[0], encoding="utf-8").read()
+    assert "The fused figures before smoothing, on 5,348 test pixels: OA 90.12%" in page
+    smoothing = page[page.index("<h2>The map: smoothed over 3 pixels</h2>"):]
+    assert "(7 x 7 pixels; Classify applies it too)" in smoothing and "95.83% of the training pixels'" in smoothing
+    assert (f"the smoothed map's, on 5,348 test pixels: OA {100 * figures['overall_accuracy']:.2f}%, before "
+            f"smoothing 90.12%") in smoothing
+    # Not smoothed: the report says why.
+    record.smoothing = {**record.smoothing, "radius": 0, "agreement": 0.63, "pairs": 18000}
+    page = open(write_report(record, str(tmp_path / "unsmoothed.html"))[0], encoding="utf-8").read()
+    assert "<h2>The map is not smoothed</h2><p>Of the training pixels' labelled next neighbours 63.00% share" in page
+    assert "The figures above are the fused map's" in page
+
 
 def test_training_report_says_what_cotraining_changed(tmp_path, figures, ground_truth):
     first_map = ground_truth.copy()
