@@ -183,8 +183,8 @@ def _smoothed(scene, kept, cube, valid, model, config, pixels, split, class_ids,
     record = {"method": SMOOTHING_METHOD, "radius": radius, "agreement": agreement, "pairs": pairs}
     if not radius:
         reporter.log("The map is not smoothed: " + (
-            f"{100 * agreement:.0f}% of the training pixels' labelled next neighbours share their class, where "
-            f"smoothing needs {100 * AGREEMENT:.0f}%" if pairs >= MIN_PAIRS else
+            f"a training pixel's labelled next neighbours share its class {100 * agreement:.0f}% of the time (the "
+            f"mean over the classes), where smoothing needs {100 * AGREEMENT:.0f}%" if pairs >= MIN_PAIRS else
             f"only {pairs} pairs of training pixels are next neighbours (points?), where smoothing needs "
             f"{MIN_PAIRS} to tell whether the classes come in areas"))
         return accuracy, record, 0
@@ -203,8 +203,9 @@ def _smoothed(scene, kept, cube, valid, model, config, pixels, split, class_ids,
     smoothed = smoothed_at(near_rows, near_cols, probabilities, targets, valid.shape, radius)
     figures = accuracy_report(labels[test], class_ids[np.argmax(smoothed, axis=-1)], class_ids, names)
     record.update(n_test=len(test), unsmoothed_accuracy={key: accuracy[key] for key in SUMMARY})
-    reporter.log(f"Smoothed over {radius} pixels ({100 * agreement:.0f}% of the training pixels' labelled "
-                 f"neighbours within it share their class): test OA {100 * figures['overall_accuracy']:.2f}%, "
+    reporter.log(f"Smoothed over {radius} pixels (a training pixel's labelled neighbours within it share its "
+                 f"class {100 * agreement:.0f}% of the time, the mean over the classes): test OA "
+                 f"{100 * figures['overall_accuracy']:.2f}%, "
                  f"{100 * accuracy['overall_accuracy']:.2f}% unsmoothed")
     return figures, record, radius
 

@@ -150,10 +150,11 @@ TRAINING = {
         "on: each pixel's class probabilities (in the report's figures and in every map Classify makes with the "
         "model) become the geometric mean of those of the pixels within a radius of it, so that scattered "
         "errors inside a field give way to the field's class. The radius is read from the ground truth, not "
-        "from test figures: the largest, up to 5 pixels, within which at least 90% of the training pixels' "
-        "labelled neighbours share their class. Fields and polygons labelled as areas are smoothed; classes that "
-        "change from pixel to pixel (dense urban land-cover masks) and points are not (radius 0), and the log "
-        "says why. auto: on with the held-out splits (auto, disjoint, grouped); on a random split a test "
+        "from test figures: the largest, up to 5 pixels, within which a training pixel's labelled neighbours "
+        "share its class at least 90% of the time, averaged over the classes (so small fields count as much as "
+        "large ones). Fields labelled as areas are smoothed; classes that change from pixel to pixel (dense "
+        "urban land-cover maps) and points are not (radius 0), and the log says why. Smoothing erases objects "
+        "narrower than its window. auto: on with the held-out splits (auto, disjoint, grouped); on a random split a test "
         "pixel's neighbours are training pixels, and smoothing would flatter the figures. off: never."
         + _recipes_use("smoothing", number=False))),
     "BASELINE": ParameterText("Compare with an SVM and a random forest", (
@@ -168,7 +169,8 @@ TRAINING = {
 OUTPUTS = {
     "OUTPUT_MODEL": ParameterText("Model file", (
         "The trained model (.f3dcnn): band selection, PCA, network, the random forest where the map is fused "
-        "with it (FUSION), classes with names and colours, settings and accuracy. Classify rasters with it.")),
+        "with it (FUSION), the radius its map is smoothed over (SMOOTHING), classes with names and colours, settings "
+        "and accuracy. Classify rasters with it.")),
     "OUTPUT_REPORT": ParameterText("Accuracy report", (
         "Self-contained HTML page: OA, AA, kappa, per-class table, confusion matrix, training curves, settings "
         "and timings; the same figures as JSON beside it.")),

@@ -118,15 +118,15 @@ def smoothing_section(record):
         return ""
     agreement = percent(smoothing["agreement"])
     if not smoothing["radius"]:
-        return (f"<section><h2>The map is not smoothed</h2><p>Of the training pixels' labelled next neighbours "
-                f"{agreement} share their class ({smoothing['pairs']:,} pairs): the classes do not come in areas "
-                f"wide enough (smoothing needs {percent(AGREEMENT)}, over at least {MIN_PAIRS} pairs), so each pixel keeps its own "
-                f"class probabilities.</p></section>")
+        return (f"<section><h2>The map is not smoothed</h2><p>A training pixel's labelled next neighbours share "
+                f"its class {agreement} of the time, the mean over the classes ({smoothing['pairs']:,} pairs of "
+                f"neighbours): the classes do not come in areas wide enough (smoothing needs {percent(AGREEMENT)}, "
+                f"over at least {MIN_PAIRS} pairs), so each pixel keeps its own class probabilities.</p></section>")
     return (f"<section><h2>The map: smoothed over {smoothing['radius']} pixels</h2><p>Each pixel's class "
             f"probabilities are the {escape(smoothing['method'])} ({2 * smoothing['radius'] + 1} x "
             f"{2 * smoothing['radius'] + 1} pixels; Classify applies it too). The radius is the largest at which "
-            f"the training labels agree: {agreement} of the training pixels' labelled neighbours within it share "
-            f"their class. The figures above are the smoothed map's, on {smoothing['n_test']:,} test pixels: OA "
+            f"the training labels agree: a training pixel's labelled neighbours within it share its class "
+            f"{agreement} of the time, the mean over the classes. The figures above are the smoothed map's, on {smoothing['n_test']:,} test pixels: OA "
             f"{percent(record.accuracy['overall_accuracy'])}, before smoothing "
             f"{percent(smoothing['unsmoothed_accuracy']['overall_accuracy'])}.</p></section>")
 

@@ -6,10 +6,12 @@ from fast3dcnn_qgis.core.smoothing import (AGREEMENT, MIN_PAIRS, chosen_radius, 
                                            smoothed_at, smoothed_block)
 
 
-def test_agreement_counts_each_ordered_pair_of_labelled_neighbours():
-    # 1 1 2 in a row: (1,1) twice agree, (1,2) twice differ; the pixels two apart only at radius 2.
-    assert label_agreement([0, 0, 0], [0, 1, 2], [1, 1, 2], (1, 3), 1) == (0.5, 4)
-    assert label_agreement([0, 0, 0], [0, 1, 2], [1, 1, 2], (1, 3), 2) == (2 / 6, 6)
+def test_agreement_weighs_each_class_alike():
+    # 1 1 2 in a row: class 1's pixels have 3 labelled neighbours, 2 of class 1; class 2's one has 1, of
+    # class 1: (2/3 + 0) / 2, where pooling the 4 ordered pairs would give 1/2. At radius 2 the pixels two
+    # apart are neighbours too: class 1 2 of 4, class 2 0 of 2.
+    assert label_agreement([0, 0, 0], [0, 1, 2], [1, 1, 2], (1, 3), 1) == (1 / 3, 4)
+    assert label_agreement([0, 0, 0], [0, 1, 2], [1, 1, 2], (1, 3), 2) == (0.25, 6)
     # Pixels off the grid's row are not neighbours across the row's end.
     assert label_agreement([0, 1], [2, 0], [1, 1], (2, 3), 1) == (0.0, 0)
 

@@ -134,13 +134,13 @@ def test_training_report_shows_the_pixel_classifiers_beside_the_network(tmp_path
     page = open(write_report(record, str(tmp_path / "smoothed.html"))[0], encoding="utf-8").read()
     assert "The fused figures before smoothing, on 5,348 test pixels: OA 90.12%" in page
     smoothing = page[page.index("<h2>The map: smoothed over 3 pixels</h2>"):]
-    assert "(7 x 7 pixels; Classify applies it too)" in smoothing and "95.83% of the training pixels'" in smoothing
+    assert "(7 x 7 pixels; Classify applies it too)" in smoothing and "share its class 95.83% of the time" in smoothing
     assert (f"the smoothed map's, on 5,348 test pixels: OA {100 * figures['overall_accuracy']:.2f}%, before "
             f"smoothing 90.12%") in smoothing
     # Not smoothed: the report says why.
     record.smoothing = {**record.smoothing, "radius": 0, "agreement": 0.63, "pairs": 18000}
     page = open(write_report(record, str(tmp_path / "unsmoothed.html"))[0], encoding="utf-8").read()
-    assert "<h2>The map is not smoothed</h2><p>Of the training pixels' labelled next neighbours 63.00% share" in page
+    assert "<h2>The map is not smoothed</h2><p>A training pixel's labelled next neighbours share its class 63.00%" in page
     assert "The figures above are the fused map's" in page
 
 
