@@ -76,6 +76,10 @@ print(f"\nTraining {record['stop_reason']}.")
 print(f"Test pixels ({record['split']['description']}):")
 print(f"  overall accuracy {train['OVERALL_ACCURACY']:.2%}, average accuracy {train['AVERAGE_ACCURACY']:.2%}, "
       f"kappa {train['KAPPA']:.4f}")
+smoothing = record.get("smoothing") or {}
+if smoothing.get("radius"):
+    print(f"  (the map smoothed over {smoothing['radius']} pixels, as the training labels agree; unsmoothed "
+          f"{smoothing['unsmoothed_accuracy']['overall_accuracy']:.2%})")
 if record.get("fusion"):
     print(f"  (the map: the network fused with its random forest; the network alone "
           f"{record['fusion']['network_accuracy']['overall_accuracy']:.2%})")
