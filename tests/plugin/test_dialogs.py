@@ -14,6 +14,8 @@ import pytest
 from helpers import georeferenced_copy, label_polygons, read
 from osgeo import gdal
 
+from fast3dcnn_qgis.core.modelfile import read_header
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARTEFACTS = os.environ.get("F3DCNN_ARTEFACTS", os.path.join(ROOT, "test-artefacts", "dialogs"))
 #: The crop's offset in the cube and its size (columns, rows).
@@ -85,8 +87,10 @@ def test_a_batch_of_two_rasters_classifies_each_consistently(tour):
     column, row, width, height = CROP
     assert full.shape == (83, 86) and crop.shape == (height, width)
     assert set(np.unique(full)) <= {0, 1, 10, 11, 12, 13, 14} and len(np.unique(full)) > 2
-    # Away from the crop's edges each pixel sees the same window, so both rows agree there.
-    margin = 11 // 2
+    # Away from the crop's edges each pixel sees the same window (its patch, and its neighbours' patches
+    # within the radius the model smooths its map over), so both rows agree there.
+    header = read_header(os.path.join(os.path.dirname(batch["outputs"][0]), "polygons.f3dcnn"))
+    margin = 11 // 2 + (header["smoothing"] or {}).get("radius", 0)
     inner = (slice(margin, height - margin), slice(margin, width - margin))
     assert np.array_equal(crop[inner], full[row:row + height, column:column + width][inner])
 
