@@ -36,7 +36,7 @@ def timed_map(classifier, cube, dtype):
     """(pixels per second, labels) of the map of ``cube`` in 256 x 256 blocks."""
     labels = np.zeros(cube.shape[:2], dtype=np.int32)
     start = time.perf_counter()
-    for prediction in predict_blocks(classifier, array_blocks(cube, 256, 256, halo=classifier.window // 2),
+    for prediction in predict_blocks(classifier, array_blocks(cube, 256, 256, halo=classifier.halo),
                                      dtype=None if dtype == "float32" else dtype):
         rows, cols = prediction.block.shape
         labels[prediction.block.row:prediction.block.row + rows,
