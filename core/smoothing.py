@@ -61,24 +61,39 @@ def _neighbour(positions: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape:
     return np.where(inside & (positions[found] == wanted), found, -1) if len(positions) else np.full(len(r), -1)
 
 
-def label_agreement(rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, shape: tuple[int, int],
-                    radius: int) -> tuple[float, int]:
-    """The share of a labelled pixel's labelled neighbours at most ``radius`` apart (Chebyshev) that share
-    its label, averaged over the classes (each class's pixels pooled, so a small class counts as much as
-    a large one), and how many ordered pairs of neighbours there are."""
+def _ring_counts(rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, shape: tuple[int, int],
+                 radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """(same, pairs), each (radius, classes): for each Chebyshev distance 1 to ``radius`` and each class,
+    how many of its labelled pixels' labelled neighbours at that distance share its label, and how many
+    there are."""
     rows, cols, labels = (np.asarray(a, dtype=np.int64) for a in (rows, cols, labels))
     positions = rows * shape[1] + cols
     order = np.argsort(positions, kind="stable")
     positions, rows, cols, labels = positions[order], rows[order], cols[order], labels[order]
     classes, index = np.unique(labels, return_inverse=True)
-    same, pairs = np.zeros(len(classes)), np.zeros(len(classes))
+    same, pairs = np.zeros((radius, len(classes))), np.zeros((radius, len(classes)))
     for offset in _offsets(radius):
+        ring = max(abs(offset[0]), abs(offset[1])) - 1
         found = _neighbour(positions, rows, cols, shape, offset)
         hit = found >= 0
-        pairs += np.bincount(index[hit], minlength=len(classes))
-        same += np.bincount(index[hit], weights=labels[found[hit]] == labels[hit], minlength=len(classes))
+        pairs[ring] += np.bincount(index[hit], minlength=len(classes))
+        same[ring] += np.bincount(index[hit], weights=labels[found[hit]] == labels[hit], minlength=len(classes))
+    return same, pairs
+
+
+def _agreement(same: np.ndarray, pairs: np.ndarray) -> tuple[float, int]:
+    """The mean over the classes of each one's share of agreeing pairs, and the pairs, from per-class counts."""
     paired = pairs > 0
     return (float((same[paired] / pairs[paired]).mean()) if paired.any() else 0.0), int(pairs.sum())
+
+
+def label_agreement(rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, shape: tuple[int, int],
+                    radius: int) -> tuple[float, int]:
+    """The share of a labelled pixel's labelled neighbours at most ``radius`` apart (Chebyshev) that share
+    its label, averaged over the classes (each class's pixels pooled, so a small class counts as much as
+    a large one), and how many ordered pairs of neighbours there are."""
+    same, pairs = _ring_counts(rows, cols, labels, shape, radius)
+    return _agreement(same.sum(axis=0), pairs.sum(axis=0))
 
 
 def chosen_radius(rows: ArrayLike, cols: ArrayLike, labels: ArrayLike,
@@ -86,14 +101,15 @@ def chosen_radius(rows: ArrayLike, cols: ArrayLike, labels: ArrayLike,
     """The largest radius up to MAX_RADIUS at which the training pixels (rows, cols, labels) on a grid
     of ``shape`` agree with at least AGREEMENT of their labelled neighbours (``label_agreement``), over
     at least MIN_PAIRS pairs, with that agreement and the pairs; (0, agreement, pairs at radius 1)
-    where none does."""
-    radius, (agreement, pairs) = 0, label_agreement(rows, cols, labels, shape, 1)
+    where none does. The neighbours are counted once, ring by ring, for every radius."""
+    same, pairs = (np.cumsum(counts, axis=0) for counts in _ring_counts(rows, cols, labels, shape, MAX_RADIUS))
+    radius, (agreement, count) = 0, _agreement(same[0], pairs[0])
     for candidate in range(1, MAX_RADIUS + 1):
-        share, count = label_agreement(rows, cols, labels, shape, candidate)
-        if share < AGREEMENT or count < MIN_PAIRS:
+        share, total = _agreement(same[candidate - 1], pairs[candidate - 1])
+        if share < AGREEMENT or total < MIN_PAIRS:
             break
-        radius, agreement, pairs = candidate, share, count
-    return radius, agreement, pairs
+        radius, agreement, count = candidate, share, total
+    return radius, agreement, count
 
 
 def _normalised(log_sum: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -103,20 +119,23 @@ def _normalised(log_sum: np.ndarray, count: np.ndarray) -> np.ndarray:
     return (mean / mean.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
+def _window_sums(values: np.ndarray, radius: int) -> np.ndarray:
+    """Sums of ``values`` (rows, cols, ...) over each pixel's (2r + 1) x (2r + 1) window, zero beyond the
+    grid, by a summed-area table: any radius costs the same."""
+    size = 2 * radius + 1
+    pad = ((radius + 1, radius), (radius + 1, radius)) + ((0, 0),) * (values.ndim - 2)
+    table = np.pad(values, pad).cumsum(axis=0).cumsum(axis=1)
+    return table[size:, size:] - table[:-size, size:] - table[size:, :-size] + table[:-size, :-size]
+
+
 def smoothed_block(probabilities: np.ndarray, valid: np.ndarray, radius: int) -> np.ndarray:
     """(rows, cols, classes) float32: each valid pixel's probabilities replaced by the normalised geometric
     mean (each floored by core.forest.FLOOR) of those of the ``valid`` pixels of ``probabilities`` within
-    ``radius``; invalid pixels keep theirs. Window sums by summed-area tables, so any radius costs the same."""
+    ``radius``; invalid pixels keep theirs."""
     logs = np.where(valid[..., None], np.log(np.maximum(probabilities, 0) + FLOOR, dtype=np.float64), 0.0)
-    pad = ((radius + 1, radius), (radius + 1, radius))
-
-    def window_sums(values):
-        table = np.pad(values, pad + ((0, 0),) * (values.ndim - 2)).cumsum(axis=0).cumsum(axis=1)
-        size = 2 * radius + 1
-        return table[size:, size:] - table[:-size, size:] - table[size:, :-size] + table[:-size, :-size]
-
     out = np.array(probabilities, dtype=np.float32)
-    out[valid] = _normalised(window_sums(logs), np.rint(window_sums(valid.astype(np.float64))))[valid]
+    counts = np.rint(_window_sums(valid.astype(np.float64), radius))
+    out[valid] = _normalised(_window_sums(logs, radius), counts)[valid]
     return out
 
 
@@ -131,11 +150,12 @@ def smoothed_at(rows: ArrayLike, cols: ArrayLike, probabilities: np.ndarray, tar
     targets = np.asarray(targets, dtype=np.int64)
     positions = rows * shape[1] + cols
     order = np.argsort(positions, kind="stable")
+    positions = positions[order]
     logs = np.log(np.maximum(probabilities, 0) + FLOOR, dtype=np.float64)[order]
     log_sum = np.zeros((len(targets), probabilities.shape[1]))
     count = np.zeros(len(targets))
     for offset in _offsets(radius, first=0):
-        found = _neighbour(positions[order], rows[targets], cols[targets], shape, offset)
+        found = _neighbour(positions, rows[targets], cols[targets], shape, offset)
         hit = found >= 0
         log_sum[hit] += logs[found[hit]]
         count += hit
@@ -144,12 +164,7 @@ def smoothed_at(rows: ArrayLike, cols: ArrayLike, probabilities: np.ndarray, tar
 
 def neighbourhood(rows: ArrayLike, cols: ArrayLike, valid: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
     """rows and cols of the ``valid`` pixels within ``radius`` of the pixels (rows, cols), these among them."""
-    near = np.zeros(valid.shape, dtype=bool)
-    height, width = valid.shape
-    rows, cols = np.asarray(rows), np.asarray(cols)
-    for dy, dx in _offsets(radius, first=0):
-        r, c = rows + dy, cols + dx
-        inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
-        near[r[inside], c[inside]] = True
-    near_rows, near_cols = np.nonzero(near & valid)
+    marked = np.zeros(valid.shape)
+    marked[np.asarray(rows), np.asarray(cols)] = 1
+    near_rows, near_cols = np.nonzero((_window_sums(marked, radius) > 0.5) & valid)
     return near_rows, near_cols

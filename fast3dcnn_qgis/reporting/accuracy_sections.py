@@ -102,11 +102,11 @@ def fusion_section(record):
     forest = f", the forest alone {percent(record.forest['accuracy']['overall_accuracy'])}" if record.forest else ""
     smoothed = _smoothed(record)
     fused = (smoothed["unsmoothed_accuracy"] if smoothed else record.accuracy)["overall_accuracy"]
+    which = "The fused figures before smoothing" if smoothed else "The figures above are the fused map's"
     return (f"<section><h2>The map: the network fused with a random forest</h2><p>Each pixel's class is the "
             f"one with the highest {escape(fusion['method'])} ({fusion['trees']} trees on the pixel's spectrum, "
             f"stored in the model file; Classify applies both). On held-out ground the two err on different "
-            f"pixels, so their mean beat each alone on the scenes this was measured on. "
-            f"{'The fused figures before smoothing' if smoothed else 'The figures above are the fused map' + chr(39) + 's'}"
+            f"pixels, so their mean beat each alone on the scenes this was measured on. {which}"
             f", on {fusion['n_test']:,} test pixels: OA {percent(fused)}"
             f", the network alone {percent(alone['overall_accuracy'])}{forest}.</p></section>")
 
@@ -126,7 +126,8 @@ def smoothing_section(record):
             f"probabilities are the {escape(smoothing['method'])} ({2 * smoothing['radius'] + 1} x "
             f"{2 * smoothing['radius'] + 1} pixels; Classify applies it too). The radius is the largest at which "
             f"the training labels agree: a training pixel's labelled neighbours within it share its class "
-            f"{agreement} of the time, the mean over the classes. The figures above are the smoothed map's, on {smoothing['n_test']:,} test pixels: OA "
+            f"{agreement} of the time, the mean over the classes. The figures above are the smoothed map's, on "
+            f"{smoothing['n_test']:,} test pixels: OA "
             f"{percent(record.accuracy['overall_accuracy'])}, before smoothing "
             f"{percent(smoothing['unsmoothed_accuracy']['overall_accuracy'])}.</p></section>")
 
