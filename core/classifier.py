@@ -36,6 +36,8 @@ class Fast3DCNNClassifier:
     forest: PixelForest | None = None
     # The radius the map's probabilities are smoothed over (core.smoothing), 0: not smoothed.
     smoothing_radius: int = 0
+    # Each class's weight in the map's decision (core.class_balance), None: the probabilities as they are.
+    class_weights: np.ndarray | None = None
 
     @property
     def halo(self) -> int:

@@ -31,6 +31,8 @@ REDUCER_ARRAYS = tuple(f"reducer_{name}" for name in (
 FOREST_ARRAYS = tuple(f"forest_{name}" for name in FOREST_NAMES)
 MAX_TREES = 10000
 MAX_FOREST_NODES = 50_000_000
+#: The largest class weight (core.class_balance): a class of one training pixel among 10^12.
+MAX_WEIGHT = 1e6
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
@@ -108,6 +110,19 @@ def check_classes(classes: object) -> None:
         if color is not None and (not isinstance(color, str) or not _COLOR.match(color)):
             raise HeaderProblem("classes.color", color, "must be a colour written #rrggbb, or null")
         ids.add(class_id)
+
+
+def check_balance(balance: object, n_classes: int) -> None:
+    """Raises HeaderProblem unless ``balance`` is null, or names its method and holds one weight from 1 to
+    MAX_WEIGHT for each of the ``n_classes`` classes."""
+    if balance is None:
+        return
+    if not isinstance(balance, dict) or balance.get("method") is None:
+        raise HeaderProblem("balance", balance, "must be an object naming how the classes are weighted, or null")
+    weights = balance.get("weights")
+    if not isinstance(weights, list) or len(weights) != n_classes or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and 1 <= w <= MAX_WEIGHT for w in weights):
+        raise HeaderProblem("weights", weights, f"must be {n_classes} numbers from 1 to {MAX_WEIGHT:g}, one per class")
 
 
 def check_arrays(header: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]], n_classes: int) -> None:

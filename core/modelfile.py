@@ -19,8 +19,9 @@ from .bands import format_band_ranges
 from .classes import ClassTable
 from .errors import InputError
 from .files import StrPath, written_atomically
+from .class_balance import BALANCE_METHOD
 from .forest import FUSION_METHOD, ForestProblem, PixelForest
-from .model_header import HeaderProblem, array_shapes, check_arrays, check_classes, check_header
+from .model_header import HeaderProblem, array_shapes, check_arrays, check_balance, check_classes, check_header
 from .record import RunRecord
 from .smoothing import SMOOTHING_METHOD
 
@@ -29,9 +30,11 @@ if TYPE_CHECKING:
 
 FORMAT = "fast3dcnn-model"
 #: Format 3 adds the forest the map is fused with (core.forest), format 4 the radius the map is
-#: smoothed over (core.smoothing); a model without either is written as format 2 (without smoothing as
-#: 3), which older plugins read, while they refuse a model whose map they would not make as it was scored.
-FORMAT_VERSION = 4
+#: smoothed over (core.smoothing), format 5 the classes' weights (core.class_balance); a model is written
+#: in the oldest format that holds what it has (without weights as 4, without smoothing as 3, without
+#: either or a forest as 2), which older plugins read, while they refuse a model whose map they would not
+#: make as it was scored.
+FORMAT_VERSION = 5
 EXTENSION = ".f3dcnn"
 _Read = TypeVar("_Read")
 
@@ -43,10 +46,11 @@ class ModelFileError(InputError):
 def save_classifier(classifier: "Fast3DCNNClassifier", path: StrPath) -> None:
     """Writes ``classifier`` to ``path`` through a temporary file renamed when complete."""
     weights = classifier.network.get_weights()
-    forest = classifier.forest
+    forest, weights_of_classes = classifier.forest, classifier.class_weights
     header = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION if classifier.smoothing_radius else 3 if forest else 2,
+        "format_version": FORMAT_VERSION if weights_of_classes is not None else 4 if classifier.smoothing_radius
+        else 3 if forest else 2,
         "window": int(classifier.window),
         "padding": classifier.padding,
         "dropout": classifier.dropout,
@@ -57,6 +61,8 @@ def save_classifier(classifier: "Fast3DCNNClassifier", path: StrPath) -> None:
         "fusion": forest and {"method": FUSION_METHOD, "trees": forest.n_trees},
         "smoothing": {"method": SMOOTHING_METHOD, "radius": int(classifier.smoothing_radius)}
         if classifier.smoothing_radius else None,
+        "balance": None if weights_of_classes is None else {
+            "method": BALANCE_METHOD, "weights": [float(w) for w in weights_of_classes]},
     }
     # Any: numpy's savez_compressed also takes allow_pickle=, which mypy fears a ** of arrays might fill.
     arrays: dict[str, Any] = {f"reducer_{k}": v for k, v in classifier.reducer.to_arrays().items()}
@@ -109,6 +115,7 @@ def _checked(path: StrPath,
             check_header(header)
             classes_json = _classes_json(header)
             check_classes(classes_json)
+            check_balance(header.get("balance"), len(classes_json))
             check_arrays(header, array_shapes(archive), len(classes_json))
             band_indices = archive["reducer_band_indices"]
             if band_indices.min() < 0 or band_indices.max() >= header["input_band_count"]:
@@ -143,7 +150,8 @@ def load_classifier(path: StrPath) -> "Fast3DCNNClassifier":
     return Fast3DCNNClassifier(
         reducer=reducer, network=network, window=header["window"], classes=classes,
         input_band_count=header["input_band_count"], padding=header["padding"], record=record, forest=forest,
-        smoothing_radius=(header.get("smoothing") or {}).get("radius", 0))
+        smoothing_radius=(header.get("smoothing") or {}).get("radius", 0),
+        class_weights=np.array(header["balance"]["weights"]) if header.get("balance") else None)
 
 
 def _forest(archive: np.lib.npyio.NpzFile, header: dict[str, Any], n_classes: int) -> PixelForest | None:
@@ -174,7 +182,8 @@ def describe_model(path: StrPath) -> dict[str, Any]:
                 "explained_variance_ratio": float(ratio.sum()),
                 "parameters": int(sum(np.prod(shapes[f"weight_{i:03d}"]) for i in range(header["n_weights"]))),
                 "classes": ClassTable.from_json(classes_json).completed().to_json(),
-                "fusion": header.get("fusion"), "smoothing": header.get("smoothing"), "record": header.get("record")}
+                "fusion": header.get("fusion"), "smoothing": header.get("smoothing"), "balance": header.get("balance"),
+                "record": header.get("record")}
 
     digest, size = hashlib.sha256(), 0
     with open(path, "rb") as stream:

@@ -18,6 +18,7 @@ import numpy as np
 
 from .blocks import Block
 from .errors import InputError
+from .class_balance import balanced
 from .forest import fused_probabilities
 from .fully_conv import DEFAULT_BUDGET_BYTES, fully_convolutional, tiled_probabilities
 from .settings import check_window
@@ -117,7 +118,8 @@ def predict_blocks(classifier: "Fast3DCNNClassifier", blocks: Iterable[Block], b
     classifier holds a forest their fusion with the forest's (core.forest.fused_probabilities; the
     forest's are computed with the block's reduction, in the prefetch thread when there is one), smoothed
     where the classifier has a smoothing radius (core.smoothing: each block then needs a halo of
-    ``classifier.halo``, S // 2 plus the radius, and the ring of the radius is classified with it). Pixels
+    ``classifier.halo``, S // 2 plus the radius, and the ring of the radius is classified with it), and
+    weighted by the classifier's class weights where it has them (core.class_balance). Pixels
     whose top probability is below ``min_confidence`` are left unclassified (label 0) and counted, for
     maps that should say "not sure" rather than guess.
 
@@ -163,6 +165,8 @@ def predict_blocks(classifier: "Fast3DCNNClassifier", blocks: Iterable[Block], b
             rows, cols = block.shape
             probabilities = smoothed_block(probabilities, valid, radius)[top:top + rows, left:left + cols]
             valid = valid[top:top + rows, left:left + cols]
+        if classifier.class_weights is not None:
+            probabilities[valid] = balanced(probabilities[valid], classifier.class_weights)
         confidence = np.where(valid, probabilities.max(axis=-1), 0).astype(np.float32)
         rejected = valid & (confidence < min_confidence)
         labels = np.where(valid & ~rejected, class_ids[probabilities.argmax(axis=-1)], 0)

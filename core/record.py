@@ -43,6 +43,9 @@ class RunRecord:
     # How the map is smoothed (core.workflow._smoothed): method, the radius chosen (0: not smoothed) and
     # the training labels' agreement at it, with the unsmoothed figures; None: smoothing was off.
     smoothing: JsonDict | None = None
+    # How the map's classes are weighted against their training shares (core.workflow._the_map): method,
+    # exponent, the weights, with the unweighted figures; None: not weighted.
+    balance: JsonDict | None = None
     timings: JsonDict | None = None
     labelled_pixels: dict[int, int] | None = None  # {class id: labelled pixels in the ground truth}
     n_labelled_invalid_excluded: int = 0

@@ -76,6 +76,10 @@ FUSION_MODES = ("auto", "on", "off")
 #: on the held-out splits; on a random split a test pixel's neighbours are mostly training pixels, whose
 #: labels the network has learnt, so its figures would flatter the map.
 SMOOTHING_MODES = ("auto", "on", "off")
+#: Whether the map's classes are weighed against their training shares (core.class_balance): "auto" on
+#: the held-out splits, where the ground's class shares are not the training pixels'; a random split
+#: draws its test pixels in the training shares, which the unweighed map already suits.
+BALANCE_MODES = ("auto", "on", "off")
 #: How the PCA scores are scaled (see reduction.py): each to unit variance, or all by the first's.
 COMPONENT_SCALES = ("each", "first")
 #: In the order of the training dialog's list, which graphical models and scripts refer to by
@@ -146,18 +150,21 @@ def split_value_problem(method: str, value: float | None) -> str | None:
 #: On the held-out splits it trains the network again, one round of a quarter of the epochs, with the
 #: pixels where it and the SVM baseline agree (core.cotraining), which lifted every Indian Pines seed,
 #: and its map is fused with the random forest baseline's (core.forest) and smoothed over the radius
-#: its training labels agree over (core.smoothing).
+#: its training labels agree over (core.smoothing), its classes weighed against their training
+#: shares (core.class_balance).
 RECIPES: dict[str, dict[str, Any]] = {
     "paper": {"epochs": EPOCHS.default, "component_scale": "each", "standardise_bands": False,
               "validation_into_training": False,
               "spectral_noise": 0.0, "patience": 0, "layout": "patches", "precision": "float32",
               "initializer": "glorot_uniform", "learning_rate": LEARNING_RATE.default, "schedule": "constant",
-              "validation_every": 1, "cotraining": "off", "fusion": "off", "smoothing": "off"},
+              "validation_every": 1, "cotraining": "off", "fusion": "off", "smoothing": "off",
+              "balance": "off"},
     "robust": {"epochs": 40, "component_scale": "first", "standardise_bands": True,
                "validation_into_training": True,
                "spectral_noise": 0.02, "patience": PATIENCE.default, "layout": "auto", "precision": "auto",
                "initializer": "he_normal", "learning_rate": 2.5e-3, "schedule": "cosine", "validation_every": 2,
-               "cotraining": "auto", "fusion": "auto", "smoothing": "auto"},
+               "cotraining": "auto", "fusion": "auto", "smoothing": "auto",
+               "balance": "auto"},
 }
 DEFAULT_RECIPE = "robust"
 
@@ -197,6 +204,7 @@ class TrainingConfig:
     cotraining: str = RECIPES[DEFAULT_RECIPE]["cotraining"]  # one of COTRAINING_MODES
     fusion: str = RECIPES[DEFAULT_RECIPE]["fusion"]  # one of FUSION_MODES
     smoothing: str = RECIPES[DEFAULT_RECIPE]["smoothing"]  # one of SMOOTHING_MODES
+    balance: str = RECIPES[DEFAULT_RECIPE]["balance"]  # one of BALANCE_MODES
     # The recipe these values come from (its name, for the record).
     recipe_name: str = DEFAULT_RECIPE
 

@@ -28,6 +28,7 @@ from .checkpoints import Checkpoints
 from .classifier import Fast3DCNNClassifier
 from .cotraining import RESEED, ROUNDS, applies, pool_mask, pseudo_labels, round_epochs
 from .errors import InputError
+from .class_balance import BALANCE_METHOD, EXPONENT, balanced, class_weights
 from .forest import FUSED_MODEL_NAME, FUSION_METHOD, fused_probabilities
 from .metrics import accuracy_report
 from .patches import PatchDataset
@@ -157,28 +158,25 @@ def _baselines(spectra, pool_spectra, valid, pixels, split, names, seed, runner,
     return baselines, None if svm_classes is None else (*pool[:2], svm_classes), kept
 
 
-def _fused(network, split, labels, class_ids, names, kept, network_accuracy):
-    """The figures of the fusion (core.forest.fused_probabilities) of the network's class probabilities
-    on the split's test pixels (``network``, in the order of ``split.test``) and the kept forest's on
-    those it scored (``kept``: see ``_baselines``), and the record of the fusion, which keeps the
-    network's own figures (``network_accuracy``, on every test pixel)."""
-    forest, test, forest_probabilities = kept
-    order = np.full(len(labels), -1)
+def _fused(network, split, kept):
+    """The test pixels the kept forest scored (indices into the labelled pixels) and the fusion
+    (core.forest.fused_probabilities) of the network's class probabilities of them (``network``: of
+    every test pixel, in the order of ``split.test``) with the forest's (``kept``: see ``_baselines``)."""
+    _, test, forest_probabilities = kept
+    order = np.full(int(split.test.max()) + 1, -1)
     order[split.test] = np.arange(len(split.test))
-    predicted = class_ids[np.argmax(fused_probabilities(network[order[test]], forest_probabilities), axis=-1)]
-    record = {"method": FUSION_METHOD, "trees": forest.n_trees, "n_test": len(test),
-              "network_accuracy": {key: network_accuracy[key] for key in SUMMARY}}
-    return accuracy_report(labels[test], predicted, class_ids, names), record
+    return test, fused_probabilities(network[order[test]], forest_probabilities)
 
 
-def _smoothed(scene, kept, cube, valid, model, config, pixels, split, class_ids, names, kept_forest, accuracy,
-              reporter):
+def _smoothed(scene, kept, cube, valid, model, config, pixels, split, scored, kept_forest, reporter):
     """The map smoothed (core.smoothing) over the radius the training pixels' labels agree over: its
-    figures on the test pixels (those the forest scored, where the map is fused), the record of the
-    smoothing, which keeps the unsmoothed map's figures, and the radius (0: not smoothed, the figures
-    ``accuracy`` as they were). The test pixels' neighbours are classified as the map classifies them:
-    by the network and, where the map is fused, by the forest, from their raw spectra read once more."""
+    class probabilities of the ``scored`` test pixels (indices into the labelled pixels, and the map's
+    probabilities of them before smoothing), the record of the smoothing and the radius (0: not
+    smoothed, the probabilities as they were). The test pixels' neighbours are classified as the map
+    classifies them: by the network and, where the map is fused, by the forest, from their raw spectra
+    read once more."""
     rows, cols, labels = pixels
+    test, unsmoothed = scored
     radius, agreement, pairs = chosen_radius(rows[split.train], cols[split.train], labels[split.train], valid.shape)
     record = {"method": SMOOTHING_METHOD, "radius": radius, "agreement": agreement, "pairs": pairs}
     if not radius:
@@ -187,8 +185,7 @@ def _smoothed(scene, kept, cube, valid, model, config, pixels, split, class_ids,
             f"mean over the classes), where smoothing needs {100 * AGREEMENT:.0f}%" if pairs >= MIN_PAIRS else
             f"only {pairs} pairs of training pixels are next neighbours (points?), where smoothing needs "
             f"{MIN_PAIRS} to tell whether the classes come in areas"))
-        return accuracy, record, 0
-    test = split.test if kept_forest is None else kept_forest[1]
+        return unsmoothed, record, 0
     near_rows, near_cols = neighbourhood(rows[test], cols[test], valid, radius)
     probabilities = _softmax(model, cube, near_rows, near_cols, config)
     if kept_forest is not None:
@@ -200,14 +197,63 @@ def _smoothed(scene, kept, cube, valid, model, config, pixels, split, class_ids,
         probabilities = fused_probabilities(probabilities, kept_forest[0].probabilities(spectra.spectra))
     width = valid.shape[1]
     targets = np.searchsorted(near_rows * width + near_cols, rows[test] * width + cols[test])
-    smoothed = smoothed_at(near_rows, near_cols, probabilities, targets, valid.shape, radius)
-    figures = accuracy_report(labels[test], class_ids[np.argmax(smoothed, axis=-1)], class_ids, names)
-    record.update(n_test=len(test), unsmoothed_accuracy={key: accuracy[key] for key in SUMMARY})
-    reporter.log(f"Smoothed over {radius} pixels (a training pixel's labelled neighbours within it share its "
-                 f"class {100 * agreement:.0f}% of the time, the mean over the classes): test OA "
-                 f"{100 * figures['overall_accuracy']:.2f}%, "
-                 f"{100 * accuracy['overall_accuracy']:.2f}% unsmoothed")
-    return figures, record, radius
+    record["n_test"] = len(test)
+    return smoothed_at(near_rows, near_cols, probabilities, targets, valid.shape, radius), record, radius
+
+
+def _the_map(scene, kept, cube, valid, model, config, pixels, split, class_ids, names, network, kept_forest,
+             steps, reporter):
+    """The test figures of the map as Classify makes it: the network's class probabilities of the test
+    pixels (``network``: them and their figures), fused with the kept forest's, smoothed and weighted as
+    ``steps`` (fusion, smoothing, balance: each on or off) say; with the records of the three steps (None
+    where a step was off), each keeping the figures before it, the smoothing radius and the class
+    weights (None: not weighted)."""
+    rows, cols, labels = pixels
+    fusion, smoothing, balancing = steps
+    probabilities, accuracy = network
+    scored = split.test
+
+    def figures():
+        return accuracy_report(labels[scored], class_ids[np.argmax(probabilities, axis=-1)], class_ids, names)
+
+    def summary(figures):
+        return {key: figures[key] for key in SUMMARY}
+
+    fused = smoothed = balance = weights = None
+    radius = 0
+    if kept_forest is not None:
+        scored, probabilities = _fused(probabilities, split, kept_forest)
+        fused, accuracy = {"method": FUSION_METHOD, "trees": kept_forest[0].n_trees, "n_test": len(scored),
+                           "network_accuracy": summary(accuracy)}, figures()
+        reporter.log(f"Fused with the random forest ({FUSION_METHOD}): test OA "
+                     f"{100 * accuracy['overall_accuracy']:.2f}%, the network alone "
+                     f"{100 * fused['network_accuracy']['overall_accuracy']:.2f}%")
+    elif fusion:
+        reporter.log("No fusion with the random forest: it needs the baselines, which are switched off or did "
+                     "not run; the map is the network's alone")
+    if smoothing:
+        probabilities, smoothed, radius = _smoothed(scene, kept, cube, valid, model, config, pixels, split,
+                                                    (scored, probabilities), kept_forest, reporter)
+        if radius:
+            smoothed["unsmoothed_accuracy"], accuracy = summary(accuracy), figures()
+            reporter.log(f"Smoothed over {radius} pixels (a training pixel's labelled neighbours within it share "
+                         f"its class {100 * smoothed['agreement']:.0f}% of the time, the mean over the classes): "
+                         f"test OA {100 * accuracy['overall_accuracy']:.2f}%, "
+                         f"{100 * smoothed['unsmoothed_accuracy']['overall_accuracy']:.2f}% unsmoothed")
+    if balancing:
+        counts = np.bincount(np.searchsorted(class_ids, labels[split.train]), minlength=len(class_ids))
+        weights = class_weights(counts)
+        probabilities = balanced(probabilities, weights)
+        balance = {"method": BALANCE_METHOD, "exponent": EXPONENT, "weights": [float(w) for w in weights],
+                   "train_counts": [int(n) for n in counts], "n_test": len(scored),
+                   "unweighted_accuracy": summary(accuracy)}
+        accuracy = figures()
+        reporter.log(f"Classes weighted against their training shares (weights {weights.min():.2f} for the most "
+                     f"trained class to {weights.max():.2f}): test OA {100 * accuracy['overall_accuracy']:.2f}%, "
+                     f"AA {100 * accuracy['average_accuracy']:.2f}%; unweighted "
+                     f"{100 * balance['unweighted_accuracy']['overall_accuracy']:.2f}% and "
+                     f"{100 * balance['unweighted_accuracy']['average_accuracy']:.2f}%")
+    return accuracy, fused, smoothed, balance, radius, weights
 
 
 def _pool(pool_spectra, valid, rows, cols, split):
@@ -332,6 +378,7 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
     cotraining = applies(config.cotraining, settings.split)
     fusion = applies(config.fusion, settings.split)
     smoothing = applies(config.smoothing, settings.split)
+    balancing = applies(config.balance, settings.split)
     reducer, cube, valid, spectra, pool_spectra = _reduce(scene, kept, settings, cotraining, spill_path, reporter,
                                                           timings)
     rows, cols, labels, class_ids, n_invalid = _labelled(scene.labels, valid, reporter.log)
@@ -353,19 +400,9 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
         baselines, _, kept_forest = running.result()
     finally:
         worker.shutdown(wait=False, cancel_futures=True)
-    fused = None
-    if kept_forest is not None:
-        accuracy, fused = _fused(test_softmax, split, labels, class_ids, names, kept_forest, accuracy)
-        reporter.log(f"Fused with the random forest ({FUSION_METHOD}): test OA "
-                     f"{100 * accuracy['overall_accuracy']:.2f}%, the network alone "
-                     f"{100 * fused['network_accuracy']['overall_accuracy']:.2f}%")
-    elif fusion:
-        reporter.log("No fusion with the random forest: it needs the baselines, which are switched off or did "
-                     "not run; the map is the network's alone")
-    smoothed, radius = None, 0
-    if smoothing:
-        accuracy, smoothed, radius = _smoothed(scene, kept, cube, valid, result.model, config, (rows, cols, labels),
-                                               split, class_ids, names, kept_forest, accuracy, reporter)
+    accuracy, fused, smoothed, balance, radius, weights = _the_map(
+        scene, kept, cube, valid, result.model, config, (rows, cols, labels), split, class_ids, names,
+        (test_softmax, accuracy), kept_forest, (fusion, smoothing, balancing), reporter)
     for baseline in baselines.values():
         reporter.log(verdict(accuracy, baseline, FUSED_MODEL_NAME if fused else "3D CNN"))
     reporter.progress(1.0)
@@ -373,8 +410,9 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
                        model=_model_record(kept, reducer, result), split=_split_record(split), history=result.history,
                        best_epoch=result.best_epoch, stop_reason=result.stop_reason, baseline=baselines.get("svm"),
                        forest=baselines.get("forest"), cotraining=cotrained, fusion=fused, smoothing=smoothed,
-                       timings=timings,
+                       balance=balance, timings=timings,
                        n_labelled_invalid_excluded=n_invalid)
     return Fast3DCNNClassifier(reducer=reducer, network=result.model, window=config.window, classes=table,
                                input_band_count=scene.band_count, padding=config.padding, record=record,
-                               forest=kept_forest[0] if kept_forest else None, smoothing_radius=radius)
+                               forest=kept_forest[0] if kept_forest else None, smoothing_radius=radius,
+                               class_weights=weights)

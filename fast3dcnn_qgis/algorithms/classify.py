@@ -105,7 +105,9 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
             self.tr(", the network fused with the model's random forest of {} trees").format(
                 classifier.forest.n_trees) if classifier.forest else "") + (
             self.tr(", each pixel's probabilities smoothed over the {} pixels around it").format(
-                classifier.smoothing_radius) if classifier.smoothing_radius else ""))
+                classifier.smoothing_radius) if classifier.smoothing_radius else "") + (
+            self.tr(", its classes weighted against their training shares")
+            if classifier.class_weights is not None else ""))
         with matched_bands(classifier, dataset, info, f"{self.INPUT} ('{layer.name()}')", progress.log) as matched:
             classify_scene(*matched, output, progress, **options)
 

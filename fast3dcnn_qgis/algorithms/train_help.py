@@ -157,6 +157,14 @@ TRAINING = {
         "narrower than its window. auto: on with the held-out splits (auto, disjoint, grouped); on a random split a test "
         "pixel's neighbours are training pixels, and smoothing would flatter the figures. off: never."
         + _recipes_use("smoothing", number=False))),
+    "BALANCE": ParameterText("Weigh the classes against their training shares", (
+        "on: each pixel's class probabilities (in the report's figures and in every map Classify makes with the "
+        "model) are multiplied by the square root of one over the class's share of the training pixels, so a "
+        "class you labelled little is not mapped too seldom just because it was trained on less. On held-out "
+        "ground this kept the overall accuracy and raised the average accuracy (Indian Pines' whole fields "
+        "51.0% to 57.4%, Potsdam's test tiles 52.7% to 54.0%). auto: on with the held-out splits (auto, "
+        "disjoint, grouped); a random split tests pixels in the training shares, which the map already suits. "
+        "off: the probabilities as the models give them." + _recipes_use("balance", number=False))),
     "BASELINE": ParameterText("Compare with an SVM and a random forest", (
         "Also train a support vector machine (RBF kernel, on the standardised spectra, tuned on the validation "
         f"pixels) and a random forest ({FOREST_TREES} trees) on the same training pixels, and score them on the "
@@ -169,7 +177,7 @@ TRAINING = {
 OUTPUTS = {
     "OUTPUT_MODEL": ParameterText("Model file", (
         "The trained model (.f3dcnn): band selection, PCA, network, the random forest where the map is fused "
-        "with it (FUSION), the radius its map is smoothed over (SMOOTHING), classes with names and colours, settings "
+        "with it (FUSION), the radius its map is smoothed over (SMOOTHING), the classes' weights (BALANCE), classes with names and colours, settings "
         "and accuracy. Classify rasters with it.")),
     "OUTPUT_REPORT": ParameterText("Accuracy report", (
         "Self-contained HTML page: OA, AA, kappa, per-class table, confusion matrix, training curves, settings "

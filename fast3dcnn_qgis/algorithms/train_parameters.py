@@ -11,8 +11,8 @@ from qgis.core import (QgsProcessing, QgsProcessingOutputFile, QgsProcessingOutp
 from ..core import settings as limits
 from ..core.bands import BandRangeError, parse_band_ranges
 from ..core.errors import InputError
-from ..core.settings import (COTRAINING_MODES, DEFAULT_RECIPE, DEFAULT_SPLIT, FUSION_MODES, PRECISIONS, RECIPES,
-                             SMOOTHING_MODES, SPLIT_METHODS, check_components, check_window)
+from ..core.settings import (BALANCE_MODES, COTRAINING_MODES, DEFAULT_RECIPE, DEFAULT_SPLIT, FUSION_MODES, PRECISIONS,
+                             RECIPES, SMOOTHING_MODES, SPLIT_METHODS, check_components, check_window)
 from ..gdal_io.ground_truth import class_field_problem
 from ..gdal_io.training_scenes import MORE_GROUND_TRUTH, MORE_INPUTS, pairing_problem
 from . import train_help
@@ -43,12 +43,14 @@ class TrainParameters(Fast3DCNNAlgorithm):
     COTRAINING = "COTRAINING"
     FUSION = "FUSION"
     SMOOTHING = "SMOOTHING"
+    BALANCE = "BALANCE"
     #: Number parameters that, left empty, take the training recipe's value: key -> (TrainingConfig
     #: field, its type).
     RECIPE_NUMBERS = {EPOCHS: ("epochs", int), LEARNING_RATE: ("learning_rate", float), PATIENCE: ("patience", int)}
     #: Choice parameters that, left empty, take the training recipe's: key -> (field, its options).
     RECIPE_CHOICES = {PRECISION: ("precision", PRECISIONS), COTRAINING: ("cotraining", COTRAINING_MODES),
-                      FUSION: ("fusion", FUSION_MODES), SMOOTHING: ("smoothing", SMOOTHING_MODES)}
+                      FUSION: ("fusion", FUSION_MODES), SMOOTHING: ("smoothing", SMOOTHING_MODES),
+                      BALANCE: ("balance", BALANCE_MODES)}
     RECIPE = "RECIPE"
     BASELINE = "BASELINE"
     OUTPUT_MODEL = "OUTPUT_MODEL"
@@ -137,6 +139,7 @@ class TrainParameters(Fast3DCNNAlgorithm):
         self._recipe_choice(self.COTRAINING)
         self._recipe_choice(self.FUSION)
         self._recipe_choice(self.SMOOTHING)
+        self._recipe_choice(self.BALANCE)
         self._advanced_flag(self.BASELINE, True)
 
     def _advanced_flag(self, key, default):

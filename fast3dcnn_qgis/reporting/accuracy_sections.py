@@ -88,9 +88,15 @@ def baseline_section(record):
 MODEL_NAME = {False: "3D CNN", True: FUSED_MODEL_NAME}
 
 
-def _smoothed(record):
-    """The record's smoothing where the map was smoothed (a radius of 1 or more), else None."""
-    return record.smoothing if record.smoothing and record.smoothing["radius"] else None
+def _after(record, step):
+    """The map's figures right after ``step`` ("fusion" or "smoothing"), and what the later steps that
+    changed them are called (none: the figures are the report's own)."""
+    later = []
+    if step == "fusion" and record.smoothing and record.smoothing["radius"]:
+        later.append((record.smoothing["unsmoothed_accuracy"], "smoothing"))
+    if record.balance:
+        later.append((record.balance["unweighted_accuracy"], "the classes' weighting"))
+    return (later[0][0] if later else record.accuracy), [called for _, called in later]
 
 
 def fusion_section(record):
@@ -100,14 +106,13 @@ def fusion_section(record):
         return ""
     alone = fusion["network_accuracy"]
     forest = f", the forest alone {percent(record.forest['accuracy']['overall_accuracy'])}" if record.forest else ""
-    smoothed = _smoothed(record)
-    fused = (smoothed["unsmoothed_accuracy"] if smoothed else record.accuracy)["overall_accuracy"]
-    which = "The fused figures before smoothing" if smoothed else "The figures above are the fused map's"
+    fused, later = _after(record, "fusion")
+    which = f"The fused figures before {' and '.join(later)}" if later else "The figures above are the fused map's"
     return (f"<section><h2>The map: the network fused with a random forest</h2><p>Each pixel's class is the "
             f"one with the highest {escape(fusion['method'])} ({fusion['trees']} trees on the pixel's spectrum, "
             f"stored in the model file; Classify applies both). On held-out ground the two err on different "
             f"pixels, so their mean beat each alone on the scenes this was measured on. {which}"
-            f", on {fusion['n_test']:,} test pixels: OA {percent(fused)}"
+            f", on {fusion['n_test']:,} test pixels: OA {percent(fused['overall_accuracy'])}"
             f", the network alone {percent(alone['overall_accuracy'])}{forest}.</p></section>")
 
 
@@ -117,6 +122,9 @@ def smoothing_section(record):
     if not smoothing:
         return ""
     agreement = percent(smoothing["agreement"])
+    smoothed, later = _after(record, "smoothing")
+    which = (f"The smoothed map's figures before {' and '.join(later)}" if later
+             else "The figures above are the smoothed map's")
     if not smoothing["radius"]:
         return (f"<section><h2>The map is not smoothed</h2><p>A training pixel's labelled next neighbours share "
                 f"its class {agreement} of the time, the mean over the classes ({smoothing['pairs']:,} pairs of "
@@ -126,10 +134,27 @@ def smoothing_section(record):
             f"probabilities are the {escape(smoothing['method'])} ({2 * smoothing['radius'] + 1} x "
             f"{2 * smoothing['radius'] + 1} pixels; Classify applies it too). The radius is the largest at which "
             f"the training labels agree: a training pixel's labelled neighbours within it share its class "
-            f"{agreement} of the time, the mean over the classes. The figures above are the smoothed map's, on "
-            f"{smoothing['n_test']:,} test pixels: OA "
-            f"{percent(record.accuracy['overall_accuracy'])}, before smoothing "
+            f"{agreement} of the time, the mean over the classes. {which}, on {smoothing['n_test']:,} test pixels: "
+            f"OA {percent(smoothed['overall_accuracy'])}, before smoothing "
             f"{percent(smoothing['unsmoothed_accuracy']['overall_accuracy'])}.</p></section>")
+
+
+def balance_section(record):
+    """How the map weights its classes against their training shares, and the figures without it."""
+    balance = record.balance
+    if not balance:
+        return ""
+    weights = np.asarray(balance["weights"])
+    names = [c.label for c in record.classes]
+    unweighted = balance["unweighted_accuracy"]
+    return (f"<section><h2>The map: classes weighted against their training shares</h2><p>Each pixel's class "
+            f"probabilities are the {escape(balance['method'])} (normalised; Classify applies it too), so that a "
+            f"class labelled little is not mapped too seldom for that alone: weights from "
+            f"{number(weights.min(), 2)} ({escape(names[int(weights.argmin())])}, the most trained class) to "
+            f"{number(weights.max(), 2)} ({escape(names[int(weights.argmax())])}). The figures above are the "
+            f"weighted map's, on {balance['n_test']:,} test pixels: OA {percent(record.accuracy['overall_accuracy'])}"
+            f" and AA {percent(record.accuracy['average_accuracy'])}, unweighted "
+            f"{percent(unweighted['overall_accuracy'])} and {percent(unweighted['average_accuracy'])}.</p></section>")
 
 
 def _svm_note(baseline):

@@ -26,6 +26,7 @@ SETTING_LABELS = {
     "cotraining": "Co-training with the SVM baseline (auto: on the held-out splits)",
     "fusion": "Map fused with the random forest baseline (auto: on the held-out splits)",
     "smoothing": "Map smoothed where the training labels come in areas (auto: on the held-out splits)",
+    "balance": "Map's classes weighted against their training shares (auto: on the held-out splits)",
     "baseline_seconds": "SVM baseline (s)",
     "forest_seconds": "Random forest baseline (s)",
     "first_train_seconds": "Co-training: first training (s)",

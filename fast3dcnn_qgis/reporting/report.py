@@ -18,8 +18,9 @@ from ..core.classes import ClassTable
 from ..core.files import written_atomically
 from ..core.record import RunRecord
 from ..core.splits import not_tested_message
-from .accuracy_sections import (baseline_section, confusion_section, cotraining_section, fusion_section,
-                                good_practice_section, map_section, per_class_section, smoothing_section)
+from .accuracy_sections import (balance_section, baseline_section, confusion_section, cotraining_section,
+                                fusion_section, good_practice_section, map_section, per_class_section,
+                                smoothing_section)
 from .charts import history_section
 from .markup import CSS, escape, number, percent, table_section
 
@@ -73,7 +74,8 @@ def write_model_info(info, html_path):
              "Dropout": info["dropout"],
              "The map": (f"the network fused with a random forest of {info['fusion']['trees']} trees "
                          f"({info['fusion']['method']})" if info.get("fusion") else "the network alone")
-             + (f", smoothed over {info['smoothing']['radius']} pixels" if info.get("smoothing") else "")}
+             + (f", smoothed over {info['smoothing']['radius']} pixels" if info.get("smoothing") else "")
+             + (", its classes weighted against their training shares" if info.get("balance") else "")}
     lead = [table_section("Model", facts, raw_keys=True), _classes_section(classes),
             _wavelengths_section(record.wavelengths)]
     title = f"Fast 3D CNN model {os.path.basename(info['file']['path'])}"
@@ -105,6 +107,7 @@ def render_html(record, map_preview_png=None, title=None, lead=()):
         baseline_section(record),
         fusion_section(record),
         smoothing_section(record),
+        balance_section(record),
         cotraining_section(record),
         map_section(map_preview_png),
         per_class_section(record.accuracy, record.classes, (record.split or {}).get("not_tested", ())),

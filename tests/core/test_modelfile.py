@@ -34,11 +34,14 @@ def test_round_trip_keeps_everything(salinas_classifier, tmp_path, salinas):
                           salinas_classifier.reducer.transform_block(block)[0])
     with pytest.raises(BandCountError, match="has 200 bands but the model was trained on a raster with 224"):
         loaded.check_band_count(200)
-    # The default split holds ground out, so the model is fused with its forest and its map smoothed over the
-    # radius Salinas-A's fields agree over: format 4, which a plugin that would not smooth refuses.
+    # The default split holds ground out, so the model is fused with its forest, its map smoothed over the
+    # radius Salinas-A's fields agree over and its classes weighted: format 5, which a plugin that would not
+    # weight them refuses.
     header = read_header(str(path))
-    assert header["format_version"] == 4 and header["fusion"]["trees"] == 100
+    assert header["format_version"] == 5 and header["fusion"]["trees"] == 100
     assert header["smoothing"]["radius"] == loaded.smoothing_radius == salinas_classifier.smoothing_radius > 0
+    assert np.array_equal(loaded.class_weights, salinas_classifier.class_weights)
+    assert header["balance"]["weights"] == salinas_classifier.record.balance["weights"]
     stored, trained = loaded.forest.to_arrays(), salinas_classifier.forest.to_arrays()
     assert stored.keys() == trained.keys() and all(np.array_equal(stored[k], v) for k, v in trained.items())
 
@@ -196,6 +199,10 @@ def _with_header(saved, target, change=None, arrays=None):
     ("fusion", "text", r"field 'fusion'"),
     ("smoothing", "text", r"field 'smoothing'"),
     ("smoothing", {"method": "m", "radius": 10 ** 6}, r"field 'radius' = 1000000: must be a whole number from 1 to 5"),
+    ("balance", "text", r"field 'balance'"),
+    ("balance", {"method": "m", "weights": [1, 2]}, r"field 'weights' = \[1, 2\]: must be 6 numbers from 1 to 1e\+06"),
+    ("balance", {"method": "m", "weights": [1, 2, 3, 4, 5, 1e300]}, r"field 'weights'"),
+    ("balance", {"method": "m", "weights": [1, 2, 3, 4, 5, "6"]}, r"field 'weights'"),
 ])
 @pytest.mark.slow
 def test_crafted_headers_are_refused_before_anything_is_built(saved, tmp_path, field, value, message):

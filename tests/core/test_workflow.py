@@ -63,7 +63,7 @@ def test_the_map_is_the_geometric_mean_of_the_networks_and_the_forests_probabili
     assert fusion["n_test"] == salinas_classifier.record.accuracy["n_pixels"]
     assert 0.5 < fusion["network_accuracy"]["overall_accuracy"] <= 1
     block = next(array_blocks(cube, 83, 86, halo=4))
-    unsmoothed = replace(salinas_classifier, smoothing_radius=0)
+    unsmoothed = replace(salinas_classifier, smoothing_radius=0, class_weights=None)
     fused = next(predict_blocks(unsmoothed, [block]))
     alone = next(predict_blocks(replace(unsmoothed, forest=None), [block]))
     forest = salinas_classifier.forest.probabilities(
@@ -87,8 +87,9 @@ def test_the_map_is_smoothed_over_the_radius_the_training_labels_agree_over(sali
     assert smoothing["n_test"] == record.accuracy["n_pixels"] == record.fusion["n_test"]
     assert smoothing["unsmoothed_accuracy"]["overall_accuracy"] <= record.accuracy["overall_accuracy"]
     block = next(array_blocks(cube, 83, 86))
-    smoothed = next(predict_blocks(salinas_classifier, [block]))
-    fused = next(predict_blocks(replace(salinas_classifier, smoothing_radius=0), [block]))
+    unweighted = replace(salinas_classifier, class_weights=None)
+    smoothed = next(predict_blocks(unweighted, [block]))
+    fused = next(predict_blocks(replace(unweighted, smoothing_radius=0), [block]))
     valid = fused.labels > 0
     assert np.allclose(smoothed.probabilities, smoothed_block(fused.probabilities, valid, MAX_RADIUS), atol=1e-5)
     # Fewer pixels break a field: the map changes, and agrees with the labels at least as well.
@@ -96,6 +97,31 @@ def test_the_map_is_smoothed_over_the_radius_the_training_labels_agree_over(sali
     changed = smoothed.labels != fused.labels
     assert changed.any()
     assert (smoothed.labels[labelled] == labels[labelled]).sum() >= (fused.labels[labelled] == labels[labelled]).sum()
+
+
+@pytest.mark.slow
+def test_the_maps_classes_are_weighted_against_their_training_shares(salinas_classifier, salinas):
+    from dataclasses import replace
+    cube = salinas[0]
+    record = salinas_classifier.record
+    balance = record.balance
+    counts = np.array(balance["train_counts"])
+    assert counts.sum() == record.split["n_train"] and len(counts) == len(salinas_classifier.class_ids)
+    # Each class weighs the square root of how many times fewer training pixels it had than the most trained.
+    assert np.allclose(salinas_classifier.class_weights, np.sqrt(counts.max() / counts))
+    assert np.allclose(balance["weights"], salinas_classifier.class_weights) and balance["exponent"] == 0.5
+    assert balance["n_test"] == record.accuracy["n_pixels"]
+    assert 0.5 < balance["unweighted_accuracy"]["average_accuracy"] <= 1
+    block = next(array_blocks(cube, 83, 86))
+    weighted = next(predict_blocks(salinas_classifier, [block]))
+    unweighted = next(predict_blocks(replace(salinas_classifier, class_weights=None), [block]))
+    expected = unweighted.probabilities * salinas_classifier.class_weights
+    assert np.allclose(weighted.probabilities, expected / expected.sum(axis=-1, keepdims=True), atol=1e-5)
+    assert np.array_equal(weighted.labels, salinas_classifier.class_ids[weighted.probabilities.argmax(axis=-1)])
+    # The least trained class gains where the classes are weighed against each other.
+    rare = int(np.argmin(counts))
+    assert (weighted.labels == salinas_classifier.class_ids[rare]).sum() >= \
+        (unweighted.labels == salinas_classifier.class_ids[rare]).sum()
 
 
 @pytest.mark.slow
@@ -175,3 +201,4 @@ def test_the_robust_recipe_trains_on_the_disjoint_validation_pixels_too(salinas,
         # The paper's recipe is the network alone.
         assert classifier.forest is None and classifier.record.fusion is None
         assert classifier.smoothing_radius == 0 and classifier.record.smoothing is None
+        assert classifier.class_weights is None and classifier.record.balance is None

@@ -53,10 +53,14 @@ def test_page_and_json_describe_the_model_and_its_training(model, tmp_path):
         assert f"<h2>{section}" in page, section
     # The default split holds ground out: the model's maps are fused with its forest and smoothed over the
     # radius Salinas-A's fields agree over, and it says so.
-    assert info["format_version"] == 4 and info["fusion"]["trees"] == classifier.forest.n_trees == 100
+    assert info["format_version"] == 5 and info["fusion"]["trees"] == classifier.forest.n_trees == 100
     radius = classifier.smoothing_radius
     assert info["smoothing"]["radius"] == radius > 0
     assert "the network fused with a random forest of 100 trees" in page and f", smoothed over {radius} pixels" in page
+    # and its classes weighted against their training shares (format 5).
+    assert info["balance"]["weights"] == classifier.record.balance["weights"]
+    assert ", its classes weighted against their training shares" in page
+    assert "<h2>The map: classes weighted against their training shares</h2>" in page
 
 
 def test_a_damaged_model_is_refused_by_parameter(tmp_path):

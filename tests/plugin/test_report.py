@@ -143,6 +143,20 @@ def test_training_report_shows_the_pixel_classifiers_beside_the_network(tmp_path
     assert "<h2>The map is not smoothed</h2><p>A training pixel's labelled next neighbours share its class 63.00%" in page
     assert "The figures above are the fused map's" in page
 
+    # Smoothed and weighted: each step's figures before the next, the weighted map's above.
+    record.smoothing = {**record.smoothing, "radius": 3}
+    record.balance = {"method": "class probabilities times the training share of the class to the power -0.5",
+                      "exponent": 0.5, "weights": [1.0, 1.5, 1.95], "train_counts": [300, 133, 79],
+                      "n_test": figures["n_pixels"],
+                      "unweighted_accuracy": {"overall_accuracy": 0.9071, "average_accuracy": 0.8512, "kappa": 0.89}}
+    page = open(write_report(record, str(tmp_path / "weighted.html"))[0], encoding="utf-8").read()
+    assert "The fused figures before smoothing and the classes' weighting, on 5,348 test pixels: OA 90.12%" in page
+    assert "The smoothed map's figures before the classes' weighting, on 5,348 test pixels: OA 90.71%" in page
+    weighting = page[page.index("<h2>The map: classes weighted against their training shares</h2>"):]
+    assert "weights from 1.00 (Brocoli &lt;b&gt;weeds&lt;/b&gt;, the most trained class) to 1.95" in weighting
+    assert (f"the weighted map's, on 5,348 test pixels: OA {100 * figures['overall_accuracy']:.2f}% and AA "
+            f"{100 * figures['average_accuracy']:.2f}%, unweighted 90.71% and 85.12%") in weighting
+
 
 def test_training_report_says_what_cotraining_changed(tmp_path, figures, ground_truth):
     first_map = ground_truth.copy()

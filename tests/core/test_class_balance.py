@@ -1,0 +1,36 @@
+"""The map's classes weighted against their training shares."""
+import numpy as np
+import pytest
+
+from fast3dcnn_qgis.core.class_balance import balanced, class_weights
+
+
+def test_each_class_weighs_the_square_root_of_how_much_less_it_was_trained(salinas):
+    labels = salinas[1]
+    ids, counts = np.unique(labels[labels > 0], return_counts=True)
+    weights = class_weights(counts)
+    # Salinas-A's six classes, from 1,525 to 391 pixels: the largest weighs 1, the smallest about 2.
+    assert weights[np.argmax(counts)] == 1 and weights.min() == 1
+    assert np.allclose(weights, np.sqrt(counts.max() / counts))
+    assert 1.9 < weights.max() < 2.0 and np.argmax(weights) == np.argmin(counts)
+    # All the way (exponent 1) the weights are the counts' ratios; none of the way they are all 1.
+    assert np.allclose(class_weights(counts, exponent=1.0), counts.max() / counts)
+    assert np.allclose(class_weights(counts, exponent=0.0), 1)
+
+
+def test_weighted_probabilities_sum_to_one_and_favour_the_less_trained_class():
+    # A pixel the network finds a little likelier of the class it saw four times as often.
+    probabilities = np.array([[0.55, 0.45], [0.9, 0.1]], dtype=np.float32)
+    weights = class_weights([400, 100])
+    assert np.allclose(weights, [1, 2])
+    out = balanced(probabilities, weights)
+    assert out.dtype == np.float32 and np.allclose(out.sum(axis=-1), 1)
+    # 0.55 against 2 x 0.45: the close call turns; the sure one does not.
+    assert out[0].argmax() == 1 and out[1].argmax() == 0
+    assert np.allclose(out[1], [0.9 / 1.1, 0.2 / 1.1])
+
+
+@pytest.mark.parametrize("counts", [[10, 0, 5], [7], [[1, 2], [3, 4]]])
+def test_weights_need_two_classes_each_trained_on(counts):
+    with pytest.raises(ValueError, match="each with training pixels"):
+        class_weights(counts)
