@@ -242,7 +242,7 @@ def _the_map(scene, kept, cube, valid, model, config, pixels, split, class_ids, 
                          f"{100 * smoothed['unsmoothed_accuracy']['overall_accuracy']:.2f}% unsmoothed")
     if balancing:
         counts = np.bincount(np.searchsorted(class_ids, labels[split.train]), minlength=len(class_ids))
-        weights = class_weights(counts)
+        weights = class_weights(counts, np.isin(class_ids, list(split.not_tested)))
         probabilities = balanced(probabilities, weights)
         balance = {"method": BALANCE_METHOD, "exponent": EXPONENT, "weights": [float(w) for w in weights],
                    "train_counts": [int(n) for n in counts], "n_test": len(scored),

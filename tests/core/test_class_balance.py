@@ -30,6 +30,19 @@ def test_weighted_probabilities_sum_to_one_and_favour_the_less_trained_class():
     assert np.allclose(out[1], [0.9 / 1.1, 0.2 / 1.1])
 
 
+def test_a_class_the_split_could_not_test_is_not_weighted_up():
+    # Indian Pines' disjoint split, seed 0: Alfalfa, Grass-pasture-mowed, Oats and Stone-Steel-Towers (46, 28,
+    # 10 and 16 training pixels) are too small to hold out; weighted up they took other classes' fields.
+    counts = [46, 705, 382, 56, 198, 455, 28, 173, 10, 483, 1341, 311, 75, 803, 140, 16]
+    untested = np.isin(np.arange(1, 17), [1, 7, 9, 16])
+    weights = class_weights(counts, untested)
+    assert (weights[untested] == 1).all()
+    assert np.allclose(weights[~untested], np.sqrt(1341 / np.array(counts)[~untested]))
+    assert np.allclose(class_weights(counts)[8], np.sqrt(1341 / 10))
+    with pytest.raises(ValueError, match="a tested class"):
+        class_weights([5, 8], [True, True])
+
+
 @pytest.mark.parametrize("counts", [[10, 0, 5], [7], [[1, 2], [3, 4]]])
 def test_weights_need_two_classes_each_trained_on(counts):
     with pytest.raises(ValueError, match="each with training pixels"):

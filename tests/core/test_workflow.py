@@ -173,6 +173,10 @@ def test_a_class_too_small_to_hold_out_is_trained_on_and_reported_not_tested(sal
     brocoli = record.accuracy["per_class"][0]
     assert (brocoli["id"], brocoli["support"], brocoli["recall"], brocoli["f1"]) == (1, 0, None, None)
     assert [w for w in reporter.warnings if w.startswith("Not tested: class 1 (Brocoli). ")]
+    # Its two training pixels are not weighted up (they would weigh about 25): nothing could test it.
+    balance = record.balance
+    assert balance["train_counts"][0] == 2 and balance["weights"][0] == 1
+    assert np.allclose(balance["weights"][1:], np.sqrt(max(balance["train_counts"]) / np.array(balance["train_counts"][1:])))
 
 
 def test_one_class_and_oversized_window_are_refused(salinas):
