@@ -76,6 +76,9 @@ print(f"\nTraining {record['stop_reason']}.")
 print(f"Test pixels ({record['split']['description']}):")
 print(f"  overall accuracy {train['OVERALL_ACCURACY']:.2%}, average accuracy {train['AVERAGE_ACCURACY']:.2%}, "
       f"kappa {train['KAPPA']:.4f}")
+if record.get("balance"):
+    print(f"  (the map's classes weighted against their training shares; unweighted "
+          f"{record['balance']['unweighted_accuracy']['overall_accuracy']:.2%})")
 smoothing = record.get("smoothing") or {}
 if smoothing.get("radius"):
     print(f"  (the map smoothed over {smoothing['radius']} pixels, as the training labels agree; unsmoothed "
