@@ -17,6 +17,7 @@ from .classes import ClassTable
 from .forest import PixelForest
 from .record import RunRecord
 from .reduction import SpectralReducer
+from .smoothing import map_halo
 
 if TYPE_CHECKING:
     import keras
@@ -41,8 +42,8 @@ class Fast3DCNNClassifier:
 
     @property
     def halo(self) -> int:
-        """The halo each block of a scene to classify needs: the patch's S // 2, and the smoothing's radius."""
-        return self.window // 2 + self.smoothing_radius
+        """The halo each block of a scene to classify needs (core.smoothing.map_halo)."""
+        return map_halo(self.window, self.smoothing_radius)
 
     @property
     def class_ids(self) -> np.ndarray:

@@ -43,6 +43,12 @@ MAX_RADIUS = 5
 MIN_PAIRS = 200
 
 
+def map_halo(window: int, radius: int) -> int:
+    """The halo each block of a scene to classify needs, so that its map does not depend on the blocks:
+    the patch's S // 2, and the radius the map is smoothed over (0: none)."""
+    return window // 2 + radius
+
+
 def _offsets(radius: int, first: int = 1) -> list[tuple[int, int]]:
     """The (row, col) offsets at Chebyshev distance ``first`` to ``radius``; with ``first`` 0 the pixel too."""
     return [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)

@@ -29,6 +29,7 @@ from .core.blocks import block_windows
 from .core.classes import ClassTable
 from .core.errors import Cancelled, InputError
 from .core.settings import PRECISIONS
+from .core.smoothing import map_halo
 from .gdal_io.reading import open_raster, raster_info, read_block
 from .gdal_io.writing import map_writers, rejection_note
 
@@ -159,7 +160,7 @@ def _submit(client, job, model, classes, shared, checksum, tile, how):
         job.error = str(error)
         _discard(job)
         return []
-    halo = model["window"] // 2 + (model["smoothing"] or {}).get("radius", 0)
+    halo = map_halo(model["window"], (model["smoothing"] or {}).get("radius", 0))
     windows = list(block_windows(info.height, info.width, tile, tile, halo))
     job.tiles = len(windows)
     return [client.submit(classify_tile, shared, checksum, job.path, window, *how, pure=False)
