@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from .bands import format_band_ranges
+from .class_balance import BALANCE_METHOD
 from .classes import ClassTable
 from .errors import InputError
 from .files import StrPath, written_atomically
-from .class_balance import BALANCE_METHOD
 from .forest import FUSION_METHOD, ForestProblem, PixelForest
 from .model_header import HeaderProblem, array_shapes, check_arrays, check_balance, check_classes, check_header
 from .record import RunRecord

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 import numpy as np
 
 from .blocks import Block
-from .errors import InputError
 from .class_balance import balanced
+from .errors import InputError
 from .forest import fused_probabilities
 from .fully_conv import DEFAULT_BUDGET_BYTES, fully_convolutional, tiled_probabilities
 from .settings import check_window

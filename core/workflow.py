@@ -25,10 +25,10 @@ from .bands import format_band_ranges, kept_bands
 from .batch_loop import SCORING_BATCH, predict
 from .baseline import PixelSpectra, pixel_baselines, verdict
 from .checkpoints import Checkpoints
+from .class_balance import BALANCE_METHOD, EXPONENT, balanced, class_weights
 from .classifier import Fast3DCNNClassifier
 from .cotraining import RESEED, ROUNDS, applies, pool_mask, pseudo_labels, round_epochs
 from .errors import InputError
-from .class_balance import BALANCE_METHOD, EXPONENT, balanced, class_weights
 from .forest import FUSED_MODEL_NAME, FUSION_METHOD, fused_probabilities
 from .metrics import accuracy_report
 from .patches import PatchDataset
