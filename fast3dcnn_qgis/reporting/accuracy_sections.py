@@ -146,12 +146,15 @@ def balance_section(record):
         return ""
     weights = np.asarray(balance["weights"])
     names = [c.label for c in record.classes]
+    # The most trained class weighs 1, and so do the classes too small to test: name it by its count.
+    most = int(np.argmax(balance["train_counts"]))
     unweighted = balance["unweighted_accuracy"]
     return (f"<section><h2>The map: classes weighted against their training shares</h2><p>Each pixel's class "
             f"probabilities are the {escape(balance['method'])} (normalised; Classify applies it too), so that a "
             f"class labelled little is not mapped too seldom for that alone: weights from "
-            f"{number(weights.min(), 2)} ({escape(names[int(weights.argmin())])}, the most trained class) to "
-            f"{number(weights.max(), 2)} ({escape(names[int(weights.argmax())])}). The figures above are the "
+            f"{number(weights[most], 2)} ({escape(names[most])}, the most trained class) to "
+            f"{number(weights.max(), 2)} ({escape(names[int(weights.argmax())])}); classes too small to test "
+            f"keep 1. The figures above are the "
             f"weighted map's, on {balance['n_test']:,} test pixels: OA {percent(record.accuracy['overall_accuracy'])}"
             f" and AA {percent(record.accuracy['average_accuracy'])}, unweighted "
             f"{percent(unweighted['overall_accuracy'])} and {percent(unweighted['average_accuracy'])}.</p></section>")
