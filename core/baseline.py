@@ -137,13 +137,16 @@ class BaselinePixels:
 
 
 def svm_baseline(pixels: BaselinePixels, class_names: Mapping[int, str] | None = None,
-                 pool: np.ndarray | None = None) -> dict[str, Any]:
+                 pool: np.ndarray | None = None, keep: bool = False, seed: int = 0) -> dict[str, Any]:
     """Fits the SVM on the training sample of ``pixels`` and scores it on their test pixels.
 
     Returns a JSON-ready dict: method, chosen C and gamma, pixel counts, seconds and the
     ``accuracy`` of core.metrics.accuracy_report. Given
     ``pool``, raw spectra (pixels, kept bands) of more pixels, the dict also holds the class ids the
-    SVM gives them under ``pool_classes`` (core.cotraining uses them; not JSON-ready).
+    SVM gives them under ``pool_classes`` (core.cotraining uses them; not JSON-ready). With ``keep``
+    (fusion), it also holds the SVM with probabilities (core.pixel_svm.calibrated, folds drawn with
+    ``seed``) under ``pixel_svm`` and its class probabilities of the test pixels, in the order of the
+    labels' classes, under ``test_probabilities``, with the seconds the calibration took.
     """
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
@@ -158,10 +161,17 @@ def svm_baseline(pixels: BaselinePixels, class_names: Mapping[int, str] | None =
                              pixels.labels[pixels.tune])
     svm = SVC(C=C, gamma=gamma).fit(x_fit, y_fit)
     predicted = svm.predict(scaler.transform(pixels.of(pixels.test)))
-    extra = {} if pool is None else {"pool_classes": svm.predict(scaler.transform(pool)) if len(pool) else
-                                     np.zeros(0, dtype=pixels.labels.dtype)}
+    extra: dict[str, Any] = {} if pool is None else {
+        "pool_classes": svm.predict(scaler.transform(pool)) if len(pool) else np.zeros(0, dtype=pixels.labels.dtype)}
+    seconds = time.perf_counter() - start
+    if keep:
+        from .pixel_svm import calibrated
+
+        extra["pixel_svm"] = calibrated(svm, scaler, pixels.of(pixels.fit), y_fit, np.unique(pixels.labels), seed)
+        extra["test_probabilities"] = extra["pixel_svm"].probabilities(pixels.of(pixels.test))
+        extra["calibration_seconds"] = time.perf_counter() - start - seconds
     return {**extra, "method": METHOD, "name": "SVM baseline", "C": svm.C, "gamma": svm.gamma, **pixels.counts,
-            "seconds": time.perf_counter() - start, "accuracy": pixels.scored(predicted, class_names)}
+            "seconds": seconds, "accuracy": pixels.scored(predicted, class_names)}
 
 
 def _searched(x_fit: np.ndarray, y_fit: np.ndarray, x_tune: np.ndarray, y_tune: np.ndarray) -> tuple[float, float]:
@@ -239,13 +249,13 @@ def forest_baseline(pixels: BaselinePixels, class_names: Mapping[int, str] | Non
 
 def pixel_baselines(spectra: PixelSpectra, rows: ArrayLike, cols: ArrayLike, labels: ArrayLike, split: "Split",
                     class_names: Mapping[int, str] | None = None, seed: int = 0,
-                    pool: np.ndarray | None = None, keep_forest: bool = False) -> dict[str, dict[str, Any]]:
-    """The SVM (``svm_baseline``, with ``pool``) and the forest (``forest_baseline``, kept with
-    ``keep_forest``) on the same BaselinePixels, in one call, so the child process the plugin runs
+                    pool: np.ndarray | None = None, keep: bool = False) -> dict[str, dict[str, Any]]:
+    """The SVM (``svm_baseline``, with ``pool``) and the forest (``forest_baseline``), both kept for
+    fusion with ``keep``, on the same BaselinePixels, in one call, so the child process the plugin runs
     them in starts once: {"svm": ..., "forest": ...}."""
     pixels = BaselinePixels(spectra, rows, cols, labels, split, seed)
-    return {"svm": svm_baseline(pixels, class_names, pool),
-            "forest": forest_baseline(pixels, class_names, seed, keep_forest)}
+    return {"svm": svm_baseline(pixels, class_names, pool, keep, seed),
+            "forest": forest_baseline(pixels, class_names, seed, keep)}
 
 
 def verdict(network_accuracy: Mapping[str, Any], baseline: Mapping[str, Any], model_name: str = "3D CNN") -> str:

@@ -15,6 +15,7 @@ import numpy as np
 from .bands import check_band_count
 from .classes import ClassTable
 from .forest import PixelForest
+from .pixel_svm import PixelSVM
 from .record import RunRecord
 from .reduction import SpectralReducer
 from .smoothing import map_halo
@@ -35,6 +36,9 @@ class Fast3DCNNClassifier:
     # The random forest whose class probabilities the map averages with the network's (core.forest),
     # or None: the network alone.
     forest: PixelForest | None = None
+    # The SVM whose class probabilities the map averages with them too (core.pixel_svm), or None: a model
+    # trained before it took part (format 5 or older) or not fused.
+    svm: PixelSVM | None = None
     # The radius the map's probabilities are smoothed over (core.smoothing), 0: not smoothed.
     smoothing_radius: int = 0
     # Each class's weight in the map's decision (core.class_balance), None: the probabilities as they are.

@@ -23,17 +23,25 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-#: What the model file and the report call the fusion, and a fused model.
-FUSION_METHOD = "geometric mean of the network's and the random forest's class probabilities"
+#: What the model file and the report call the fusion (with the SVM, core.pixel_svm; a model of format 3
+#: to 5 holds the forest alone).
+FUSION_METHOD = "geometric mean of the network's, the random forest's and the SVM's class probabilities"
+FOREST_FUSION_METHOD = "geometric mean of the network's and the random forest's class probabilities"
 #: Added to each model's class probabilities before the geometric mean, so that a class one model
 #: gives 0 (no tree voted for it) is held back, not ruled out. The fused maps' figures hardly depend
 #: on it: 1e-4 to 1e-2 moved the mean OA of bench_new_ground's cases by at most 0.17 points.
 FLOOR = 1e-3
-FUSED_MODEL_NAME = "3D CNN fused with the forest"
 #: The arrays of a forest in a model file (prefixed "forest_").
 ARRAYS = ("node_counts", "depths", "children", "features", "thresholds", "values")
 #: A leaf's children, as scikit-learn marks them.
 LEAF = -1
+
+
+def fused_model_name(fusion: Mapping[str, Any] | None) -> str:
+    """What the report and the log call the model whose map a record's or header's ``fusion`` describes."""
+    if not fusion:
+        return "3D CNN"
+    return "3D CNN fused with the forest and the SVM" if "support_vectors" in fusion else "3D CNN fused with the forest"
 
 
 def fused_probabilities(*probabilities: np.ndarray) -> np.ndarray:

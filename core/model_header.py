@@ -13,6 +13,8 @@ from typing import Any, cast
 import numpy as np
 
 from .forest import ARRAYS as FOREST_NAMES
+from .pixel_svm import ARRAYS as SVM_NAMES
+from .pixel_svm import pairs_of
 from .settings import COMPONENTS, CONV_LAYERS, DENSE_UNITS, DROPOUT, PADDINGS, WINDOW
 from .smoothing import MAX_RADIUS
 
@@ -31,6 +33,10 @@ REDUCER_ARRAYS = tuple(f"reducer_{name}" for name in (
 FOREST_ARRAYS = tuple(f"forest_{name}" for name in FOREST_NAMES)
 MAX_TREES = 10000
 MAX_FOREST_NODES = 50_000_000
+#: The SVM a model fused with one holds (core.pixel_svm.ARRAYS), and a bound on its support vectors:
+#: it is fitted on at most 3,000 pixels (core.baseline.MAX_FIT).
+SVM_ARRAYS = tuple(f"svm_{name}" for name in SVM_NAMES)
+MAX_SUPPORT_VECTORS = 1_000_000
 #: The largest class weight (core.class_balance): a class of one training pixel among 10^12.
 MAX_WEIGHT = 1e6
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -130,13 +136,16 @@ def check_arrays(header: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]
     header's network and band selection need: the reducer's, then every weight's."""
     bands = header["input_band_count"]
     forest = FOREST_ARRAYS if header.get("fusion") else ()
+    svm = SVM_ARRAYS if forest and "support_vectors" in header["fusion"] else ()
     unexpected = sorted(set(shapes) - {"header", *REDUCER_ARRAYS, *(f"weight_{i:03d}" for i in range(N_WEIGHTS)),
-                                       *forest})
+                                       *forest, *svm})
     if unexpected:
         raise HeaderProblem("arrays", unexpected, "are not part of a model file")
     if forest:
         _check_forest_shapes(shapes, n_classes)
     kept = shapes.get("reducer_band_indices")
+    if svm and kept is not None:
+        _check_svm_shapes(shapes, kept, n_classes)
     components = shapes.get("reducer_pca_components")
     if kept is None or len(kept) != 1 or not 1 <= kept[0] <= bands:
         raise HeaderProblem("reducer_band_indices", kept, f"must list 1 to {bands} bands (input_band_count)")
@@ -171,6 +180,24 @@ def _check_forest_shapes(shapes: Mapping[str, tuple[int, ...]], n_classes: int) 
         raise HeaderProblem("forest_features", nodes, f"must hold 1 to {MAX_FOREST_NODES} nodes")
     expected = {"forest_depths": trees, "forest_children": (nodes[0], 2), "forest_thresholds": nodes,
                 "forest_values": (nodes[0], n_classes)}
+    for name, shape in expected.items():
+        if shapes.get(name) != shape:
+            raise HeaderProblem(name, shapes.get(name), f"must have shape {shape}")
+
+
+def _check_svm_shapes(shapes: Mapping[str, tuple[int, ...]], kept: tuple[int, ...], n_classes: int) -> None:
+    """Raises HeaderProblem unless the SVM's arrays are there, of 1 to MAX_SUPPORT_VECTORS support
+    vectors over the ``kept`` bands and 2 to ``n_classes`` classes, shaped for one another; what they
+    hold is checked when they are read (core.pixel_svm.PixelSVM.check)."""
+    vectors, columns = shapes.get("svm_support_vectors"), shapes.get("svm_columns")
+    if vectors is None or len(vectors) != 2 or not 1 <= vectors[0] <= MAX_SUPPORT_VECTORS or vectors[1:] != kept:
+        raise HeaderProblem("svm_support_vectors", vectors,
+                            f"must hold 1 to {MAX_SUPPORT_VECTORS} support vectors of {kept[0]} bands")
+    if columns is None or len(columns) != 1 or not 2 <= columns[0] <= n_classes:
+        raise HeaderProblem("svm_columns", columns, f"must list 2 to {n_classes} classes")
+    pairs = pairs_of(columns[0])
+    expected = {"svm_mean": kept, "svm_scale": kept, "svm_coefficients": (vectors[0], pairs),
+                "svm_intercepts": (pairs,), "svm_sigmoids": (columns[0], 2), "svm_gamma": ()}
     for name, shape in expected.items():
         if shapes.get(name) != shape:
             raise HeaderProblem(name, shapes.get(name), f"must have shape {shape}")

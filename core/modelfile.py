@@ -20,8 +20,9 @@ from .class_balance import BALANCE_METHOD
 from .classes import ClassTable
 from .errors import InputError
 from .files import StrPath, written_atomically
-from .forest import FUSION_METHOD, ForestProblem, PixelForest
+from .forest import FOREST_FUSION_METHOD, FUSION_METHOD, ForestProblem, PixelForest
 from .model_header import HeaderProblem, array_shapes, check_arrays, check_balance, check_classes, check_header
+from .pixel_svm import PixelSVM, SVMProblem
 from .record import RunRecord
 from .smoothing import SMOOTHING_METHOD
 
@@ -30,11 +31,11 @@ if TYPE_CHECKING:
 
 FORMAT = "fast3dcnn-model"
 #: Format 3 adds the forest the map is fused with (core.forest), format 4 the radius the map is
-#: smoothed over (core.smoothing), format 5 the classes' weights (core.class_balance); a model is written
-#: in the oldest format that holds what it has (without weights as 4, without smoothing as 3, without
-#: either or a forest as 2), which older plugins read, while they refuse a model whose map they would not
-#: make as it was scored.
-FORMAT_VERSION = 5
+#: smoothed over (core.smoothing), format 5 the classes' weights (core.class_balance), format 6 the SVM
+#: fused with the forest (core.pixel_svm); a model is written in the oldest format that holds what it has
+#: (without the SVM as 5, without weights as 4, without smoothing as 3, without either or a forest as 2),
+#: which older plugins read, while they refuse a model whose map they would not make as it was scored.
+FORMAT_VERSION = 6
 EXTENSION = ".f3dcnn"
 _Read = TypeVar("_Read")
 
@@ -46,11 +47,11 @@ class ModelFileError(InputError):
 def save_classifier(classifier: "Fast3DCNNClassifier", path: StrPath) -> None:
     """Writes ``classifier`` to ``path`` through a temporary file renamed when complete."""
     weights = classifier.network.get_weights()
-    forest, weights_of_classes = classifier.forest, classifier.class_weights
+    forest, svm, weights_of_classes = classifier.forest, classifier.svm, classifier.class_weights
     header = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION if weights_of_classes is not None else 4 if classifier.smoothing_radius
-        else 3 if forest else 2,
+        "format_version": FORMAT_VERSION if svm is not None else 5 if weights_of_classes is not None
+        else 4 if classifier.smoothing_radius else 3 if forest else 2,
         "window": int(classifier.window),
         "padding": classifier.padding,
         "dropout": classifier.dropout,
@@ -58,7 +59,9 @@ def save_classifier(classifier: "Fast3DCNNClassifier", path: StrPath) -> None:
         "input_band_count": int(classifier.input_band_count),
         "n_weights": len(weights),
         "record": None if classifier.record is None else classifier.record.to_json(),
-        "fusion": forest and {"method": FUSION_METHOD, "trees": forest.n_trees},
+        "fusion": forest and ({"method": FOREST_FUSION_METHOD, "trees": forest.n_trees} if svm is None else
+                              {"method": FUSION_METHOD, "trees": forest.n_trees,
+                               "support_vectors": svm.n_support_vectors}),
         "smoothing": {"method": SMOOTHING_METHOD, "radius": int(classifier.smoothing_radius)}
         if classifier.smoothing_radius else None,
         "balance": None if weights_of_classes is None else {
@@ -68,6 +71,7 @@ def save_classifier(classifier: "Fast3DCNNClassifier", path: StrPath) -> None:
     arrays: dict[str, Any] = {f"reducer_{k}": v for k, v in classifier.reducer.to_arrays().items()}
     arrays.update({f"weight_{i:03d}": w for i, w in enumerate(weights)})
     arrays.update({f"forest_{k}": v for k, v in (forest.to_arrays() if forest else {}).items()})
+    arrays.update({f"svm_{k}": v for k, v in (svm.to_arrays() if forest and svm else {}).items()})
     arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     with written_atomically(path, binary=True) as stream:
         np.savez_compressed(stream, **arrays)
@@ -141,15 +145,15 @@ def load_classifier(path: StrPath) -> "Fast3DCNNClassifier":
             {k[len("reducer_"):]: archive[k] for k in archive.files if k.startswith("reducer_")})
         weights = [archive[f"weight_{i:03d}"] for i in range(header["n_weights"])]
         record = RunRecord.from_json(header["record"]) if header.get("record") else None
-        forest = _forest(archive, header, len(classes_json))
-        return header, reducer, weights, ClassTable.from_json(classes_json), record, forest
+        forest, svm = _forest(archive, header, len(classes_json)), _svm(archive, header, len(classes_json))
+        return header, reducer, weights, ClassTable.from_json(classes_json), record, forest, svm
 
-    header, reducer, weights, classes, record, forest = _checked(path, read)
+    header, reducer, weights, classes, record, forest, svm = _checked(path, read)
     network = build_fast3dcnn(header["window"], reducer.n_components, len(classes), header["dropout"])
     network.set_weights(weights)
     return Fast3DCNNClassifier(
         reducer=reducer, network=network, window=header["window"], classes=classes,
-        input_band_count=header["input_band_count"], padding=header["padding"], record=record, forest=forest,
+        input_band_count=header["input_band_count"], padding=header["padding"], record=record, forest=forest, svm=svm,
         smoothing_radius=(header.get("smoothing") or {}).get("radius", 0),
         class_weights=np.array(header["balance"]["weights"]) if header.get("balance") else None)
 
@@ -166,6 +170,17 @@ def _forest(archive: np.lib.npyio.NpzFile, header: dict[str, Any], n_classes: in
         raise HeaderProblem("forest", header["fusion"], str(problem)) from None
 
 
+def _svm(archive: np.lib.npyio.NpzFile, header: dict[str, Any], n_classes: int) -> PixelSVM | None:
+    """The SVM of a model fused with one (format 6), its arrays checked (core.pixel_svm.PixelSVM.check), or None."""
+    if "support_vectors" not in (header.get("fusion") or {}):
+        return None
+    try:
+        return PixelSVM.from_arrays({k[len("svm_"):]: archive[k] for k in archive.files if k.startswith("svm_")},
+                                    len(archive["reducer_band_indices"]), n_classes)
+    except SVMProblem as problem:
+        raise HeaderProblem("svm", header["fusion"], str(problem)) from None
+
+
 def describe_model(path: StrPath) -> dict[str, Any]:
     """What a model file holds, as JSON-ready data, checked like ``load_classifier`` (its forest
     included) but without reading the weights or Keras: the file's size and SHA-256, the network's shape, the bands and
@@ -173,6 +188,7 @@ def describe_model(path: StrPath) -> dict[str, Any]:
     def read(archive, header, classes_json):
         shapes = array_shapes(archive)
         _forest(archive, header, len(classes_json))
+        _svm(archive, header, len(classes_json))
         band_indices = archive["reducer_band_indices"]
         ratio = archive["reducer_pca_explained_variance_ratio"]
         return {"format_version": header["format_version"], "window": header["window"],

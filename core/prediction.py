@@ -56,16 +56,18 @@ def reduce_block(classifier: "Fast3DCNNClassifier", block: Block) -> tuple[np.nd
     return np.pad(scores, pad, mode=mode), valid[top:top + rows, left:left + cols]
 
 
-def forest_probabilities(classifier: "Fast3DCNNClassifier", block: Block, valid: np.ndarray) -> np.ndarray | None:
-    """The class probabilities of the classifier's forest (core.forest) for the ``valid`` core pixels
-    of ``block``, from their raw spectra; None where the classifier has no forest."""
-    if classifier.forest is None:
-        return None
+def pixel_probabilities(classifier: "Fast3DCNNClassifier", block: Block, valid: np.ndarray) -> list[np.ndarray]:
+    """The class probabilities of the classifier's pixel models, its forest (core.forest) and SVM
+    (core.pixel_svm), for the ``valid`` core pixels of ``block``, from their raw spectra; one array per
+    model it holds (none: the network alone)."""
+    models = [model for model in (classifier.forest, classifier.svm) if model is not None]
+    if not models:
+        return []
     top, _, left, _ = block.halo
     rows, cols = np.nonzero(valid)
     # One gather of the kept bands of the valid pixels: no copy of the bands left out.
     spectra = block.data[(top + rows)[:, None], (left + cols)[:, None], classifier.reducer.band_indices]
-    return classifier.forest.probabilities(spectra)
+    return [model.probabilities(spectra) for model in models]
 
 
 def widened(block: Block, radius: int) -> Block:
@@ -115,8 +117,8 @@ def predict_blocks(classifier: "Fast3DCNNClassifier", blocks: Iterable[Block], b
                    prefetch: bool = True, dtype: str | None = None,
                    min_confidence: float = 0.0) -> Iterator[BlockPrediction]:
     """Yields a BlockPrediction for each raw block: the network's probabilities, or where the
-    classifier holds a forest their fusion with the forest's (core.forest.fused_probabilities; the
-    forest's are computed with the block's reduction, in the prefetch thread when there is one), smoothed
+    classifier holds a forest (and an SVM) their fusion with theirs (core.forest.fused_probabilities;
+    theirs are computed with the block's reduction, in the prefetch thread when there is one), smoothed
     where the classifier has a smoothing radius (core.smoothing: each block then needs a halo of
     ``classifier.halo``, S // 2 plus the radius, and the ring of the radius is classified with it), and
     weighted by the classifier's class weights where it has them (core.class_balance). Pixels
@@ -154,12 +156,12 @@ def predict_blocks(classifier: "Fast3DCNNClassifier", blocks: Iterable[Block], b
     def prepare(block):
         wide = widened(block, radius)
         padded, valid = reduce_block(classifier, wide)
-        return wide, padded, valid, forest_probabilities(classifier, wide, valid)
+        return wide, padded, valid, pixel_probabilities(classifier, wide, valid)
 
-    for block, (wide, padded, valid, forest) in _prepared(blocks, prepare, prefetch):
+    for block, (wide, padded, valid, pixel_models) in _prepared(blocks, prepare, prefetch):
         probabilities = probabilities_of(padded).astype(np.float32)
-        if forest is not None:
-            probabilities[valid] = fused_probabilities(probabilities[valid], forest)
+        if pixel_models:
+            probabilities[valid] = fused_probabilities(probabilities[valid], *pixel_models)
         if radius:
             top, left = block.row - wide.row, block.col - wide.col
             rows, cols = block.shape

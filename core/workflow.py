@@ -29,7 +29,7 @@ from .class_balance import BALANCE_METHOD, EXPONENT, balanced, class_weights
 from .classifier import Fast3DCNNClassifier
 from .cotraining import RESEED, ROUNDS, applies, pool_mask, pseudo_labels, round_epochs
 from .errors import InputError
-from .forest import FUSED_MODEL_NAME, FUSION_METHOD, fused_probabilities
+from .forest import FUSION_METHOD, fused_model_name, fused_probabilities
 from .metrics import accuracy_report
 from .patches import PatchDataset
 from .progress import SILENT, Reporter
@@ -141,8 +141,8 @@ def _baselines(spectra, pool_spectra, valid, pixels, split, names, seed, runner,
     """The SVM and forest baselines on the split's pixels (``pixels``: rows, cols, labels) as
     core.baseline.pixel_baselines gives them, {} where they are switched off or could not run; the
     pool co-training learns from: rows, cols and the SVM's class ids of its pixels (None: no pool was
-    gathered, or no SVM); and with ``fusion`` the forest kept for it: (PixelForest, indices of the test
-    pixels it scored, its class probabilities of them), or None."""
+    gathered, or no SVM); and with ``fusion`` the forest and the SVM kept for it: ((PixelForest,
+    PixelSVM), indices of the test pixels they scored, (their class probabilities of them)), or None."""
     if spectra is None:
         return {}, None, None
     rows, cols, labels = pixels
@@ -153,28 +153,29 @@ def _baselines(spectra, pool_spectra, valid, pixels, split, names, seed, runner,
         return {}, None, None
     timings["baseline_seconds"], timings["forest_seconds"] = (baselines[k]["seconds"] for k in ("svm", "forest"))
     svm_classes = baselines["svm"].pop("pool_classes", None)
-    kept = tuple(baselines["forest"].pop(key) for key in ("pixel_forest", "test", "test_probabilities")) \
-        if fusion else None
+    forest, svm = baselines["forest"], baselines["svm"]
+    kept = ((forest.pop("pixel_forest"), svm.pop("pixel_svm")), forest.pop("test"),
+            (forest.pop("test_probabilities"), svm.pop("test_probabilities"))) if fusion else None
     return baselines, None if svm_classes is None else (*pool[:2], svm_classes), kept
 
 
 def _fused(network, split, kept):
-    """The test pixels the kept forest scored (indices into the labelled pixels) and the fusion
+    """The test pixels the kept forest and SVM scored (indices into the labelled pixels) and the fusion
     (core.forest.fused_probabilities) of the network's class probabilities of them (``network``: of
-    every test pixel, in the order of ``split.test``) with the forest's (``kept``: see ``_baselines``)."""
-    _, test, forest_probabilities = kept
+    every test pixel, in the order of ``split.test``) with theirs (``kept``: see ``_baselines``)."""
+    _, test, probabilities = kept
     order = np.full(int(split.test.max()) + 1, -1)
     order[split.test] = np.arange(len(split.test))
-    return test, fused_probabilities(network[order[test]], forest_probabilities)
+    return test, fused_probabilities(network[order[test]], *probabilities)
 
 
-def _smoothed(scene, kept, cube, valid, model, config, pixels, split, scored, kept_forest, reporter):
+def _smoothed(scene, kept, cube, valid, model, config, pixels, split, scored, kept_models, reporter):
     """The map smoothed (core.smoothing) over the radius the training pixels' labels agree over: its
     class probabilities of the ``scored`` test pixels (indices into the labelled pixels, and the map's
     probabilities of them before smoothing), the record of the smoothing and the radius (0: not
     smoothed, the probabilities as they were). The test pixels' neighbours are classified as the map
-    classifies them: by the network and, where the map is fused, by the forest, from their raw spectra
-    read once more."""
+    classifies them: by the network and, where the map is fused, by the forest and the SVM from their
+    raw spectra read once more."""
     rows, cols, labels = pixels
     test, unsmoothed = scored
     radius, agreement, pairs = chosen_radius(rows[split.train], cols[split.train], labels[split.train], valid.shape)
@@ -188,23 +189,24 @@ def _smoothed(scene, kept, cube, valid, model, config, pixels, split, scored, ke
         return unsmoothed, record, 0
     near_rows, near_cols = neighbourhood(rows[test], cols[test], valid, radius)
     probabilities = _softmax(model, cube, near_rows, near_cols, config)
-    if kept_forest is not None:
+    if kept_models is not None:
         mask = np.zeros(valid.shape, dtype=bool)
         mask[near_rows, near_cols] = True
         spectra = PixelSpectra(mask, kept, limit=len(near_rows))
         for _ in spectra.gathering(scene.read(_phase(reporter, "test"))):
             pass
-        probabilities = fused_probabilities(probabilities, kept_forest[0].probabilities(spectra.spectra))
+        probabilities = fused_probabilities(probabilities, *(pixel_model.probabilities(spectra.spectra)
+                                                             for pixel_model in kept_models[0]))
     width = valid.shape[1]
     targets = np.searchsorted(near_rows * width + near_cols, rows[test] * width + cols[test])
     record["n_test"] = len(test)
     return smoothed_at(near_rows, near_cols, probabilities, targets, valid.shape, radius), record, radius
 
 
-def _the_map(scene, kept, cube, valid, model, config, pixels, split, class_ids, names, network, kept_forest,
+def _the_map(scene, kept, cube, valid, model, config, pixels, split, class_ids, names, network, kept_models,
              steps, reporter):
     """The test figures of the map as Classify makes it: the network's class probabilities of the test
-    pixels (``network``: them and their figures), fused with the kept forest's, smoothed and weighted as
+    pixels (``network``: them and their figures), fused with the kept forest's and SVM's, smoothed and weighted as
     ``steps`` (fusion, smoothing, balance: each on or off) say; with the records of the three steps (None
     where a step was off), each keeping the figures before it, the smoothing radius and the class
     weights (None: not weighted)."""
@@ -221,19 +223,21 @@ def _the_map(scene, kept, cube, valid, model, config, pixels, split, class_ids, 
 
     fused = smoothed = balance = weights = None
     radius = 0
-    if kept_forest is not None:
-        scored, probabilities = _fused(probabilities, split, kept_forest)
-        fused, accuracy = {"method": FUSION_METHOD, "trees": kept_forest[0].n_trees, "n_test": len(scored),
+    if kept_models is not None:
+        scored, probabilities = _fused(probabilities, split, kept_models)
+        forest, svm = kept_models[0]
+        fused, accuracy = {"method": FUSION_METHOD, "trees": forest.n_trees,
+                           "support_vectors": svm.n_support_vectors, "n_test": len(scored),
                            "network_accuracy": summary(accuracy)}, figures()
-        reporter.log(f"Fused with the random forest ({FUSION_METHOD}): test OA "
+        reporter.log(f"Fused with the random forest and the SVM ({FUSION_METHOD}): test OA "
                      f"{100 * accuracy['overall_accuracy']:.2f}%, the network alone "
                      f"{100 * fused['network_accuracy']['overall_accuracy']:.2f}%")
     elif fusion:
-        reporter.log("No fusion with the random forest: it needs the baselines, which are switched off or did "
+        reporter.log("No fusion with the random forest and the SVM: it needs the baselines, which are switched off or did "
                      "not run; the map is the network's alone")
     if smoothing:
         probabilities, smoothed, radius = _smoothed(scene, kept, cube, valid, model, config, pixels, split,
-                                                    (scored, probabilities), kept_forest, reporter)
+                                                    (scored, probabilities), kept_models, reporter)
         if radius:
             smoothed["unsmoothed_accuracy"], accuracy = summary(accuracy), figures()
             reporter.log(f"Smoothed over {radius} pixels (a training pixel's labelled neighbours within it share "
@@ -397,14 +401,14 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
         result, accuracy, cotrained, test_softmax = _train_and_score(
             cube, (rows, cols, labels), class_ids, split, names, config, running if cotraining else None, reporter,
             timings, checkpoints and checkpoints.bind(cube))
-        baselines, _, kept_forest = running.result()
+        baselines, _, kept_models = running.result()
     finally:
         worker.shutdown(wait=False, cancel_futures=True)
     accuracy, fused, smoothed, balance, radius, weights = _the_map(
         scene, kept, cube, valid, result.model, config, (rows, cols, labels), split, class_ids, names,
-        (test_softmax, accuracy), kept_forest, (fusion, smoothing, balancing), reporter)
+        (test_softmax, accuracy), kept_models, (fusion, smoothing, balancing), reporter)
     for baseline in baselines.values():
-        reporter.log(verdict(accuracy, baseline, FUSED_MODEL_NAME if fused else "3D CNN"))
+        reporter.log(verdict(accuracy, baseline, fused_model_name(fused)))
     reporter.progress(1.0)
     record = RunRecord(accuracy=accuracy, classes=table, versions=software_versions(), settings=settings.as_dict(),
                        model=_model_record(kept, reducer, result), split=_split_record(split), history=result.history,
@@ -414,5 +418,6 @@ def train_classifier(scene: Scene, settings: TrainingSettings | None = None, rep
                        n_labelled_invalid_excluded=n_invalid)
     return Fast3DCNNClassifier(reducer=reducer, network=result.model, window=config.window, classes=table,
                                input_band_count=scene.band_count, padding=config.padding, record=record,
-                               forest=kept_forest[0] if kept_forest else None, smoothing_radius=radius,
+                               forest=kept_models[0][0] if kept_models else None,
+                               svm=kept_models[0][1] if kept_models else None, smoothing_radius=radius,
                                class_weights=weights)

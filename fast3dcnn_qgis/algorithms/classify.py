@@ -32,9 +32,9 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
     DESCRIPTION = (
         "Applies a model made by 'Train 3D CNN classifier' to a hyperspectral raster and writes a class map. "
         "Every pixel is classified from the window of pixels around it, after the same band selection and PCA "
-        "that training used; where the model holds a random forest (trained on a held-out split), each class "
-        "is the one with the highest geometric mean of the network's and the forest's probabilities, as in the model's "
-        "report, and where the model smooths its map (its training labels came in areas) each pixel's "
+        "that training used; where the model holds a random forest and an SVM (trained on a held-out split), "
+        "each class is the one with the highest geometric mean of the network's, the forest's and the SVM's "
+        "probabilities, as in the model's report, and where the model smooths its map (its training labels came in areas) each pixel's "
         "probabilities are the geometric mean of those within the model's radius. The raster must come from the same sensor with the same bands as the training "
         "raster. Pixels that are nodata in any used band stay unclassified (0).\n"
         "The class map is a GeoTIFF with the raster's georeferencing, a colour table, the class names and a "
@@ -104,6 +104,8 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
             layer.name(), info.describe(), len(classifier.class_ids), classifier.window, classifier.window,
             self.tr(", the network fused with the model's random forest of {} trees").format(
                 classifier.forest.n_trees) if classifier.forest else "") + (
+            self.tr(" and its SVM of {} support vectors").format(classifier.svm.n_support_vectors)
+            if classifier.forest and classifier.svm else "") + (
             self.tr(", each pixel's probabilities smoothed over the {} pixels around it").format(
                 classifier.smoothing_radius) if classifier.smoothing_radius else "") + (
             self.tr(", its classes weighted against their training shares")

@@ -23,7 +23,7 @@ class ModelInfoAlgorithm(Fast3DCNNAlgorithm):
         "Describes a model file written by 'Train 3D CNN classifier': its classes with names and colours, the "
         "input bands it expects (count, the bands kept, their wavelengths), the window and PCA components, the "
         "training settings, split and accuracy (with the SVM and forest baselines when they were computed), "
-        "whether its maps fuse the network with a random forest it holds, over what radius they are "
+        "whether its maps fuse the network with a random forest and an SVM it holds, over what radius they are "
         "smoothed and whether they weight the classes against their training shares, the software "
         "versions and Keras backend it was trained with, and the file's size and SHA-256 checksum.\n"
         "The model is checked as 'Classify raster with a trained model' checks it, without building the "
@@ -51,7 +51,9 @@ class ModelInfoAlgorithm(Fast3DCNNAlgorithm):
         progress.log(self.tr("{}: {} classes, window {}, {} components from {} input bands{}; SHA-256 {}").format(
             model_path, len(info["classes"]), info["window"], info["components"], info["input_band_count"],
             (self.tr(", fused with a random forest of {} trees").format(info["fusion"]["trees"])
-             if info.get("fusion") else "") + (self.tr(", smoothed over {} pixels").format(info["smoothing"]["radius"])
+             if info.get("fusion") else "") + (
+                self.tr(" and an SVM of {} support vectors").format(info["fusion"]["support_vectors"])
+                if "support_vectors" in (info.get("fusion") or {}) else "") + (self.tr(", smoothed over {} pixels").format(info["smoothing"]["radius"])
                                                if info.get("smoothing") else "")
             + (self.tr(", its classes weighted against their training shares") if info.get("balance") else ""),
             info["file"]["sha256"]))

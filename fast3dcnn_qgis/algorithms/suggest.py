@@ -162,7 +162,8 @@ class SuggestAlgorithm(Fast3DCNNAlgorithm):
         chosen = choose(candidates, n_points, spacing, rule, labelled=None if labelled is None else np.nonzero(labelled))
         names = [classifier.classes.name(int(class_id)) for class_id in classifier.class_ids]
         first, second = candidates.ranked
-        who = "the network with its forest" if classifier.forest else "the network"
+        who = "the network with its forest and SVM" if classifier.forest and classifier.svm else \
+            "the network with its forest" if classifier.forest else "the network"
         points = []
         for rank, index in enumerate(chosen, start=1):
             probabilities = candidates.probabilities[index]

@@ -5,7 +5,7 @@ import base64
 import numpy as np
 
 from ..core.baseline import verdict
-from ..core.forest import FUSED_MODEL_NAME
+from ..core.forest import fused_model_name
 from ..core.smoothing import AGREEMENT, MIN_PAIRS
 from .markup import escape, number, percent
 from .png import png_size
@@ -56,7 +56,7 @@ def baseline_section(record):
         return ""
     others = [("SVM", baseline)] + ([("Random forest", record.forest)] if record.forest else [])
     cnn = record.accuracy
-    model = MODEL_NAME[bool(record.fusion)]
+    model = fused_model_name(record.fusion)
     # A fused model's network alone, where the record has it: its summary figures only.
     alone = [("3D CNN alone", {"accuracy": record.fusion["network_accuracy"]})] if record.fusion else []
     heads = "".join(f"<th>{name}</th>" for name, _ in alone + others)
@@ -84,10 +84,6 @@ def baseline_section(record):
             f"on this ground.</p></section>")
 
 
-#: What the report calls the model: the network, or (True) the network fused with the forest.
-MODEL_NAME = {False: "3D CNN", True: FUSED_MODEL_NAME}
-
-
 def _after(record, step):
     """The map's figures right after ``step`` ("fusion" or "smoothing"), and what the later steps that
     changed them are called (none: the figures are the report's own)."""
@@ -100,20 +96,25 @@ def _after(record, step):
 
 
 def fusion_section(record):
-    """How the map fuses the network with the random forest, and what each gives alone."""
+    """How the map fuses the network with the random forest (and the SVM, from format 6), and what each
+    gives alone."""
     fusion = record.fusion
     if not fusion:
         return ""
     alone = fusion["network_accuracy"]
-    forest = f", the forest alone {percent(record.forest['accuracy']['overall_accuracy'])}" if record.forest else ""
+    others = [(name, figures) for name, figures in (("the forest", record.forest), ("the SVM", record.baseline))
+              if figures and (name == "the forest" or "support_vectors" in fusion)]
+    each = "".join(f", {name} alone {percent(figures['accuracy']['overall_accuracy'])}" for name, figures in others)
     fused, later = _after(record, "fusion")
     which = f"The fused figures before {' and '.join(later)}" if later else "The figures above are the fused map's"
-    return (f"<section><h2>The map: the network fused with a random forest</h2><p>Each pixel's class is the "
-            f"one with the highest {escape(fusion['method'])} ({fusion['trees']} trees on the pixel's spectrum, "
-            f"stored in the model file; Classify applies both). On held-out ground the two err on different "
-            f"pixels, so their mean beat each alone on the scenes this was measured on. {which}"
-            f", on {fusion['n_test']:,} test pixels: OA {percent(fused['overall_accuracy'])}"
-            f", the network alone {percent(alone['overall_accuracy'])}{forest}.</p></section>")
+    svm = "support_vectors" in fusion
+    return (f"<section><h2>The map: the network fused with a random forest{' and an SVM' if svm else ''}</h2><p>"
+            f"Each pixel's class is the one with the highest {escape(fusion['method'])} ({fusion['trees']} trees"
+            + (f" and an SVM of {fusion['support_vectors']:,} support vectors" if svm else "")
+            + f" on the pixel's spectrum, stored in the model file; Classify applies {'them' if svm else 'both'}). "
+            f"On held-out ground they err on different pixels, so their mean beat each alone on the scenes this "
+            f"was measured on. {which}, on {fusion['n_test']:,} test pixels: OA {percent(fused['overall_accuracy'])}"
+            f", the network alone {percent(alone['overall_accuracy'])}{each}.</p></section>")
 
 
 def smoothing_section(record):

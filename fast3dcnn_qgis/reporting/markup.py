@@ -24,7 +24,7 @@ SETTING_LABELS = {
     "spectral_noise": "Spectral noise added to training patches (score units)",
     "baseline": "SVM baseline computed",
     "cotraining": "Co-training with the SVM baseline (auto: on the held-out splits)",
-    "fusion": "Map fused with the random forest baseline (auto: on the held-out splits)",
+    "fusion": "Map fused with the random forest and SVM baselines (auto: on the held-out splits)",
     "smoothing": "Map smoothed where the training labels come in areas (auto: on the held-out splits)",
     "balance": "Map's classes weighted against their training shares (auto: on the held-out splits)",
     "baseline_seconds": "SVM baseline (s)",

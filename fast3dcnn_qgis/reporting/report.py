@@ -72,8 +72,10 @@ def write_model_info(info, html_path):
              "Variance explained by the components": percent(info["explained_variance_ratio"]),
              "Network parameters": info["parameters"], "Padding at the raster edge": info["padding"],
              "Dropout": info["dropout"],
-             "The map": (f"the network fused with a random forest of {info['fusion']['trees']} trees "
-                         f"({info['fusion']['method']})" if info.get("fusion") else "the network alone")
+             "The map": (f"the network fused with a random forest of {info['fusion']['trees']} trees"
+                         + (f" and an SVM of {info['fusion']['support_vectors']} support vectors"
+                            if "support_vectors" in info["fusion"] else "")
+                         + f" ({info['fusion']['method']})" if info.get("fusion") else "the network alone")
              + (f", smoothed over {info['smoothing']['radius']} pixels" if info.get("smoothing") else "")
              + (", its classes weighted against their training shares" if info.get("balance") else "")}
     lead = [table_section("Model", facts, raw_keys=True), _classes_section(classes),

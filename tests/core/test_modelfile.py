@@ -34,16 +34,18 @@ def test_round_trip_keeps_everything(salinas_classifier, tmp_path, salinas):
                           salinas_classifier.reducer.transform_block(block)[0])
     with pytest.raises(BandCountError, match="has 200 bands but the model was trained on a raster with 224"):
         loaded.check_band_count(200)
-    # The default split holds ground out, so the model is fused with its forest, its map smoothed over the
-    # radius Salinas-A's fields agree over and its classes weighted: format 5, which a plugin that would not
-    # weight them refuses.
+    # The default split holds ground out, so the model is fused with its forest and SVM, its map smoothed
+    # over the radius Salinas-A's fields agree over and its classes weighted: format 6, which a plugin that
+    # would not fuse the SVM refuses.
     header = read_header(str(path))
-    assert header["format_version"] == 5 and header["fusion"]["trees"] == 100
+    assert header["format_version"] == 6 and header["fusion"]["trees"] == 100
+    assert header["fusion"]["support_vectors"] == loaded.svm.n_support_vectors > 0
     assert header["smoothing"]["radius"] == loaded.smoothing_radius == salinas_classifier.smoothing_radius > 0
     assert np.array_equal(loaded.class_weights, salinas_classifier.class_weights)
     assert header["balance"]["weights"] == salinas_classifier.record.balance["weights"]
-    stored, trained = loaded.forest.to_arrays(), salinas_classifier.forest.to_arrays()
-    assert stored.keys() == trained.keys() and all(np.array_equal(stored[k], v) for k, v in trained.items())
+    for model in ("forest", "svm"):
+        stored, trained = getattr(loaded, model).to_arrays(), getattr(salinas_classifier, model).to_arrays()
+        assert stored.keys() == trained.keys() and all(np.array_equal(stored[k], v) for k, v in trained.items())
 
 
 def _rewrite(source, target, change):
@@ -120,13 +122,29 @@ def test_a_pickle_payload_never_runs(saved, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+def test_a_format_5_file_maps_with_its_forest_alone(saved, tmp_path, salinas_classifier):
+    """Before the SVM took part in the fusion (format 6), a fused model held the forest alone."""
+    old = tmp_path / "format5.f3dcnn"
+
+    def downgrade(header):
+        header["format_version"] = 5
+        del header["fusion"]["support_vectors"]
+
+    with np.load(saved) as archive:
+        dropped = {name: None for name in archive.files if name.startswith("svm_")}
+    loaded = load_classifier(_with_header(saved, old, downgrade, arrays=dropped))
+    assert loaded.svm is None and loaded.forest.n_trees == 100
+    assert np.array_equal(loaded.class_weights, salinas_classifier.class_weights)
+
+
+@pytest.mark.slow
 def test_a_format_1_file_still_loads(saved, tmp_path, salinas_classifier):
     """Format 1 kept the classes as three parallel maps and the training figures as 'metadata'."""
     old = tmp_path / "format1.f3dcnn"
 
     def downgrade(name, data):
         if name != "header.npy":
-            return data if name != "extra" and not name.startswith("forest_") else None
+            return data if name != "extra" and not name.startswith(("forest_", "svm_")) else None
         header = json.loads(np.load(__import__("io").BytesIO(data)).tobytes())
         classes = header.pop("classes")
         header.pop("record")
@@ -222,6 +240,10 @@ def test_crafted_headers_are_refused_before_anything_is_built(saved, tmp_path, f
     ({"forest_values": np.zeros((5, 6), np.float32)}, r"field 'forest_values' = \(5, 6\): must have shape"),
     ({"forest_node_counts": np.ones(10 ** 5, np.int64)}, r"field 'forest_node_counts' = \(100000,\)"),
     ({"forest_depths": None}, r"field 'forest_depths' = None"),
+    ({"svm_support_vectors": np.zeros((10, 5), np.float32)}, r"field 'svm_support_vectors' = \(10, 5\): must hold"),
+    ({"svm_coefficients": np.zeros((5, 15), np.float32)}, r"field 'svm_coefficients' = \(5, 15\): must have shape"),
+    ({"svm_columns": np.arange(7)}, r"field 'svm_columns' = \(7,\): must list 2 to 6 classes"),
+    ({"svm_gamma": None}, r"field 'svm_gamma' = None"),
 ])
 @pytest.mark.slow
 def test_arrays_of_the_wrong_shape_are_refused_unread(saved, tmp_path, arrays, message):
@@ -237,6 +259,22 @@ def test_weight_shapes_are_those_the_builder_creates():
     for window, bands, classes in ((9, 15, 2), (11, 20, 6), (25, 30, 16)):
         built = [tuple(w.shape) for w in build_fast3dcnn(window, bands, classes).get_weights()]
         assert weight_shapes(window, bands, classes) == built
+
+
+@pytest.mark.parametrize("name, change, message", [
+    ("support_vectors", lambda a: a.__setitem__((0, 0), np.inf), "svm_support_vectors must hold finite numbers"),
+    ("scale", lambda a: a.__setitem__(0, 0), "svm_scale and svm_gamma must be positive"),
+    ("columns", lambda a: a.__setitem__(0, 3), "svm_columns .* must be 2 to 6 increasing class columns"),
+])
+@pytest.mark.slow
+def test_an_svm_of_impossible_numbers_is_refused(saved, tmp_path, name, change, message):
+    with np.load(saved) as archive:
+        array = archive[f"svm_{name}"].copy()
+    change(array)
+    crafted = _with_header(saved, tmp_path / "crafted.f3dcnn", arrays={f"svm_{name}": array})
+    for read in (load_classifier, describe_model):
+        with pytest.raises(ModelFileError, match=f"damaged .*field 'svm'.*{message}"):
+            read(crafted)
 
 
 @pytest.mark.parametrize("name, change, message", [

@@ -54,22 +54,29 @@ def test_block_prediction_does_not_depend_on_block_size(salinas_classifier, sali
 
 
 @pytest.mark.slow
-def test_the_map_is_the_geometric_mean_of_the_networks_and_the_forests_probabilities(salinas_classifier, salinas):
+def test_the_map_is_the_geometric_mean_of_the_networks_the_forests_and_the_svms_probabilities(salinas_classifier,
+                                                                                                salinas):
     from dataclasses import replace
     cube = salinas[0]
     fusion = salinas_classifier.record.fusion
     assert salinas_classifier.forest.n_trees == fusion["trees"] == 100
+    svm = salinas_classifier.svm
+    assert svm.n_support_vectors == fusion["support_vectors"] > 0
     # Its figures are the fused map's; the network's own are kept beside them.
     assert fusion["n_test"] == salinas_classifier.record.accuracy["n_pixels"]
     assert 0.5 < fusion["network_accuracy"]["overall_accuracy"] <= 1
     block = next(array_blocks(cube, 83, 86, halo=4))
     unsmoothed = replace(salinas_classifier, smoothing_radius=0, class_weights=None)
     fused = next(predict_blocks(unsmoothed, [block]))
-    alone = next(predict_blocks(replace(unsmoothed, forest=None), [block]))
-    forest = salinas_classifier.forest.probabilities(
-        cube.reshape(-1, 224)[:, salinas_classifier.reducer.band_indices]).reshape(83, 86, -1)
-    # The geometric mean of the two, normalised: a class both find likely wins.
-    geometric = np.sqrt((alone.probabilities + FLOOR) * (forest + FLOOR))
+    alone = next(predict_blocks(replace(unsmoothed, forest=None, svm=None), [block]))
+    spectra = cube.reshape(-1, 224)[:, salinas_classifier.reducer.band_indices]
+    forest = salinas_classifier.forest.probabilities(spectra).reshape(83, 86, -1)
+    svm_probabilities = svm.probabilities(spectra).reshape(83, 86, -1)
+    assert np.allclose(svm_probabilities.sum(axis=-1), 1, atol=1e-5)
+    # The SVM's probabilities side with its own decisions.
+    assert (svm_probabilities.argmax(axis=-1) == svm.scores(spectra).argmax(axis=-1).reshape(83, 86)).mean() > 0.95
+    # The geometric mean of the three, normalised: a class all find likely wins.
+    geometric = np.cbrt((alone.probabilities + FLOOR) * (forest + FLOOR) * (svm_probabilities + FLOOR))
     assert np.allclose(fused.probabilities, geometric / geometric.sum(axis=-1, keepdims=True), atol=1e-5)
     assert not np.allclose(fused.probabilities, alone.probabilities, atol=0.01)
     assert np.array_equal(fused.labels, salinas_classifier.class_ids[fused.probabilities.argmax(axis=-1)])

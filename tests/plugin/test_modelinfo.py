@@ -49,11 +49,15 @@ def test_page_and_json_describe_the_model_and_its_training(model, tmp_path):
     page = open(result["OUTPUT_REPORT"], encoding="utf-8").read()
     assert info["file"]["sha256"] in page and "Brocoli &lt;green&gt;" in page and "<green>" not in page
     for section in ("Model", "Classes", "Band wavelengths", "Accuracy", "Against plain pixel classifiers",
-                    "The map: the network fused with a random forest", "The map: smoothed over", "Settings"):
+                    "The map: the network fused with a random forest and an SVM", "The map: smoothed over",
+                    "Settings"):
         assert f"<h2>{section}" in page, section
-    # The default split holds ground out: the model's maps are fused with its forest and smoothed over the
-    # radius Salinas-A's fields agree over, and it says so.
-    assert info["format_version"] == 5 and info["fusion"]["trees"] == classifier.forest.n_trees == 100
+    # The default split holds ground out: the model's maps are fused with its forest and SVM (format 6) and
+    # smoothed over the radius Salinas-A's fields agree over, and it says so.
+    assert info["format_version"] == 6 and info["fusion"]["trees"] == classifier.forest.n_trees == 100
+    vectors = classifier.svm.n_support_vectors
+    assert info["fusion"]["support_vectors"] == vectors > 0
+    assert f"the network fused with a random forest of 100 trees and an SVM of {vectors} support vectors" in page
     radius = classifier.smoothing_radius
     assert info["smoothing"]["radius"] == radius > 0
     assert "the network fused with a random forest of 100 trees" in page and f", smoothed over {radius} pixels" in page

@@ -127,6 +127,16 @@ def test_training_report_shows_the_pixel_classifiers_beside_the_network(tmp_path
             f"{100 * figures['overall_accuracy']:.2f}%, the network alone 81.23%, the forest alone "
             f"{100 * forest['overall_accuracy']:.2f}%") in fusion
 
+    # Fused with the forest and the SVM (format 6): named so, with the SVM's own figure too.
+    record.fusion = {**record.fusion, "support_vectors": 1234}
+    page = open(write_report(record, str(tmp_path / "fused_svm.html"))[0], encoding="utf-8").read()
+    assert "<th>3D CNN fused with the forest and the SVM</th><th>3D CNN alone</th><th>SVM</th>" in page
+    fusion = page[page.index("<h2>The map: the network fused with a random forest and an SVM</h2>"):]
+    assert "100 trees and an SVM of 1,234 support vectors on the pixel's spectrum" in fusion
+    assert (f"the network alone 81.23%, the forest alone {100 * forest['overall_accuracy']:.2f}%, the SVM alone "
+            f"{100 * svm['overall_accuracy']:.2f}%.") in fusion
+    del record.fusion["support_vectors"]
+
     # Smoothed: the figures above are the smoothed map's, the fused ones before smoothing beside them.
     record.smoothing = {"method": "geometric mean of the class probabilities of the valid pixels within the radius",
                         "radius": 3, "agreement": 0.9583, "pairs": 112000, "n_test": figures["n_pixels"],
