@@ -1,13 +1,14 @@
-"""What fusing the map with the model's random forest costs a whole-scene classification.
+"""What fusing the map with the model's random forest and SVM costs a whole-scene classification.
 
     python tests/benchmarks/bench_fusion_cost.py --data ../shared/data [--repeat 7] [--runs 2]
 
 Trains the plugin's default model on Indian Pines (S = 11, seed 0: the disjoint split, so the model
-keeps its forest of 100 trees fitted on real spectra), tiles the scene ``--repeat`` times each way (7:
-1015 x 1015 pixels of real spectra, so the trees walk as deep as on real ground), and times
-core.prediction.predict_blocks over it in 256 x 256 blocks, as classify reads them, with the forest and
-without it (the same network), in each arithmetic ``PRECISION`` offers on this machine, in turn, ``--runs``
-times. Prints pixels per second, the ratio, and how many labels the forest changed. In process: QGIS's
+keeps its forest of 100 trees and its SVM fitted on real spectra), tiles the scene ``--repeat`` times each
+way (7: 1015 x 1015 pixels of real spectra, so the trees walk as deep as on real ground), and times
+core.prediction.predict_blocks over it in 256 x 256 blocks, as classify reads them, with the network alone,
+fused with the forest alone (a model of format 5) and with the forest and the SVM (the same network,
+smoothing and class weights), in each arithmetic ``PRECISION`` offers on this machine, in turn, ``--runs``
+times. Prints pixels per second, the ratios, and how many labels the SVM changed. In process: QGIS's
 start-up and the GeoTIFF reading, the same either way, are not in these figures. Not a test.
 """
 import argparse
@@ -54,22 +55,25 @@ def main():
     cube, labels = SCENES["indian_pines"].load(arguments.data)
     settings = TrainingSettings(training=TrainingConfig(window=11, seed=0))
     fused = train_classifier(Scene(lambda: array_blocks(cube, 64), *cube.shape, labels), settings)
-    if fused.forest is None:
-        raise SystemExit("the default model of Indian Pines kept no forest: is FUSION still auto by default?")
-    alone = replace(fused, forest=None)
+    if fused.forest is None or fused.svm is None:
+        raise SystemExit("the default model of Indian Pines kept no forest and SVM: is FUSION still auto by default?")
+    alone, forest = replace(fused, forest=None, svm=None), replace(fused, svm=None)
     scene = np.ascontiguousarray(np.tile(cube, (arguments.repeat, arguments.repeat, 1)))
     print(f"Indian Pines x {arguments.repeat}: {scene.shape[0]} x {scene.shape[1]} x {scene.shape[2]}; "
           f"test OA {100 * fused.record.accuracy['overall_accuracy']:.2f}% fused, "
           f"{100 * fused.record.fusion['network_accuracy']['overall_accuracy']:.2f}% the network alone; "
-          f"forest of {fused.forest.n_trees} trees, {len(fused.forest.features):,} nodes")
+          f"forest of {fused.forest.n_trees} trees, {len(fused.forest.features):,} nodes; SVM of "
+          f"{fused.svm.n_support_vectors:,} support vectors")
     for dtype in dict.fromkeys(("float32", training_dtype("auto"))):
         timed_map(alone, scene[:300, :300], dtype)  # warm-up: the network's graph is traced once per shape
         for run in range(arguments.runs):
-            rate_alone, map_alone = timed_map(alone, scene, dtype)
+            rate_alone, _ = timed_map(alone, scene, dtype)
+            rate_forest, map_forest = timed_map(forest, scene, dtype)
             rate_fused, map_fused = timed_map(fused, scene, dtype)
-            print(f"run {run}  {dtype:15s} network alone {rate_alone:8,.0f} px/s  fused {rate_fused:8,.0f} px/s  "
-                  f"fused / alone {rate_fused / rate_alone:.2f}  labels changed by the forest "
-                  f"{100 * (map_alone != map_fused).mean():.1f}%", flush=True)
+            print(f"run {run}  {dtype:15s} network alone {rate_alone:8,.0f} px/s  with the forest "
+                  f"{rate_forest:8,.0f} px/s  with the forest and the SVM {rate_fused:8,.0f} px/s  fused / alone "
+                  f"{rate_fused / rate_alone:.2f}  fused / forest alone {rate_fused / rate_forest:.2f}  labels "
+                  f"changed by the SVM {100 * (map_forest != map_fused).mean():.1f}%", flush=True)
 
 
 if __name__ == "__main__":

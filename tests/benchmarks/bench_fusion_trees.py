@@ -35,7 +35,7 @@ def first_trees(forest, k):
 def held_out(name, loaded, classifier, settings):
     """(reference labels, the network's probabilities, raw spectra of the kept bands) of the case's
     held-out pixels, as bench_new_ground scores them."""
-    alone, halo = replace(classifier, forest=None, smoothing_radius=0, class_weights=None), classifier.window // 2
+    alone, halo = replace(classifier, forest=None, svm=None, smoothing_radius=0, class_weights=None), classifier.window // 2
     if name == "potsdam_tiles":
         network = map_probabilities(alone, tile_blocks(loaded, halo), loaded.canvas.shape[:2])
         rows, cols = np.nonzero((loaded.test_labels != 0) & (network[..., 0] >= 0))

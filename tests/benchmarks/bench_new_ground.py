@@ -13,15 +13,16 @@ both are fitted again here on that sample: the forest with the same seed, which 
 and the SVM with the workflow's C and gamma, once as it is and once calibrated for probabilities
 (scikit-learn's CalibratedClassifierCV: Platt scaling on 5 folds). On cases 1-4 the run stops if their
 test figures differ from the workflow's. ``default`` is the model the plugin makes: on the held-out
-splits the network fused with the forest it keeps (core.forest) and smoothed over the radius its
-training labels agree over (core.smoothing; radius 0 where they do not), its classes weighted against
+splits the network fused with the forest and the calibrated SVM it keeps (core.forest, core.pixel_svm) and
+smoothed over the radius its training labels agree over (core.smoothing; radius 0 where they do not), its classes weighted against
 their training shares (core.class_balance), on the paper split the network alone. ``cnn`` is the network
-alone (its map made without the model's forest, unsmoothed and unweighted), and the fusions are unsmoothed
+alone (its map made without the model's forest and SVM, unsmoothed and unweighted), and the fusions are unsmoothed
 and unweighted too, so the default's gain over ``fusion`` is the smoothing's and the weighting's. The fusion is the argmax of the
 geometric mean (core.forest.fused_probabilities) of the network's softmax (from its map,
-core.prediction.predict_blocks) and the refitted forest's class probabilities, which is what the default
-model does where it fuses; "fusion+SVM" adds the calibrated SVM's probabilities to the geometric mean, and
-"CNN+SVM" fuses the network's with the calibrated SVM's alone.
+core.prediction.predict_blocks) and the refitted forest's class probabilities; "fusion+SVM" adds the
+calibrated SVM's probabilities to the geometric mean (what the default model does where it fuses, before
+smoothing and weighting, but for the calibration's folds), and "CNN+SVM" fuses the network's with the
+calibrated SVM's alone.
 
 Cases (``--cases``):
 
@@ -301,7 +302,7 @@ def measure_on_split(ground, settings):
     record, class_ids = classifier.record, np.asarray(classifier.class_ids)
     pixels, rows, cols = workflow_pixels(ground, settings, record)
     test = pixels.test
-    network = map_probabilities(replace(classifier, forest=None, smoothing_radius=0, class_weights=None),
+    network = map_probabilities(replace(classifier, forest=None, svm=None, smoothing_radius=0, class_weights=None),
                                 array_blocks(ground.cube, 64, halo=classifier.window // 2),
                                 ground.cube.shape[:2])[rows[test], cols[test]]
     ours = scored(pixels.labels[test], network, pixels.of(test),
@@ -330,7 +331,7 @@ def measure_on_tiles(tiles, settings):
     record, class_ids = classifier.record, np.asarray(classifier.class_ids)
     pixels, _, _ = workflow_pixels(tiles.ground, settings, record)
     halo, shape = classifier.window // 2, tiles.canvas.shape[:2]
-    network = map_probabilities(replace(classifier, forest=None, smoothing_radius=0, class_weights=None), tile_blocks(tiles, halo), shape)
+    network = map_probabilities(replace(classifier, forest=None, svm=None, smoothing_radius=0, class_weights=None), tile_blocks(tiles, halo), shape)
     rows, cols = np.nonzero((tiles.test_labels != 0) & (network[..., 0] >= 0))
     reference = tiles.test_labels[rows, cols]
     spectra = tiles.canvas[rows, cols][:, kept_bands(tiles.canvas.shape[2], settings.exclude_bands)]

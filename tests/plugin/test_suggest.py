@@ -60,7 +60,7 @@ def test_points_are_spaced_off_the_labels_inside_the_raster_and_styled(scene, tm
     first = features[0]
     assert all(not f["class_id"] for f in features)  # the ground truth's class field, empty to fill in
     assert first["predicted"] != first["runner_up"] and first["confidence"] >= first["runner_up_probability"]
-    assert first["reason"].startswith("the network with its forest hesitates between")  # a fused model
+    assert first["reason"].startswith("the network with its forest and SVM hesitates between")  # a fused model
     layer = QgsVectorLayer(str(path), "points", "ogr")
     assert layer.renderer().type() == "singleSymbol" and layer.labelsEnabled()
     assert layer.labeling().settings().fieldName == "rank"
