@@ -145,7 +145,8 @@ TRAINING = {
         "different pixels: with the classes weighted (BALANCE), the three beat the network and forest alone on "
         "every scene measured (Indian Pines' disjoint split 61.6% OA against 60.4%, Potsdam's test tiles 74.0% "
         "against 73.6%). Classifying then also runs the forest's 100 trees and the SVM on every pixel's "
-        "spectrum. auto: on with the held-out splits (auto, disjoint, grouped). off: the network alone. It "
+        "spectrum: on 2 cores (float32) a map of Indian Pines' default model took 1.37 times as long as the "
+        "network's alone (1.11 times with the forest alone). auto: on with the held-out splits (auto, disjoint, grouped). off: the network alone. It "
         "needs the baselines." + _recipes_use("fusion", number=False))),
     "SMOOTHING": ParameterText("Smooth the map where the classes come in areas", (
         "on: each pixel's class probabilities (in the report's figures and in every map Classify makes with the "
