@@ -84,7 +84,8 @@ if smoothing.get("radius"):
     print(f"  (the map smoothed over {smoothing['radius']} pixels, as the training labels agree; unsmoothed "
           f"{smoothing['unsmoothed_accuracy']['overall_accuracy']:.2%})")
 if record.get("fusion"):
-    print(f"  (the map: the network fused with its random forest; the network alone "
+    fused_with = "random forest and SVM" if "support_vectors" in record["fusion"] else "random forest"
+    print(f"  (the map: the network fused with its {fused_with}; the network alone "
           f"{record['fusion']['network_accuracy']['overall_accuracy']:.2%})")
 print(f"Model:      {os.path.abspath(train['OUTPUT_MODEL'])}")
 print(f"Report:     {os.path.abspath(train['OUTPUT_REPORT'])} (figures also in {os.path.basename(train['OUTPUT_JSON'])})")
