@@ -65,11 +65,10 @@ class PixelSVM:
     n_classes: int
 
     @classmethod
-    def from_fitted(cls, svm: Any, scaler: Any, class_ids: ArrayLike,
-                    sigmoids: np.ndarray | None = None) -> "PixelSVM":
+    def from_fitted(cls, svm: Any, scaler: Any, class_ids: ArrayLike) -> "PixelSVM":
         """The arrays of a fitted scikit-learn SVC (RBF, on spectra standardised by the fitted
         StandardScaler ``scaler``) whose classes are among ``class_ids``, the model's class order;
-        without ``sigmoids``, each class's sigmoid is 1 / (1 + exp(-score)) until ``calibrated`` fits them."""
+        each class's sigmoid is 1 / (1 + exp(-score)) until ``calibrated`` fits them."""
         k, class_ids = len(svm.classes_), np.asarray(class_ids)
         dual, intercepts = np.asarray(svm.dual_coef_, dtype=np.float64), np.asarray(svm.intercept_, dtype=np.float64)
         if k == 2:
@@ -87,7 +86,7 @@ class PixelSVM:
         return cls(mean=np.asarray(scaler.mean_, dtype=np.float32), scale=np.asarray(scaler.scale_, dtype=np.float32),
                    support_vectors=np.asarray(svm.support_vectors_, dtype=np.float32), coefficients=coefficients,
                    intercepts=intercepts.astype(np.float32),
-                   sigmoids=np.tile(np.array([-1, 0], dtype=np.float32), (k, 1)) if sigmoids is None else sigmoids,
+                   sigmoids=np.tile(np.array([-1, 0], dtype=np.float32), (k, 1)),
                    gamma=np.array(svm._gamma, dtype=np.float64),
                    columns=np.searchsorted(class_ids, svm.classes_).astype(np.int64), n_classes=len(class_ids))
 
@@ -171,7 +170,8 @@ def calibrated(svm: Any, scaler: Any, spectra: np.ndarray, labels: np.ndarray, c
     labels = np.asarray(labels)
     classes, counts = np.unique(labels, return_counts=True)
     single = np.isin(labels, classes[counts < 2])
-    scores = PixelSVM.from_fitted(svm, scaler, class_ids).scores(spectra)
+    whole = PixelSVM.from_fitted(svm, scaler, class_ids)
+    scores = whole.scores(spectra)
     rest = np.flatnonzero(~single)
     folds = min(FOLDS, int(counts.max()))
     if folds >= 2:
@@ -182,9 +182,9 @@ def calibrated(svm: Any, scaler: Any, spectra: np.ndarray, labels: np.ndarray, c
             fitted = np.concatenate([rest[train], np.flatnonzero(single)])
             refit = clone(svm).fit(scaler.transform(spectra[fitted]), labels[fitted])
             scores[rest[held]] = PixelSVM.from_fitted(refit, scaler, class_ids).scores(spectra[rest[held]])
-    sigmoids = np.array([platt_sigmoid(scores[:, k], labels == c) for k, c in enumerate(svm.classes_)],
-                        dtype=np.float32)
-    return PixelSVM.from_fitted(svm, scaler, class_ids, sigmoids)
+    whole.sigmoids = np.array([platt_sigmoid(scores[:, k], labels == c) for k, c in enumerate(svm.classes_)],
+                              dtype=np.float32)
+    return whole
 
 
 def platt_sigmoid(scores: np.ndarray, positive: np.ndarray) -> tuple[float, float]:

@@ -101,13 +101,12 @@ def fusion_section(record):
     fusion = record.fusion
     if not fusion:
         return ""
-    alone = fusion["network_accuracy"]
+    alone, svm = fusion["network_accuracy"], "support_vectors" in fusion
     others = [(name, figures) for name, figures in (("the forest", record.forest), ("the SVM", record.baseline))
-              if figures and (name == "the forest" or "support_vectors" in fusion)]
+              if figures and (name == "the forest" or svm)]
     each = "".join(f", {name} alone {percent(figures['accuracy']['overall_accuracy'])}" for name, figures in others)
     fused, later = _after(record, "fusion")
     which = f"The fused figures before {' and '.join(later)}" if later else "The figures above are the fused map's"
-    svm = "support_vectors" in fusion
     return (f"<section><h2>The map: the network fused with a random forest{' and an SVM' if svm else ''}</h2><p>"
             f"Each pixel's class is the one with the highest {escape(fusion['method'])} ({fusion['trees']} trees"
             + (f" and an SVM of {fusion['support_vectors']:,} support vectors" if svm else "")
