@@ -7,7 +7,7 @@ is read and checked without Keras or scikit-learn, so this works before they are
 """
 from qgis.core import QgsProcessingOutputFile, QgsProcessingParameterFile, QgsProcessingParameterFileDestination
 
-from ..reporting.report import write_model_info
+from ..reporting.report import the_map, write_model_info
 from .base import Fast3DCNNAlgorithm
 
 
@@ -48,14 +48,8 @@ class ModelInfoAlgorithm(Fast3DCNNAlgorithm):
             self.OUTPUT_REPORT, self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context))
         with self.concerning(self.MODEL, errors=ModelFileError):
             info = describe_model(model_path)
-        progress.log(self.tr("{}: {} classes, window {}, {} components from {} input bands{}; SHA-256 {}").format(
-            model_path, len(info["classes"]), info["window"], info["components"], info["input_band_count"],
-            (self.tr(", fused with a random forest of {} trees").format(info["fusion"]["trees"])
-             if info.get("fusion") else "") + (
-                self.tr(" and an SVM of {} support vectors").format(info["fusion"]["support_vectors"])
-                if "support_vectors" in (info.get("fusion") or {}) else "") + (self.tr(", smoothed over {} pixels").format(info["smoothing"]["radius"])
-                                               if info.get("smoothing") else "")
-            + (self.tr(", its classes weighted against their training shares") if info.get("balance") else ""),
-            info["file"]["sha256"]))
+        progress.log(self.tr("{}: {} classes, window {}, {} components from {} input bands; the map: {}; SHA-256 {}")
+                     .format(model_path, len(info["classes"]), info["window"], info["components"],
+                             info["input_band_count"], the_map(info), info["file"]["sha256"]))
         html_path, json_path = write_model_info(info, report)
         return {self.OUTPUT_REPORT: html_path, self.OUTPUT_JSON: json_path}

@@ -72,16 +72,23 @@ def write_model_info(info, html_path):
              "Variance explained by the components": percent(info["explained_variance_ratio"]),
              "Network parameters": info["parameters"], "Padding at the raster edge": info["padding"],
              "Dropout": info["dropout"],
-             "The map": (f"the network fused with a random forest of {info['fusion']['trees']} trees"
-                         + (f" and an SVM of {info['fusion']['support_vectors']} support vectors"
-                            if "support_vectors" in info["fusion"] else "")
-                         + f" ({info['fusion']['method']})" if info.get("fusion") else "the network alone")
-             + (f", smoothed over {info['smoothing']['radius']} pixels" if info.get("smoothing") else "")
-             + (", its classes weighted against their training shares" if info.get("balance") else "")}
+             "The map": the_map(info)}
     lead = [table_section("Model", facts, raw_keys=True), _classes_section(classes),
             _wavelengths_section(record.wavelengths)]
     title = f"Fast 3D CNN model {os.path.basename(info['file']['path'])}"
     return _write_page(html_path, info, render_html(record, title=title, lead=lead))
+
+
+def the_map(info):
+    """How a model described by ``core.modelfile.describe_model`` makes its map, in words: the network alone
+    or fused with the forest (and the SVM) its header holds, then smoothed and weighted where the header says
+    so. The modelinfo page and its log line say the same."""
+    fusion = info.get("fusion")
+    return ((f"the network fused with a random forest of {fusion['trees']} trees"
+             + (f" and an SVM of {fusion['support_vectors']} support vectors" if "support_vectors" in fusion else "")
+             + f" ({fusion['method']})" if fusion else "the network alone")
+            + (f", smoothed over {info['smoothing']['radius']} pixels" if info.get("smoothing") else "")
+            + (", its classes weighted against their training shares" if info.get("balance") else ""))
 
 
 def _classes_section(classes):
