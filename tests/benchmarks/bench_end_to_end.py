@@ -12,7 +12,10 @@ Each round runs every variant once, in turn, so that the machine's drift falls o
   default (issue 30's measure);
 - ``no_baselines``: the same without the SVM and forest baselines (issue 30: they may add 3 s at most);
 - ``defaults`` and ``no_rounds``: every default (the held-out split and its co-training rounds), and
-  the same with ``COTRAINING`` off (issue 29 bounds the first at twice the second).
+  the same with ``COTRAINING`` off (issue 29 bounds the first at twice the second);
+- ``no_map_steps``: every default but ``FUSION``, ``SMOOTHING`` and ``BALANCE`` off: what the map's steps
+  after the network (the SVM's calibration, the test pixels' neighbourhood classified and read once more)
+  add to the default run.
 
 It prints each run's seconds and test OA, then per variant the mean and the ratios. The plugin is staged
 from this checkout into a fresh QGIS profile (``scripts/package.py --stage``), and Indian Pines' .mat
@@ -36,11 +39,14 @@ from bench_training import machine  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 #: The fast3dcnn:train parameters of each variant beyond the scene's (enums by index: SPLIT 0 is
-#: paper, COTRAINING 2 off).
+#: paper, COTRAINING 2 off; FUSION, SMOOTHING and BALANCE 2 off).
 VARIANTS = {"paper": {"SPLIT": 0, "COTRAINING": 2}, "no_baselines": {"SPLIT": 0, "COTRAINING": 2, "BASELINE": False},
-            "defaults": {}, "no_rounds": {"COTRAINING": 2}}
+            "defaults": {}, "no_rounds": {"COTRAINING": 2},
+            "no_map_steps": {"FUSION": 2, "SMOOTHING": 2, "BALANCE": 2}}
 RATIOS = (("author", "paper", "training end to end, author-style script / qgis_process (goal >= 4)"),
           ("defaults", "no_rounds", "the default run / the same without co-training rounds (goal <= 2)"))
+DIFFERENCES = (("paper", "no_baselines", "what the SVM and forest baselines add (goal <= 3 s)"),
+               ("defaults", "no_map_steps", "what fusion, smoothing and weighting add to the default run"))
 
 
 def write_scene(data, folder):
@@ -121,19 +127,20 @@ def main():
                     seconds, oa = run_train(arguments.qgis_process, env, scene, folder, arguments.window,
                                             VARIANTS[variant])
                 times.setdefault(variant, []).append(seconds)
-                print(f"run {run}  {variant:10s} {seconds:7.1f} s  OA {100 * oa:.2f}%", flush=True)
+                print(f"run {run}  {variant:12s} {seconds:7.1f} s  OA {100 * oa:.2f}%", flush=True)
                 with open(arguments.out, "a", encoding="utf-8") as stream:
                     stream.write(json.dumps({"variant": variant, "run": run, "seconds": round(seconds, 2),
                                              "oa": oa, "window": arguments.window, "machine": processor,
                                              "date": time.strftime("%Y-%m-%d")}) + "\n")
     means = {variant: float(np.mean(values)) for variant, values in times.items()}
     for variant, mean in means.items():
-        print(f"{variant:10s} mean {mean:7.1f} s over {len(times[variant])} runs")
+        print(f"{variant:12s} mean {mean:7.1f} s over {len(times[variant])} runs")
     for slow, fast, what in RATIOS:
         if slow in means and fast in means:
             print(f"{means[slow] / means[fast]:.2f}x  {what}")
-    if "paper" in means and "no_baselines" in means:
-        print(f"{means['paper'] - means['no_baselines']:+.1f} s  what the SVM and forest baselines add (goal <= 3 s)")
+    for slow, fast, what in DIFFERENCES:
+        if slow in means and fast in means:
+            print(f"{means[slow] - means[fast]:+.1f} s  {what}")
 
 
 if __name__ == "__main__":
