@@ -59,13 +59,7 @@ def save_classifier(classifier: "Fast3DCNNClassifier", path: StrPath) -> None:
         "input_band_count": int(classifier.input_band_count),
         "n_weights": len(weights),
         "record": None if classifier.record is None else classifier.record.to_json(),
-        "fusion": forest and ({"method": FOREST_FUSION_METHOD, "trees": forest.n_trees} if svm is None else
-                              {"method": FUSION_METHOD, "trees": forest.n_trees,
-                               "support_vectors": svm.n_support_vectors}),
-        "smoothing": {"method": SMOOTHING_METHOD, "radius": int(classifier.smoothing_radius)}
-        if classifier.smoothing_radius else None,
-        "balance": None if weights_of_classes is None else {
-            "method": BALANCE_METHOD, "weights": [float(w) for w in weights_of_classes]},
+        **map_steps(classifier),
     }
     # Any: numpy's savez_compressed also takes allow_pickle=, which mypy fears a ** of arrays might fill.
     arrays: dict[str, Any] = {f"reducer_{k}": v for k, v in classifier.reducer.to_arrays().items()}
@@ -75,6 +69,21 @@ def save_classifier(classifier: "Fast3DCNNClassifier", path: StrPath) -> None:
     arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     with written_atomically(path, binary=True) as stream:
         np.savez_compressed(stream, **arrays)
+
+
+def map_steps(classifier: "Fast3DCNNClassifier") -> dict[str, Any]:
+    """The steps after the network that make ``classifier``'s map, as its model file's header holds them:
+    ``fusion`` (the forest, and the SVM where it has one), ``smoothing`` and ``balance``, each None where
+    the map skips it."""
+    forest, svm, weights = classifier.forest, classifier.svm, classifier.class_weights
+    return {
+        "fusion": forest and ({"method": FOREST_FUSION_METHOD, "trees": forest.n_trees} if svm is None else
+                              {"method": FUSION_METHOD, "trees": forest.n_trees,
+                               "support_vectors": svm.n_support_vectors}),
+        "smoothing": {"method": SMOOTHING_METHOD, "radius": int(classifier.smoothing_radius)}
+        if classifier.smoothing_radius else None,
+        "balance": None if weights is None else {"method": BALANCE_METHOD, "weights": [float(w) for w in weights]},
+    }
 
 
 def read_header(path: StrPath) -> dict[str, Any]:

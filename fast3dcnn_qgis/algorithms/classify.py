@@ -12,6 +12,7 @@ from ..gdal_io.class_maps import classify_scene
 from ..gdal_io.reading import open_raster, raster_info
 from ..gdal_io.styles import style_path
 from ..gdal_io.writing import rejection_note
+from ..reporting.report import the_map
 from ..setup.dependencies import DASK, missing_packages
 from .base import Fast3DCNNAlgorithm, load_with_style
 from .map_outputs import (OUTPUT_CONFIDENCE, OUTPUT_PROBABILITIES, check_map_outputs, declare_map_options,
@@ -94,22 +95,15 @@ class ClassifyAlgorithm(Fast3DCNNAlgorithm):
 
     def _here(self, model_path, layer, output, options, progress):
         """Classifies in this process, matching the raster's bands to the model's by wavelength where needed."""
-        from ..core.modelfile import load_classifier
+        from ..core.modelfile import load_classifier, map_steps
 
         dataset = open_raster(layer.source(), self.INPUT)
         info = raster_info(dataset)
         with self.concerning(self.MODEL, errors=ModelFileError):
             classifier = load_classifier(model_path)
-        progress.log(self.tr("Classifying {} ({}) into {} classes with a {} x {} window{}").format(
+        progress.log(self.tr("Classifying {} ({}) into {} classes with a {} x {} window; the map: {}").format(
             layer.name(), info.describe(), len(classifier.class_ids), classifier.window, classifier.window,
-            self.tr(", the network fused with the model's random forest of {} trees").format(
-                classifier.forest.n_trees) if classifier.forest else "") + (
-            self.tr(" and its SVM of {} support vectors").format(classifier.svm.n_support_vectors)
-            if classifier.forest and classifier.svm else "") + (
-            self.tr(", each pixel's probabilities smoothed over the {} pixels around it").format(
-                classifier.smoothing_radius) if classifier.smoothing_radius else "") + (
-            self.tr(", its classes weighted against their training shares")
-            if classifier.class_weights is not None else ""))
+            the_map(map_steps(classifier))))
         with matched_bands(classifier, dataset, info, f"{self.INPUT} ('{layer.name()}')", progress.log) as matched:
             classify_scene(*matched, output, progress, **options)
 
