@@ -80,9 +80,9 @@ def write_model_info(info, html_path):
 
 
 def the_map(info):
-    """How a model described by ``core.modelfile.describe_model`` makes its map, in words: the network alone
-    or fused with the forest (and the SVM) its header holds, then smoothed and weighted where the header says
-    so. The modelinfo page and its log line say the same."""
+    """How a model makes its map, in words, from its header's steps (``core.modelfile.describe_model``'s
+    ``info`` or ``map_steps``): the network alone or fused with the forest (and the SVM), then smoothed and
+    weighted where the header says so. The modelinfo page, its log and classify's log say it alike."""
     fusion = info.get("fusion")
     return ((f"the network fused with a random forest of {fusion['trees']} trees"
              + (f" and an SVM of {fusion['support_vectors']} support vectors" if "support_vectors" in fusion else "")

@@ -14,6 +14,8 @@ from qgis.PyQt.QtGui import QColor
 
 import helpers
 from fast3dcnn_qgis.core.cotraining import ROUNDS
+from fast3dcnn_qgis.core.modelfile import read_header
+from fast3dcnn_qgis.reporting.report import the_map
 
 #: The paper's water-absorption bands of the 224-band AVIRIS cube.
 WATER_BANDS = "108-112,154-167,224"
@@ -176,12 +178,13 @@ def test_probabilities_and_minimum_confidence(trained, scene, tmp_path):
     assert 0 < unsure.sum() < unsure.size  # three epochs: some pixels are not sure yet
     np.testing.assert_array_equal(sure, np.where(unsure, 0, full))
     assert f"{unsure.sum():,} valid pixels had a top probability below 0.9 (MIN_CONFIDENCE)" in " ".join(messages)
+    # The log says how the model makes its map, as modelinfo says it from the same header.
+    steps = the_map(read_header(results["OUTPUT_MODEL"]))
+    assert any(m.startswith("Classifying ") and m.endswith(f"; the map: {steps}") for m in messages), messages
 
 
 @pytest.mark.slow
 def test_vector_ground_truth_in_another_crs_trains_with_its_names(scene, tmp_path):
-    from fast3dcnn_qgis.core.modelfile import read_header
-
     polygons = helpers.label_polygons(scene[1], tmp_path / "labels_wgs84.gpkg")
     results = processing.run("fast3dcnn:train", {
         "INPUT": str(scene[0]), "GROUND_TRUTH": f"{polygons}|layername=ground_truth", "CLASS_FIELD": "name",
@@ -267,8 +270,6 @@ def test_class_map_loads_into_the_project_coloured_and_named(trained, scene):
 
 @pytest.mark.slow
 def test_bands_holding_only_nodata_are_excluded_automatically(scene, tmp_path):
-    from fast3dcnn_qgis.core.modelfile import read_header
-
     cube = tmp_path / "with_bad_bands.tif"
     gdal.Translate(str(cube), str(scene[0]), outputType=gdal.GDT_Float32, noData=-32768)
     dataset = gdal.Open(str(cube), gdal.GA_Update)
